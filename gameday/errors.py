@@ -1,0 +1,67 @@
+"""The exception tree and exit codes.
+
+    GamedayError
+     └── UserError              something the user can fix; the CLI prints it, exit 2
+          ├── ScenarioError     one or more `path:line:col: message — hint` problems
+          └── RunDirError       a run directory that is missing or not a run
+
+Anything else that escapes is a bug: the CLI lets its traceback show and exits 3.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the run finished but missed its pass mark
+    USER_ERROR = 2
+    INTERNAL_ERROR = 3
+
+
+class GamedayError(Exception):
+    """Base of every error gameday raises on purpose."""
+
+
+class UserError(GamedayError):
+    """A problem with the user's input or environment, with a way to fix it."""
+
+
+class RunDirError(UserError):
+    """A run directory that does not exist or holds no run."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in a file, located at a YAML node."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class ScenarioError(UserError):
+    """A scenario file with one or more problems, all reported at once."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`— did you mean 'x'?` for the closest known name, or the list of names."""
+    choices = sorted(set(known))
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if len(choices) <= 12:
+        return "expected one of: " + ", ".join(choices)
+    return "see `gameday schema` for the names allowed here"

@@ -1,0 +1,567 @@
+"""The scenario format: typed, immutable models of one game day.
+
+A scenario says who the victim is (the account and its estate), how the key leaks, what AWS
+does and when (the timeline of injects), what the attacker does, which production workload
+may suffer, and what the responders are expected to do (steps, penalties, pass mark).
+Every model forbids unknown fields so a misspelt key is an error, not a silent default.
+Cross-references between sections are checked by `gameday.scenario.references`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from gameday.scenario.durations import DURATION_PATTERN, parse_duration
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "a duration like 90s, 15m, 1h30m or 400d (or seconds)",
+        }
+    ),
+]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+IamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=,.@-]+$", min_length=1, max_length=64)]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "af-south-1", "ap-east-1", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ap-southeast-4", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1",
+    "me-central-1", "sa-east-1",
+)  # fmt: skip
+Region = Literal[REGIONS]  # type: ignore[valid-type]
+
+LEAK_VECTORS = (
+    "shell-export",
+    "aws-credentials-file",
+    "dotenv",
+    "python-boto3",
+    "terraform-provider",
+    "terraform-tfvars",
+    "jupyter-notebook",
+    "github-actions",
+    "docker-compose",
+)
+LeakVector = Literal[LEAK_VECTORS]  # type: ignore[valid-type]
+
+# Conditions an inject may depend on (`when:` / `unless:`); evaluated on the run's state.
+CONDITIONS = (
+    "enterprise-support",
+    "business-support-or-higher",
+    "case-replied",
+    "case-resolved",
+    "leaked-key-disabled",
+    "leaked-key-deleted",
+    "repository-private",
+    "repository-deleted",
+    "quarantine-attached",
+)
+Condition = Literal[CONDITIONS]  # type: ignore[valid-type]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ── metadata and the account ──────────────────────────────────────────────────────────────
+
+
+class Person(Model):
+    name: str
+    email: Email
+
+
+class Contact(Model):
+    name: str
+    email: Email
+    phone: str | None = None
+    title: str | None = None
+
+
+class Contacts(Model):
+    primary: Contact
+    security: Contact | None = None
+    operations: Contact | None = None
+    billing: Contact | None = None
+
+
+class AccessKey(Model):
+    """An access key of an IAM user. `id` is the name other sections use to refer to it."""
+
+    id: Slug
+    age: Duration = Field(description="how long before the leak the key was created")
+    status: Literal["Active", "Inactive"] = "Active"
+    last_used: Duration | None = Field(
+        default=None, description="how long before the leak it was last used; omit for never"
+    )
+    last_used_service: str = "sts"
+    last_used_region: Region = "us-east-1"
+
+
+class User(Model):
+    name: IamName
+    path: str = Field(default="/", pattern=r"^/([\w+=,.@-]+/)*$")
+    age: Duration | None = Field(default=None, description="how long before the leak it was created")
+    groups: list[IamName] = []
+    policies: list[str] = Field(
+        default=[], description="managed policy ARNs, or names of the estate's own policies"
+    )
+    inline_policies: dict[IamName, dict[str, Any]] = {}
+    keys: list[AccessKey] = []
+    console: bool = Field(default=False, description="has a console password (login profile)")
+    mfa: bool = False
+    tags: dict[str, str] = {}
+
+
+class Group(Model):
+    name: IamName
+    path: str = "/"
+    policies: list[str] = []
+
+
+class Trust(Model):
+    services: list[str] = []
+    accounts: list[AccountId] = []
+
+
+class Role(Model):
+    name: IamName
+    path: str = "/"
+    description: str = ""
+    trust: Trust
+    policies: list[str] = []
+
+
+class Policy(Model):
+    """A customer managed policy."""
+
+    name: IamName
+    path: str = "/"
+    description: str = ""
+    document: dict[str, Any]
+
+
+class Secret(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9/_+=.@-]+$", max_length=512)
+    description: str = ""
+    region: Region = "us-east-1"
+    value: str | dict[str, Any] | None = None
+    from_key: Slug | None = Field(
+        default=None, description="store this access key (id and secret) as the secret's JSON"
+    )
+
+
+class BucketObject(Model):
+    key: str
+    body: str = ""
+
+
+class Bucket(Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    region: Region = "us-east-1"
+    objects: list[BucketObject] = []
+
+
+class Instances(Model):
+    region: Region
+    type: str = Field(default="t3.micro", pattern=r"^[a-z0-9-]+\.[a-z0-9]+$")
+    count: int = Field(default=1, ge=1, le=50)
+    name: str
+    tags: dict[str, str] = {}
+
+
+class Estate(Model):
+    users: list[User] = []
+    groups: list[Group] = []
+    roles: list[Role] = []
+    policies: list[Policy] = []
+    secrets: list[Secret] = []
+    buckets: list[Bucket] = []
+    instances: list[Instances] = []
+
+
+class Account(Model):
+    id: AccountId
+    alias: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")
+    support_plan: Literal["basic", "developer", "business", "enterprise"]
+    contacts: Contacts
+    regions: list[Region] = Field(min_length=1, description="the regions the company uses")
+    estate: Estate = Estate()
+
+
+# ── the leak ──────────────────────────────────────────────────────────────────────────────
+
+
+class Repository(Model):
+    owner: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    description: str = ""
+    default_branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$")
+
+
+class History(Model):
+    before: int = Field(default=40, ge=0, le=100000, description="commits before the leak")
+    after: int = Field(default=0, ge=0, le=100000, description="commits after the leak")
+    span: Duration = Field(default=42 * 86400, description="how far back the history starts")
+    authors: list[Person] = []
+
+
+class Removal(Model):
+    """A later commit that deletes the key from the file, while history keeps it."""
+
+    after_commits: int = Field(default=1, ge=1, description="the n-th commit after the leak")
+    message: str = "Remove credentials from config"
+
+
+class Leak(Model):
+    user: IamName
+    key: Slug | None = Field(default=None, description="the user's key that leaks; default first")
+    vector: LeakVector
+    path: str | None = Field(default=None, description="file path in the repository")
+    message: str = Field(default="", description="the commit message of the leak")
+    author: Person
+    repository: Repository
+    history: History = History()
+    removed: Removal | None = None
+
+
+# ── the timeline: AWS's side of the incident ──────────────────────────────────────────────
+
+
+class After(Model):
+    inject: Slug
+    delay: Duration = 0
+
+
+class InjectBase(Model):
+    id: Slug
+    at: Duration | None = Field(default=None, description="offset from the push (T0)")
+    after: After | None = None
+    when: list[Condition] = []
+    unless: list[Condition] = []
+    template: str | None = Field(default=None, description="template path under templates/")
+
+
+class QuarantineInject(InjectBase):
+    type: Literal["quarantine"]
+    policy: Literal["V1", "V2", "V3", "inline"] = "V3"
+
+
+class SupportCaseInject(InjectBase):
+    type: Literal["support-case"]
+    subject: str | None = None
+    severity: Literal["low", "normal", "high", "urgent", "critical"] = "urgent"
+
+
+class EmailInject(InjectBase):
+    type: Literal["email"]
+    to: list[Literal["primary", "security", "operations", "billing"] | Email] = ["security"]
+    subject: str | None = None
+
+
+class PhoneCallInject(InjectBase):
+    type: Literal["phone-call"]
+    to: Literal["primary", "security", "operations", "billing"] = "security"
+    caller: str = "AWS Enterprise Support"
+
+
+class HealthEventInject(InjectBase):
+    type: Literal["health-event"]
+    event_type_code: Literal[
+        "AWS_RISK_CREDENTIALS_EXPOSED",
+        "AWS_RISK_CREDENTIALS_COMPROMISED",
+        "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
+        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+        "AWS_RISK_IAM_QUARANTINE",
+    ] = "AWS_RISK_CREDENTIALS_EXPOSED"
+
+
+class WebhookInject(InjectBase):
+    type: Literal["webhook"]
+    url: str | None = Field(default=None, description="default: the run's --webhook option")
+    text: str | None = None
+
+
+class ConsoleInject(InjectBase):
+    type: Literal["console"]
+    text: str
+
+
+Inject = Annotated[
+    QuarantineInject
+    | SupportCaseInject
+    | EmailInject
+    | PhoneCallInject
+    | HealthEventInject
+    | WebhookInject
+    | ConsoleInject,
+    Field(discriminator="type"),
+]
+
+
+# ── the attacker ──────────────────────────────────────────────────────────────────────────
+
+
+class TechniqueBase(Model):
+    at: Duration = Field(description="offset from the push (T0)")
+
+
+class Whoami(TechniqueBase):
+    technique: Literal["aws.discovery.whoami"]
+
+
+class Enumerate(TechniqueBase):
+    technique: Literal["aws.discovery.enumerate"]
+    regions: list[Region] = []
+
+
+class BackdoorUser(TechniqueBase):
+    technique: Literal["aws.persistence.iam-create-backdoor-user"]
+    user_name: IamName = "svc-backup-admin"
+    policy: str = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+class BackdoorExistingUser(TechniqueBase):
+    technique: Literal["aws.persistence.iam-backdoor-existing-user"]
+    user_name: IamName
+
+
+class LoginProfile(TechniqueBase):
+    technique: Literal["aws.persistence.iam-create-login-profile"]
+    user_name: IamName
+
+
+class BackdoorRole(TechniqueBase):
+    technique: Literal["aws.persistence.iam-create-backdoor-role"]
+    role_name: IamName = "OrganizationAccountAccessRole-bkp"
+    trusted_account: AccountId = "193672423079"
+    policy: str = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+class Ec2Mining(TechniqueBase):
+    technique: Literal["aws.impact.ec2-mining"]
+    regions: list[Region] = Field(min_length=1)
+    instance_type: str = "p3.16xlarge"
+    count: int = Field(default=4, ge=1, le=20)
+    relaunch_every: Duration | None = Field(
+        default=600.0, description="relaunch terminated instances while credentials still work"
+    )
+
+
+class SecretsRetrieve(TechniqueBase):
+    technique: Literal["aws.credential-access.secretsmanager-retrieve"]
+    regions: list[Region] = []
+
+
+class S3Download(TechniqueBase):
+    technique: Literal["aws.exfiltration.s3-download"]
+    buckets: list[str] = []
+
+
+class LambdaCreate(TechniqueBase):
+    technique: Literal["aws.execution.lambda-create-function"]
+    function_name: str = "system-metrics-agent"
+    region: Region = "us-east-1"
+
+
+class StopLogging(TechniqueBase):
+    technique: Literal["aws.defense-evasion.cloudtrail-stop-logging"]
+    trail: str | None = None
+
+
+Technique = Annotated[
+    Whoami
+    | Enumerate
+    | BackdoorUser
+    | BackdoorExistingUser
+    | LoginProfile
+    | BackdoorRole
+    | Ec2Mining
+    | SecretsRetrieve
+    | S3Download
+    | LambdaCreate
+    | StopLogging,
+    Field(discriminator="technique"),
+]
+
+
+class Attacker(Model):
+    first_use: Duration = Field(default=180.0, description="first call with the key after the push")
+    consistency_window: Duration = Field(
+        default=0, description="after quarantine, calls still succeed for this long"
+    )
+    source_ips: list[str] = []
+    user_agents: list[str] = []
+    techniques: list[Technique] = []
+
+
+# ── the production workload ───────────────────────────────────────────────────────────────
+
+
+class Workload(Model):
+    name: str
+    description: str = ""
+    user: IamName
+    key: Slug
+    secret: str = Field(description="the Secrets Manager secret the service reads its key from")
+    probe_every: Duration = 60
+
+
+# ── expected steps, penalties, scoring ────────────────────────────────────────────────────
+
+
+KeyRef = Annotated[str, Field(description="a key id from the estate, or 'leaked'")]
+
+
+class AccessKeyDisabled(Model):
+    type: Literal["access-key-disabled"]
+    key: KeyRef | None = "leaked"
+    user: IamName | None = None
+    state: Literal["inactive", "deleted", "any"] = "any"
+
+
+class KeysRotated(Model):
+    """No active access key created before the breach, across all users (or the listed ones)."""
+
+    type: Literal["keys-rotated"]
+    users: list[IamName] = []
+    exclude: list[IamName] = []
+
+
+class AttackerLeftoversRemoved(Model):
+    type: Literal["attacker-leftovers-removed"]
+    kinds: list[
+        Literal["users", "access-keys", "login-profiles", "roles", "policies", "instances", "functions"]
+    ] = ["users", "access-keys", "login-profiles", "roles", "policies", "instances", "functions"]
+
+
+class PolicyAttached(Model):
+    type: Literal["policy-attached"]
+    user: IamName | None = Field(default=None, description="default: the leaked key's user")
+    policy: str = Field(description="'quarantine', 'deny-all', or a policy ARN")
+    attached: bool = True
+
+
+class QuarantineKept(Model):
+    """The quarantine policy stayed attached until the leaked key was disabled."""
+
+    type: Literal["quarantine-kept-until-key-disabled"]
+
+
+class ApiCalled(Model):
+    type: Literal["api-called"]
+    action: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$", description="e.g. cloudtrail:LookupEvents")
+    before_step: Slug | None = None
+    all_regions: bool = Field(default=False, description="called in every region")
+
+
+class CaseState(Model):
+    type: Literal["case-replied", "case-resolved"]
+
+
+class RepositoryState(Model):
+    type: Literal["repository-private", "repository-deleted", "key-purged-from-history"]
+
+
+class SecretRotated(Model):
+    type: Literal["secret-rotated"]
+    secret: str
+
+
+class WorkloadHealthy(Model):
+    type: Literal["workload-healthy", "workload-outage"]
+
+
+class LeakedKeyUsedByResponder(Model):
+    type: Literal["leaked-key-used-by-responder"]
+
+
+class ProductionKeyDeletedWithoutReplacement(Model):
+    type: Literal["production-key-deleted-without-replacement"]
+
+
+class LoggingEnabled(Model):
+    type: Literal["logging-enabled"]
+    trail: str | None = None
+
+
+class Manual(Model):
+    type: Literal["manual"]
+    instructions: str = ""
+
+
+Check = Annotated[
+    AccessKeyDisabled
+    | KeysRotated
+    | AttackerLeftoversRemoved
+    | PolicyAttached
+    | QuarantineKept
+    | ApiCalled
+    | CaseState
+    | RepositoryState
+    | SecretRotated
+    | WorkloadHealthy
+    | LeakedKeyUsedByResponder
+    | ProductionKeyDeletedWithoutReplacement
+    | LoggingEnabled
+    | Manual,
+    Field(discriminator="type"),
+]
+
+
+class Step(Model):
+    id: Slug
+    title: str
+    phase: Literal["acknowledge", "contain", "eradicate", "recover", "communicate"]
+    check: Check
+    points: int = Field(ge=0, le=100)
+    target: Duration = Field(description="full points if satisfied by then (from detection)")
+    deadline: Duration = Field(description="zero points after this (from detection)")
+    critical: bool = Field(default=False, description="the run fails if this step is not met")
+    hint: str = ""
+
+
+class Penalty(Model):
+    id: Slug
+    title: str
+    check: Check
+    points: int = Field(ge=0, le=100)
+    per_minute: bool = Field(default=False, description="points per minute the check holds")
+    max_points: int | None = Field(default=None, ge=0, le=100)
+
+
+class DebriefNote(Model):
+    title: str
+    body: str
+
+
+class Scenario(Model):
+    """One game day, as written in a scenario YAML file."""
+
+    id: Slug
+    title: str
+    summary: str
+    difficulty: Literal["introductory", "intermediate", "advanced", "expert"]
+    duration: Duration
+    tags: list[Slug] = []
+    account: Account
+    leak: Leak
+    timeline: list[Inject] = []
+    attacker: Attacker = Attacker()
+    workload: Workload | None = None
+    steps: list[Step] = Field(min_length=1)
+    penalties: list[Penalty] = []
+    pass_mark: int = Field(default=70, ge=0, le=100)
+    debrief: list[DebriefNote] = []
