@@ -1,0 +1,127 @@
+"""The journal: the append-only record of a run, and the only one.
+
+Each event is one JSON object on one line of `journal.jsonl`, written and flushed (and, for a
+durable journal, fsync'd) before `append` returns, so a crash loses nothing that was
+appended. Scoring and reports read only the scenario and the journal.
+
+Every event carries `seq`, `t` (seconds since T0 on the run clock), `time` (ISO-8601 UTC on
+the run clock), `kind`, and kind-specific fields. `wall` (the real time it was written) is
+kept apart so two runs with the same seed compare equal once it is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+WALL_CLOCK_FIELDS = frozenset({"wall"})
+
+
+class RunClock(Protocol):
+    """What the journal needs of a clock: where T0 is and how far the run has got."""
+
+    @property
+    def t0(self) -> datetime: ...
+
+    def now(self) -> float:
+        """Seconds since T0 on the run clock."""
+        ...
+
+
+class FixedClock:
+    """A clock that stands still (or moves only when told): for tests and for re-scoring."""
+
+    def __init__(self, t0: datetime | None = None, t: float = 0.0) -> None:
+        self._t0 = t0 or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        self.t = t
+
+    @property
+    def t0(self) -> datetime:
+        return self._t0
+
+    def now(self) -> float:
+        return self.t
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a `Z`, as AWS writes times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def time_at(clock: RunClock, t: float) -> datetime:
+    return clock.t0 + timedelta(seconds=t)
+
+
+class Journal:
+    """Appends events to `path`; thread-safe; listeners see each event after it is written."""
+
+    def __init__(self, path: Path, clock: RunClock, *, durable: bool = True) -> None:
+        self.path = path
+        self.clock = clock
+        self.durable = durable
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        existing = read_journal(path) if path.exists() else []
+        self._seq = existing[-1]["seq"] if existing else 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def append(self, kind: str, *, t: float | None = None, **fields: Any) -> Event:
+        with self._lock:
+            when = self.clock.now() if t is None else t
+            self._seq += 1
+            event: Event = {
+                "seq": self._seq,
+                "t": round(when, 3),
+                "time": iso(time_at(self.clock, when)),
+                "kind": kind,
+                **fields,
+                "wall": iso(datetime.now(UTC)),
+            }
+            self._file.write(json.dumps(event, default=str, separators=(",", ":")) + "\n")
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
+        for listener in list(self._listeners):
+            listener(event)
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: Path) -> list[Event]:
+    """Every complete event in a journal; a torn last line (a crash mid-write) is skipped."""
+    return list(iter_journal(path))
+
+
+def iter_journal(path: Path) -> Iterator[Event]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.endswith("\n"):
+                return  # torn write at the end of a crashed run
+            yield json.loads(line)
+
+
+def without_wall_clock(event: Event) -> Event:
+    """The event as a deterministic replay would write it: wall-clock fields dropped."""
+    return {k: v for k, v in event.items() if k not in WALL_CLOCK_FIELDS}
