@@ -113,7 +113,9 @@ class AccessKey(Model):
 class User(Model):
     name: IamName
     path: str = Field(default="/", pattern=r"^/([\w+=,.@-]+/)*$")
-    age: Duration | None = Field(default=None, description="how long before the leak it was created")
+    age: Duration | None = Field(
+        default=None, description="how long before the leak it was created"
+    )
     groups: list[IamName] = []
     policies: list[str] = Field(
         default=[], description="managed policy ARNs, or names of the estate's own policies"
@@ -443,7 +445,9 @@ class KeysRotated(Model):
 class AttackerLeftoversRemoved(Model):
     type: Literal["attacker-leftovers-removed"]
     kinds: list[
-        Literal["users", "access-keys", "login-profiles", "roles", "policies", "instances", "functions"]
+        Literal[
+            "users", "access-keys", "login-profiles", "roles", "policies", "instances", "functions"
+        ]
     ] = ["users", "access-keys", "login-profiles", "roles", "policies", "instances", "functions"]
 
 
@@ -462,7 +466,9 @@ class QuarantineKept(Model):
 
 class ApiCalled(Model):
     type: Literal["api-called"]
-    action: str = Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$", description="e.g. cloudtrail:LookupEvents")
+    action: str = Field(
+        pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$", description="e.g. cloudtrail:LookupEvents"
+    )
     before_step: Slug | None = None
     all_regions: bool = Field(default=False, description="called in every region")
 

@@ -1,0 +1,376 @@
+"""Cross-references between the sections of a scenario.
+
+The model checks each field on its own; this module checks that names used in one section
+exist in another (a step's key, the leak's user, an inject's `after`), that ids are unique,
+and that times are coherent. It reads the raw YAML data defensively, so it reports its
+problems even when the model found others, and every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gameday.errors import did_you_mean
+from gameday.scenario.durations import parse_duration
+
+Loc = tuple[str | int, ...]
+Found = tuple[Loc, str]
+
+AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+DOCUMENTATION_KEY_REFS = {"leaked"}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _unique(items: list[Any], loc: Loc, key: str, what: str) -> Iterator[Found]:
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        name = _dict(item).get(key)
+        if isinstance(name, str):
+            if name in seen:
+                yield (
+                    (*loc, index, key),
+                    f"duplicate {what} '{name}' — give each {what} its own {key}",
+                )
+            seen.add(name)
+
+
+def _known(name: Any, known: set[str], loc: Loc, what: str, where: str) -> Iterator[Found]:
+    if isinstance(name, str) and name not in known:
+        if known:
+            yield loc, f"unknown {what} '{name}' — {did_you_mean(name, known)}"
+        else:
+            yield loc, f"unknown {what} '{name}' — define it under {where} first"
+
+
+def check_references(data: dict[str, Any]) -> Iterator[Found]:
+    account = _dict(data.get("account"))
+    estate = _dict(account.get("estate"))
+    users = _list(estate.get("users"))
+    user_names = {u["name"] for u in users if isinstance(_dict(u).get("name"), str)}
+    group_names = {
+        g["name"] for g in _list(estate.get("groups")) if isinstance(_dict(g).get("name"), str)
+    }
+    policy_names = {
+        p["name"] for p in _list(estate.get("policies")) if isinstance(_dict(p).get("name"), str)
+    }
+    secret_names = {
+        s["name"] for s in _list(estate.get("secrets")) if isinstance(_dict(s).get("name"), str)
+    }
+    bucket_names = {
+        b["name"] for b in _list(estate.get("buckets")) if isinstance(_dict(b).get("name"), str)
+    }
+    key_owner: dict[str, str] = {}
+
+    estate_loc: Loc = ("account", "estate")
+    for section, what in (
+        ("users", "user"),
+        ("groups", "group"),
+        ("roles", "role"),
+        ("policies", "policy"),
+        ("secrets", "secret"),
+        ("buckets", "bucket"),
+    ):
+        yield from _unique(_list(estate.get(section)), (*estate_loc, section), "name", what)
+
+    for u_index, user in enumerate(users):
+        user = _dict(user)
+        u_loc: Loc = (*estate_loc, "users", u_index)
+        for g_index, group in enumerate(_list(user.get("groups"))):
+            yield from _known(
+                group, group_names, (*u_loc, "groups", g_index), "group", "account.estate.groups"
+            )
+        yield from _policy_refs(user.get("policies"), (*u_loc, "policies"), policy_names)
+        for k_index, key in enumerate(_list(user.get("keys"))):
+            key_id = _dict(key).get("id")
+            if not isinstance(key_id, str):
+                continue
+            if key_id in DOCUMENTATION_KEY_REFS:
+                yield (
+                    (*u_loc, "keys", k_index, "id"),
+                    (
+                        f"'{key_id}' is reserved: it always means the key that leaks — "
+                        "give this key another id and point leak.key at it"
+                    ),
+                )
+            elif key_id in key_owner:
+                yield (
+                    (*u_loc, "keys", k_index, "id"),
+                    (
+                        f"duplicate key id '{key_id}' (also on user '{key_owner[key_id]}') — "
+                        "key ids are unique across the estate"
+                    ),
+                )
+            key_owner[key_id] = str(user.get("name"))
+        if len(_list(user.get("keys"))) > 2:
+            yield (*u_loc, "keys"), "an IAM user has at most 2 access keys — remove the extra ones"
+
+    for g_index, group in enumerate(_list(estate.get("groups"))):
+        yield from _policy_refs(
+            _dict(group).get("policies"), (*estate_loc, "groups", g_index, "policies"), policy_names
+        )
+    for r_index, role in enumerate(_list(estate.get("roles"))):
+        role = _dict(role)
+        r_loc: Loc = (*estate_loc, "roles", r_index)
+        yield from _policy_refs(role.get("policies"), (*r_loc, "policies"), policy_names)
+        trust = _dict(role.get("trust"))
+        if (
+            "trust" in role
+            and not _list(trust.get("services"))
+            and not _list(trust.get("accounts"))
+        ):
+            yield (*r_loc, "trust"), "a role must trust someone — list services or accounts"
+    for s_index, secret in enumerate(_list(estate.get("secrets"))):
+        secret = _dict(secret)
+        s_loc: Loc = (*estate_loc, "secrets", s_index)
+        if "from_key" in secret:
+            yield from _known(
+                secret["from_key"], set(key_owner), (*s_loc, "from_key"), "key", "a user's keys"
+            )
+            if secret.get("value") is not None:
+                yield (*s_loc, "value"), "give either 'value' or 'from_key', not both — remove one"
+
+    regions = {r for r in _list(account.get("regions")) if isinstance(r, str)}
+
+    # the leak
+    leak = _dict(data.get("leak"))
+    leaked_user = leak.get("user")
+    if "user" in leak:
+        yield from _known(leaked_user, user_names, ("leak", "user"), "user", "account.estate.users")
+    if isinstance(leaked_user, str) and leaked_user in user_names:
+        owned = [k for k, owner in key_owner.items() if owner == leaked_user]
+        key = leak.get("key")
+        if key is None and not owned:
+            yield (
+                ("leak", "user"),
+                (f"user '{leaked_user}' has no access key to leak — add one under its 'keys'"),
+            )
+        elif isinstance(key, str) and key not in owned:
+            hint = did_you_mean(key, owned) if owned else f"user '{leaked_user}' has no keys"
+            yield ("leak", "key"), f"'{key}' is not a key of user '{leaked_user}' — {hint}"
+    path = leak.get("path")
+    if isinstance(path, str) and (path.startswith("/") or ".." in path.split("/") or "\\" in path):
+        yield (
+            ("leak", "path"),
+            (
+                f"'{path}' leaves the repository — "
+                "give a relative path inside it, like 'scripts/deploy.sh'"
+            ),
+        )
+    history = _dict(leak.get("history"))
+    removed = _dict(leak.get("removed"))
+    after = history.get("after", 0)
+    nth = removed.get("after_commits", 1)
+    if removed and isinstance(after, int) and isinstance(nth, int) and nth > after:
+        yield (
+            ("leak", "removed", "after_commits"),
+            (
+                f"there are only {after} commits after the leak — raise leak.history.after or "
+                "lower after_commits"
+            ),
+        )
+
+    key_refs = set(key_owner) | {"leaked"}
+    duration = _seconds(data.get("duration"))
+
+    # the timeline
+    timeline = _list(data.get("timeline"))
+    inject_ids = {i["id"] for i in timeline if isinstance(_dict(i).get("id"), str)}
+    yield from _unique(timeline, ("timeline",), "id", "inject")
+    for index, inject in enumerate(timeline):
+        inject = _dict(inject)
+        loc: Loc = ("timeline", index)
+        has_at, has_after = inject.get("at") is not None, inject.get("after") is not None
+        if has_at == has_after:
+            yield (
+                loc,
+                "an inject needs exactly one of 'at' (offset from the push) or 'after' — add one",
+            )
+        target = _dict(inject.get("after")).get("inject")
+        if target is not None:
+            yield from _known(target, inject_ids, (*loc, "after", "inject"), "inject", "timeline")
+            if target == inject.get("id"):
+                yield (*loc, "after", "inject"), "an inject cannot come after itself — name another"
+        at = _seconds(inject.get("at"))
+        if at is not None and duration is not None and at > duration:
+            yield (
+                (*loc, "at"),
+                "this inject comes after the exercise ends — lower 'at' or raise 'duration'",
+            )
+    yield from _after_cycles(timeline)
+
+    # the attacker
+    attacker = _dict(data.get("attacker"))
+    for index, technique in enumerate(_list(attacker.get("techniques"))):
+        technique = _dict(technique)
+        loc = ("attacker", "techniques", index)
+        for field in ("user_name",):
+            name = technique.get(field)
+            if technique.get("technique") in (
+                "aws.persistence.iam-backdoor-existing-user",
+                "aws.persistence.iam-create-login-profile",
+            ):
+                yield from _known(name, user_names, (*loc, field), "user", "account.estate.users")
+            elif (
+                technique.get("technique") == "aws.persistence.iam-create-backdoor-user"
+                and name in user_names
+            ):
+                yield (
+                    (*loc, field),
+                    f"user '{name}' already exists — the backdoor user needs a new name",
+                )
+        for b_index, bucket in enumerate(_list(technique.get("buckets"))):
+            yield from _known(
+                bucket, bucket_names, (*loc, "buckets", b_index), "bucket", "account.estate.buckets"
+            )
+        if technique.get("technique") == "aws.impact.ec2-mining":
+            used = [r for r in _list(technique.get("regions")) if r in regions]
+            if used and len(used) == len(_list(technique.get("regions"))):
+                yield (
+                    (*loc, "regions"),
+                    (
+                        "attackers favour regions the victim never uses — add at least one region "
+                        "outside account.regions"
+                    ),
+                )
+
+    # the workload
+    workload = _dict(data.get("workload"))
+    if workload:
+        yield from _known(
+            workload.get("user"), user_names, ("workload", "user"), "user", "account.estate.users"
+        )
+        key = workload.get("key")
+        if isinstance(key, str) and key in key_owner and key_owner[key] != workload.get("user"):
+            yield (
+                ("workload", "key"),
+                f"key '{key}' belongs to user '{key_owner[key]}', not the workload's",
+            )
+        elif isinstance(key, str) and key not in key_owner:
+            yield from _known(key, set(key_owner), ("workload", "key"), "key", "a user's keys")
+        yield from _known(
+            workload.get("secret"),
+            secret_names,
+            ("workload", "secret"),
+            "secret",
+            "account.estate.secrets",
+        )
+
+    # steps and penalties
+    steps = _list(data.get("steps"))
+    step_ids = {s["id"] for s in steps if isinstance(_dict(s).get("id"), str)}
+    yield from _unique(steps, ("steps",), "id", "step")
+    penalties = _list(data.get("penalties"))
+    yield from _unique(penalties, ("penalties",), "id", "penalty")
+    for section, items in (("steps", steps), ("penalties", penalties)):
+        for index, item in enumerate(items):
+            item = _dict(item)
+            loc = (section, index)
+            yield from _check_refs(
+                _dict(item.get("check")),
+                (*loc, "check"),
+                key_refs,
+                user_names,
+                secret_names,
+                step_ids,
+                bool(workload),
+            )
+            target, deadline = _seconds(item.get("target")), _seconds(item.get("deadline"))
+            if target is not None and deadline is not None and deadline < target:
+                yield (*loc, "deadline"), "the deadline comes before the target — make it later"
+            if (
+                section == "steps"
+                and deadline is not None
+                and duration is not None
+                and deadline > duration
+            ):
+                yield (
+                    (*loc, "deadline"),
+                    ("the deadline is after the exercise ends — lower it or raise 'duration'"),
+                )
+    points = sum(s.get("points", 0) for s in map(_dict, steps) if isinstance(s.get("points"), int))
+    if steps and points == 0:
+        yield ("steps",), "no step is worth any points — give the steps points"
+
+
+def _policy_refs(policies: Any, loc: Loc, own: set[str]) -> Iterator[Found]:
+    for index, policy in enumerate(_list(policies)):
+        if isinstance(policy, str) and not policy.startswith("arn:"):
+            yield from _known(
+                policy,
+                own,
+                (*loc, index),
+                "policy",
+                f"account.estate.policies (or use an ARN like {AWS_MANAGED_PREFIX}ReadOnlyAccess)",
+            )
+
+
+def _check_refs(
+    check: dict[str, Any],
+    loc: Loc,
+    key_refs: set[str],
+    users: set[str],
+    secrets: set[str],
+    steps: set[str],
+    has_workload: bool,
+) -> Iterator[Found]:
+    kind = check.get("type")
+    if "key" in check and check["key"] is not None:
+        yield from _known(check["key"], key_refs, (*loc, "key"), "key", "a user's keys")
+    if isinstance(check.get("user"), str):
+        yield from _known(check["user"], users, (*loc, "user"), "user", "account.estate.users")
+    for field in ("users", "exclude"):
+        for index, name in enumerate(_list(check.get(field))):
+            yield from _known(name, users, (*loc, field, index), "user", "account.estate.users")
+    if "secret" in check:
+        yield from _known(
+            check["secret"], secrets, (*loc, "secret"), "secret", "account.estate.secrets"
+        )
+    if check.get("before_step") is not None:
+        yield from _known(check["before_step"], steps, (*loc, "before_step"), "step", "steps")
+    if (
+        kind
+        in ("workload-healthy", "workload-outage", "production-key-deleted-without-replacement")
+        and not has_workload
+    ):
+        yield (*loc, "type"), f"check '{kind}' needs a workload — add a 'workload' section"
+
+
+def _after_cycles(timeline: list[Any]) -> Iterator[Found]:
+    after = {
+        i["id"]: _dict(i.get("after")).get("inject")
+        for i in map(_dict, timeline)
+        if isinstance(i.get("id"), str)
+    }
+    for index, inject in enumerate(map(_dict, timeline)):
+        start = inject.get("id")
+        seen = {start}
+        current = after.get(start) if isinstance(start, str) else None
+        while isinstance(current, str) and current in after:
+            if current == start:
+                yield (
+                    ("timeline", index, "after"),
+                    (
+                        f"inject '{start}' waits on itself through a cycle of 'after' — "
+                        "break the cycle"
+                    ),
+                )
+                break
+            if current in seen:
+                break
+            seen.add(current)
+            current = after.get(current)
