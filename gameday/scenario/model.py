@@ -184,6 +184,16 @@ class Instances(Model):
     tags: dict[str, str] = {}
 
 
+class Trail(Model):
+    """A CloudTrail trail delivering to one of the estate's buckets."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
+    bucket: str
+    region: Region = "us-east-1"
+    multi_region: bool = True
+    logging: bool = True
+
+
 class Estate(Model):
     users: list[User] = []
     groups: list[Group] = []
@@ -192,6 +202,7 @@ class Estate(Model):
     secrets: list[Secret] = []
     buckets: list[Bucket] = []
     instances: list[Instances] = []
+    trails: list[Trail] = []
 
 
 class Account(Model):

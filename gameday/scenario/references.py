@@ -144,6 +144,19 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             if secret.get("value") is not None:
                 yield (*s_loc, "value"), "give either 'value' or 'from_key', not both — remove one"
 
+    trail_names = {
+        t["name"] for t in _list(estate.get("trails")) if isinstance(_dict(t).get("name"), str)
+    }
+    yield from _unique(_list(estate.get("trails")), (*estate_loc, "trails"), "name", "trail")
+    for t_index, trail in enumerate(_list(estate.get("trails"))):
+        yield from _known(
+            _dict(trail).get("bucket"),
+            bucket_names,
+            (*estate_loc, "trails", t_index, "bucket"),
+            "bucket",
+            "account.estate.buckets",
+        )
+
     regions = {r for r in _list(account.get("regions")) if isinstance(r, str)}
 
     # the leak
@@ -233,6 +246,10 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                     (*loc, field),
                     f"user '{name}' already exists — the backdoor user needs a new name",
                 )
+        if technique.get("trail") is not None:
+            yield from _known(
+                technique["trail"], trail_names, (*loc, "trail"), "trail", "account.estate.trails"
+            )
         for b_index, bucket in enumerate(_list(technique.get("buckets"))):
             yield from _known(
                 bucket, bucket_names, (*loc, "buckets", b_index), "bucket", "account.estate.buckets"
@@ -280,6 +297,15 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         for index, item in enumerate(items):
             item = _dict(item)
             loc = (section, index)
+            trail = _dict(item.get("check")).get("trail")
+            if trail is not None:
+                yield from _known(
+                    trail,
+                    trail_names,
+                    (section, index, "check", "trail"),
+                    "trail",
+                    "account.estate.trails",
+                )
             yield from _check_refs(
                 _dict(item.get("check")),
                 (*loc, "check"),
