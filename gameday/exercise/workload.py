@@ -1,0 +1,103 @@
+"""The production workload: a service whose key lives in a Secrets Manager secret.
+
+Every probe does what the service does on each request: read its key from the secret
+(in-process, as the service's own runtime would — it is not part of the incident's API
+traffic) and call AWS with it. When that key stops working the service is down, and the
+probe says so in the journal (`workload.probe`); outage time is scored from those events.
+The right rotation — create a new key, store it in the secret, then disable the old one —
+keeps every probe green.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from gameday.journal import Journal
+from gameday.scenario.model import Workload
+from gameday.world.decoys import Credential
+
+
+class WorkloadWorld(Protocol):
+    """What a probe needs of the mock account."""
+
+    account_id: str
+
+    def register_key(self, access_key_id: str, actor: Any) -> None: ...
+
+    def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    access_key_id: str | None
+    error_code: str | None
+
+
+def credential_in(secret_string: str) -> Credential | None:
+    """The access key a secret holds, if it is the JSON a service would store one as."""
+    try:
+        value = json.loads(secret_string)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    key_id = value.get("aws_access_key_id") or value.get("AccessKeyId")
+    secret = value.get("aws_secret_access_key") or value.get("SecretAccessKey")
+    if isinstance(key_id, str) and isinstance(secret, str):
+        return Credential(key_id, secret)
+    return None
+
+
+def read_secret(account_id: str, region: str, name: str) -> str | None:
+    """The current value of a secret, straight from the mock's backend (no API call)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    backend = secretsmanager_backends[account_id][region]
+    try:
+        value = backend.get_secret_value(name, "", "AWSCURRENT")
+    except Exception:  # deleted, scheduled for deletion, or never there: the service fails
+        return None
+    text = value.get("SecretString")
+    return text if isinstance(text, str) else None
+
+
+class WorkloadProbe:
+    """Probes the workload every `spec.probe_every` seconds of run time."""
+
+    def __init__(self, spec: Workload, world: WorkloadWorld, journal: Journal, region: str) -> None:
+        self.spec = spec
+        self.world = world
+        self.journal = journal
+        self.region = region
+
+    def probe(self) -> Probe:
+        result = self._attempt()
+        self.journal.append(
+            "workload.probe",
+            workload=self.spec.name,
+            ok=result.ok,
+            access_key_id=result.access_key_id,
+            error_code=result.error_code,
+        )
+        return result
+
+    def _attempt(self) -> Probe:
+        text = read_secret(self.world.account_id, self.region, self.spec.secret)
+        if text is None:
+            return Probe(False, None, "ResourceNotFoundException")
+        credential = credential_in(text)
+        if credential is None:
+            return Probe(False, None, "MalformedSecret")
+        self.world.register_key(credential.access_key_id, "workload")
+        client = self.world.client("sts", credential, user_agent=f"{self.spec.name}/2.4.1")
+        try:
+            client.get_caller_identity()
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", "ClientError"))
+            return Probe(False, credential.access_key_id, code)
+        return Probe(True, credential.access_key_id, None)
