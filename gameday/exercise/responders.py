@@ -1,0 +1,841 @@
+"""The responders: who acts on the incident — people, a Python runbook, or a replay.
+
+A responder is started once the world is built and acts until the run ends; the run never
+waits for it to finish, and nothing it does (or fails to do) stops the run.
+
+- `HumanResponder`: nothing automated. People act with their own tools; the run lasts until
+  the scenario's end or the facilitator ends it.
+- `RunbookResponder(path)`: a Python file defining `respond(ctx)`, run in its own thread as a
+  participant of the run clock (in virtual time, time stands still while it works). An
+  exception it raises is journaled (`responder.error`, with the traceback) and shown.
+- `ReplayResponder(path)`: timed actions from a YAML file, or the responder's actions from a
+  previous run's `journal.jsonl`, done again at the same run times.
+
+Each gets a `RunbookContext` — the runbook API of DESIGN.md — and receives injects through
+the `InjectBus` the exercise publishes every delivered inject to.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import boto3
+import botocore.session
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import OperationModel, Shape
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from gameday.errors import UserError, did_you_mean
+from gameday.exercise.clock import Clock, RunEnded
+from gameday.journal import Journal, iter_journal, time_at
+from gameday.scenario.durations import format_duration, parse_duration
+from gameday.scenario.model import Duration, Scenario
+
+RepoAction = Literal["private", "delete"]
+# How the code host journals its changes, and which replay action each stands for.
+REPO_EVENT_ACTIONS: dict[str, RepoAction] = {"repo.private": "private", "repo.deleted": "delete"}
+
+
+# ── injects as responders receive them ────────────────────────────────────────────────────
+
+
+class Notice(Protocol):
+    """A delivered inject (`gameday.exercise.injects.base.Delivered` is one)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def subject(self) -> str | None: ...
+
+    @property
+    def body(self) -> str | None: ...
+
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+class InjectBus:
+    """Every inject delivered in the run, in order, for responders to wait on.
+
+    The exercise publishes each delivery; every responder reads through its own `Inbox`, so
+    one responder taking the email does not hide it from another. Waiting is done on the run
+    clock, so in virtual time a responder waiting for an inject is idle and time can jump to
+    the moment the timeline delivers it.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._delivered: list[Notice] = []
+
+    def publish(self, notice: Notice) -> Notice:
+        with self._lock:
+            self._delivered.append(notice)
+        self.clock.notify()
+        return notice
+
+    def delivered(self) -> list[Notice]:
+        with self._lock:
+            return list(self._delivered)
+
+    def inbox(self) -> Inbox:
+        return Inbox(self)
+
+    def _first(self, wanted: tuple[str, ...], taken: set[int]) -> int | None:
+        with self._lock:
+            for index, notice in enumerate(self._delivered):
+                if index not in taken and (notice.kind in wanted or notice.id in wanted):
+                    return index
+        return None
+
+    def _at(self, index: int) -> Notice:
+        with self._lock:
+            return self._delivered[index]
+
+
+class Inbox:
+    """One responder's view of the bus: which deliveries it has already taken."""
+
+    def __init__(self, bus: InjectBus) -> None:
+        self.bus = bus
+        self._taken: set[int] = set()
+
+    def wait_for(self, kind: str | Iterable[str], timeout: float | None = None) -> Notice:
+        """The oldest inject of `kind` (a type like `email`, or an inject id) not taken yet.
+
+        Blocks on the run clock until one is delivered; raises `TimeoutError` after
+        `timeout` run seconds. Several kinds may be given: the first of any is returned.
+        """
+        wanted = (kind,) if isinstance(kind, str) else tuple(kind)
+        taken = self._taken
+        if not self.bus.clock.wait(lambda: self.bus._first(wanted, taken) is not None, timeout):
+            assert timeout is not None
+            raise TimeoutError(
+                f"no {' or '.join(wanted)} inject arrived within {format_duration(timeout)}"
+            )
+        index = self.bus._first(wanted, taken)
+        assert index is not None  # only this inbox's owner takes from it
+        self._taken.add(index)
+        return self.bus._at(index)
+
+    def delivered(self) -> list[Notice]:
+        return self.bus.delivered()
+
+
+# ── what a responder acts on ──────────────────────────────────────────────────────────────
+
+
+class CodeHost(Protocol):
+    """The code host's actions on the leaky repository (`gameday.world.repo.CodeHost`)."""
+
+    def make_private(self) -> None: ...
+
+    def delete(self) -> None: ...
+
+
+class MockSession(boto3.Session):  # type: ignore[misc]
+    """A boto3 Session whose clients and resources talk to the mock unless told otherwise.
+
+    Built from explicit credentials over an empty configuration, so nothing from the
+    user's environment (`AWS_PROFILE`, `~/.aws/config`, `AWS_ACCESS_KEY_ID`) leaks in and
+    no request can reach a real AWS endpoint by accident.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        access_key_id: str,
+        secret_access_key: str,
+        region_name: str = "us-east-1",
+        session_token: str | None = None,
+    ) -> None:
+        super().__init__(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            region_name=region_name,
+            botocore_session=bare_botocore_session(),
+        )
+        self.endpoint_url = endpoint_url
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or self.endpoint_url
+        return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or self.endpoint_url
+        return super().resource(*args, **kwargs)
+
+
+def bare_botocore_session() -> botocore.session.Session:
+    """A botocore session that reads no configuration of the machine it runs on."""
+    # No profile, and none taken from AWS_PROFILE: a profile this machine has (or lacks)
+    # can neither redirect nor break the session; config files are empty.
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    for variable in ("config_file", "credentials_file"):
+        core.set_config_variable(variable, os.devnull)
+    return core
+
+
+def _show(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class RunbookContext:
+    """What `respond(ctx)` is given: the responder's hands in the exercise.
+
+    The API (DESIGN.md):
+      ctx.aws                  a boto3 Session with the responder's credentials, pointed at
+                               the mock (`ctx.aws.client("iam")` needs no endpoint)
+      ctx.wait_for(kind, timeout=None)
+                               block until an inject of that kind (`email`, `support-case`,
+                               `phone-call`, `health-event`, `quarantine`…, or an inject id)
+                               is delivered, and return it: `.kind .id .t .subject .body
+                               .data`. An inject delivered before the call and not yet taken
+                               by this responder is returned at once. `timeout` ("10m" or
+                               seconds) raises TimeoutError when it runs out.
+      ctx.sleep(duration)      "5m" or seconds, on the run clock (in virtual time it jumps)
+      ctx.now()                seconds since T0 on the run clock
+      ctx.note(text)           journal what was done out of band (kind `note`)
+      ctx.repo                 path of the responder's clone of the leaky repository
+      ctx.make_repo_private(), ctx.delete_repo()
+                               the code host's actions on the leaky repository
+    Extras:
+      ctx.time()               the run clock as a UTC datetime — use it, not datetime.now(),
+                               for time windows (CloudTrail StartTime) so they hold in
+                               virtual time
+      ctx.sleep_until(t)       sleep until run time `t` ("1h" or seconds since T0)
+      ctx.inbox()              every inject delivered so far, in order (takes nothing)
+      ctx.log(text)            show a line on the facilitator's console (not journaled)
+      ctx.scenario             the scenario being played (None if not given); a runbook
+                               meant for real incidents should learn facts from injects
+    """
+
+    def __init__(
+        self,
+        *,
+        aws: boto3.Session,
+        clock: Clock,
+        journal: Journal,
+        inbox: Inbox,
+        repo: Path,
+        code_host: CodeHost,
+        scenario: Scenario | None = None,
+        log: Callable[[str], None] = _show,
+    ) -> None:
+        self.aws = aws
+        self.repo = repo
+        self.scenario = scenario
+        self.clock = clock
+        self.journal = journal
+        self._inbox = inbox
+        self._code_host = code_host
+        self._log = log
+
+    def wait_for(self, kind: str | Iterable[str], timeout: float | str | None = None) -> Notice:
+        seconds = None if timeout is None else parse_duration(timeout)
+        return self._inbox.wait_for(kind, seconds)
+
+    def sleep(self, duration: float | str) -> None:
+        self.clock.sleep(parse_duration(duration))
+
+    def sleep_until(self, t: float | str) -> None:
+        self.clock.sleep_until(parse_duration(t))
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def time(self) -> datetime:
+        return time_at(self.clock, self.clock.now())
+
+    def note(self, text: str) -> None:
+        self.journal.append("note", actor="responder", text=str(text))
+
+    def make_repo_private(self) -> None:
+        self._code_host.make_private()
+
+    def delete_repo(self) -> None:
+        self._code_host.delete()
+
+    def inbox(self) -> list[Notice]:
+        return self._inbox.delivered()
+
+    def log(self, text: str) -> None:
+        self._log(text)
+
+
+# ── the responders ────────────────────────────────────────────────────────────────────────
+
+
+class Responder(Protocol):
+    @property
+    def name(self) -> str:
+        """How the journal and reports name it: `human`, `runbook:PATH`, `replay:PATH`."""
+        ...
+
+    @property
+    def automated(self) -> bool:
+        """False when people act: the run must then be on the wall clock."""
+        ...
+
+    def start(self, ctx: RunbookContext) -> None:
+        """Begin acting; returns at once. Call before the clock starts, so nothing is missed."""
+        ...
+
+    def join(self, timeout: float | None = None) -> bool:
+        """After the clock is closed: wait (real seconds) for it to stop; False if it has not.
+
+        Join before closing the journal: a responder journals how it finished.
+        """
+        ...
+
+
+class HumanResponder:
+    """People respond with their own tools; the framework only watches the mock account."""
+
+    name = "human"
+    automated = False
+
+    def start(self, ctx: RunbookContext) -> None:
+        return None
+
+    def join(self, timeout: float | None = None) -> bool:
+        return True
+
+
+class _ThreadedResponder(abc.ABC):
+    """A responder that acts from its own clock participant thread."""
+
+    automated = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._thread: threading.Thread | None = None
+
+    @abc.abstractmethod
+    def respond(self, ctx: RunbookContext) -> None:
+        """Act on the incident; returns when done."""
+
+    def start(self, ctx: RunbookContext) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"responder {self.name} has already started")
+        self._thread = ctx.clock.spawn("responder", functools.partial(self._run, ctx))
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self, ctx: RunbookContext) -> None:
+        ctx.journal.append("responder.started", responder=self.name)
+        outcome = "returned"
+        try:
+            self.respond(ctx)
+        except RunEnded:
+            outcome = "run-ended"
+            raise
+        except SystemExit:
+            outcome = "exited"  # sys.exit() in a runbook: it is done, the run goes on
+        except Exception as error:
+            outcome = "error"
+            text = _user_traceback(error)
+            ctx.journal.append(
+                "responder.error",
+                actor="responder",
+                responder=self.name,
+                message=f"{type(error).__name__}: {error}",
+                traceback=text,
+            )
+            ctx.log(f"{self.name} failed at t={format_duration(ctx.now())}:\n{text.rstrip()}")
+        finally:
+            ctx.journal.append("responder.finished", responder=self.name, outcome=outcome)
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback without the framework's own frames at its top."""
+    summary = traceback.TracebackException.from_exception(error)
+    frames = list(summary.stack)
+    while len(frames) > 1 and (
+        frames[0].filename == __file__ or frames[0].filename.startswith("<frozen importlib")
+    ):
+        frames.pop(0)
+    summary.stack = traceback.StackSummary.from_list(frames)
+    return "".join(summary.format())
+
+
+class RunbookResponder(_ThreadedResponder):
+    """A Python file with `def respond(ctx): ...`, loaded now so mistakes show before T0."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"runbook:{path}")
+        self.path = path
+        self._respond = _load_runbook(path)
+
+    def respond(self, ctx: RunbookContext) -> None:
+        self._respond(ctx)
+
+
+def _load_runbook(path: Path) -> Callable[[RunbookContext], object]:
+    if not path.is_file():
+        raise UserError(f"{path}: no such runbook — give the path of a Python file")
+    module_name = "gameday_runbook_" + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{path}: not a Python file — a runbook is a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling in the runbook need it
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise UserError(
+            f"{path}:{error.lineno or 1}:{error.offset or 1}: invalid Python: {error.msg}"
+        ) from None
+    except Exception as error:
+        raise UserError(
+            f"{path}: importing the runbook failed — fix the error below\n"
+            + _user_traceback(error).rstrip()
+        ) from None
+    respond = getattr(module, "respond", None)
+    if not callable(respond):
+        raise UserError(f"{path}: defines no respond(ctx) function — add `def respond(ctx): ...`")
+    try:
+        inspect.signature(respond).bind(None)
+    except TypeError:
+        raise UserError(
+            f"{path}: respond() must take one argument, the context: respond(ctx)"
+        ) from None
+    except ValueError:
+        pass  # a callable whose signature cannot be read; calling it will tell
+    runbook: Callable[[RunbookContext], object] = respond
+    return runbook
+
+
+# ── replay ────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    """One API call to make again: botocore's client name and operation, ready parameters."""
+
+    service: str
+    action: str
+    region: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """One action of a replay, at run time `at`; exactly one of `aws`, `note`, `repo`."""
+
+    at: float
+    origin: str  # where it was read, for messages: `file:line`
+    aws: AwsCall | None = None
+    note: str | None = None
+    repo: RepoAction | None = None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _AwsItem(_Model):
+    service: str
+    action: str
+    region: str | None = None
+    params: dict[str, Any] = {}
+
+
+class _ReplayItem(_Model):
+    at: Duration
+    aws: _AwsItem | None = None
+    note: str | None = None
+    repo: RepoAction | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> _ReplayItem:
+        given = [name for name in ("aws", "note", "repo") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one action: aws, note or repo")
+        return self
+
+
+class ReplayResponder(_ThreadedResponder):
+    """Does a recorded response again, each action at its run time.
+
+    From YAML, a list of timed actions:
+        - {at: 5m, aws: {service: iam, action: UpdateAccessKey, region: us-east-1,
+                         params: {UserName: deploy, AccessKeyId: AKIA…, Status: Inactive}}}
+        - {at: 6m, note: "Paged the on-call lead"}
+        - {at: 9m, repo: private}
+    From a previous run's `journal.jsonl`: the responder's API calls (every `api.call` with
+    actor `responder`, read-only or not), its notes, and the repository actions. Parameters
+    as the journal recorded them (flat query parameters included) are turned back into
+    boto3's shape; secrets the journal redacted are replayed redacted. Calls the mock
+    refuses are expected (the original may have failed too) and only logged.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"replay:{path}")
+        self.path = path
+        if not path.is_file():
+            raise UserError(f"{path}: no such file — give a replay YAML or a run's journal.jsonl")
+        self.skipped: list[str] = []  # journal entries that cannot be replayed, and why
+        if path.suffix == ".jsonl":
+            self.steps = self._from_journal(path)
+        else:
+            self.steps = _replay_from_yaml(path)
+
+    def respond(self, ctx: RunbookContext) -> None:
+        for reason in self.skipped:
+            ctx.log(f"{self.name}: not replayed: {reason}")
+        clients: dict[tuple[str, str | None], Any] = {}
+        for step in self.steps:
+            ctx.sleep_until(step.at)
+            if step.note is not None:
+                ctx.note(step.note)
+            elif step.repo == "private":
+                ctx.make_repo_private()
+            elif step.repo == "delete":
+                ctx.delete_repo()
+            elif step.aws is not None:
+                self._call(ctx, step, step.aws, clients)
+
+    def _call(
+        self,
+        ctx: RunbookContext,
+        step: ReplayStep,
+        call: AwsCall,
+        clients: dict[tuple[str, str | None], Any],
+    ) -> None:
+        key = (call.service, call.region)
+        if key not in clients:
+            clients[key] = ctx.aws.client(call.service, region_name=call.region)
+        client = clients[key]
+        methods = {api: method for method, api in client.meta.method_to_api_mapping.items()}
+        try:
+            getattr(client, methods[call.action])(**call.params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            ctx.log(f"{step.origin}: {call.service}:{call.action} refused ({code})")
+        except BotoCoreError as error:
+            ctx.journal.append(
+                "responder.error",
+                actor="responder",
+                responder=self.name,
+                message=f"{step.origin}: {call.service}:{call.action} could not be sent: {error}",
+            )
+            ctx.log(f"{step.origin}: {call.service}:{call.action} could not be sent: {error}")
+
+    def _from_journal(self, path: Path) -> list[ReplayStep]:
+        steps: list[ReplayStep] = []
+        for line, event in enumerate(iter_journal(path), start=1):
+            origin = f"{path}:{line}"
+            kind, t = event.get("kind"), float(event.get("t", 0.0))
+            if kind == "note" and event.get("actor") == "responder":
+                steps.append(ReplayStep(t, origin, note=str(event.get("text", ""))))
+            elif kind in REPO_EVENT_ACTIONS:  # `deferred` ones came from another terminal
+                steps.append(ReplayStep(t, origin, repo=REPO_EVENT_ACTIONS[str(kind)]))
+            elif kind == "api.call" and event.get("actor") == "responder":
+                service, action = str(event.get("service")), str(event.get("action"))
+                try:
+                    call = aws_call(service, action, event.get("region"), event.get("params"))
+                except UnknownCall as error:
+                    self.skipped.append(f"{origin}: {error}")
+                    continue
+                steps.append(ReplayStep(t, origin, aws=call))
+        return steps
+
+
+def _replay_from_yaml(path: Path) -> list[ReplayStep]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise UserError(f"{where}: invalid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
+        raise UserError(f"{path}:1:1: a replay file is a list of timed actions (- at: 5m …)")
+    problems: list[str] = []
+    steps: list[ReplayStep] = []
+    for index, raw in enumerate(data):
+        node = root.value[index]
+        origin = f"{path}:{node.start_mark.line + 1}"
+        try:
+            item = _ReplayItem.model_validate(raw)
+        except ValidationError as error:
+            for detail in error.errors():
+                loc = tuple(detail["loc"])
+                mark = _node_at(node, loc).start_mark
+                field_name = ".".join(str(part) for part in loc) or "action"
+                message = str(detail["msg"]).removeprefix("Value error, ")
+                problems.append(
+                    f"{path}:{mark.line + 1}:{mark.column + 1}: {field_name}: {message}"
+                )
+            continue
+        if item.aws is not None:
+            try:
+                call = aws_call(item.aws.service, item.aws.action, item.aws.region, item.aws.params)
+            except UnknownCall as error:
+                mark = _node_at(node, ("aws", error.part)).start_mark
+                problems.append(f"{path}:{mark.line + 1}:{mark.column + 1}: {error}")
+                continue
+            steps.append(ReplayStep(item.at, origin, aws=call))
+        else:
+            steps.append(ReplayStep(item.at, origin, note=item.note, repo=item.repo))
+    if problems:
+        raise UserError("\n".join(problems))
+    return sorted(steps, key=lambda step: step.at)  # stable: same-time actions keep file order
+
+
+def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
+    """The YAML node at `loc` under `node`, or the deepest one that exists."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = [value for key, value in node.value if key.value == part]
+            if not found:
+                return node
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return node
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+# ── API calls by name ─────────────────────────────────────────────────────────────────────
+
+
+@functools.cache
+def _botocore() -> botocore.session.Session:
+    return bare_botocore_session()
+
+
+@functools.cache
+def _service_names() -> tuple[str, ...]:
+    return tuple(_botocore().get_available_services())
+
+
+# IAM action prefixes (what the journal and policies call a service) that are not, or not
+# only, the name of a boto3 client: the clients to try, in order, for their actions.
+SERVICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "access-analyzer": ("accessanalyzer",),
+    "elasticfilesystem": ("efs",),
+    "elasticloadbalancing": ("elbv2", "elb"),
+    "elasticmapreduce": ("emr",),
+    "email": ("ses", "sesv2"),
+    "mobiletargeting": ("pinpoint",),
+    "monitoring": ("cloudwatch",),
+    "ses": ("sesv2",),
+    "servicequotas": ("service-quotas",),
+    "states": ("stepfunctions",),
+    "tag": ("resourcegroupstaggingapi",),
+}
+
+
+def _candidates(service: str) -> tuple[str, ...]:
+    """boto3 client names that `service` (a client name or an IAM prefix) may mean."""
+    own = (service,) if service in _service_names() else ()
+    return own + SERVICE_ALIASES.get(service, ())
+
+
+class UnknownCall(ValueError):
+    """A call that cannot be made: `part` (service, action or params) is wrong."""
+
+    def __init__(self, part: Literal["service", "action", "params"], message: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
+def aws_call(service: str, action: str, region: object = None, params: object = None) -> AwsCall:
+    """Resolve a call named as in IAM policies and the journal (`iam`, `UpdateAccessKey`).
+
+    Raises UnknownCall naming what is unknown, with the closest known name.
+    """
+    clients = _candidates(service)
+    if not clients:
+        known = did_you_mean(service, {*_service_names(), *SERVICE_ALIASES})
+        raise UnknownCall("service", f"unknown AWS service '{service}' — {known}")
+    operation: OperationModel | None = None
+    for client in clients:
+        model = _botocore().get_service_model(client)
+        if action in model.operation_names:
+            operation = model.operation_model(action)
+            break
+    if operation is None:
+        names = _botocore().get_service_model(clients[0]).operation_names
+        known = did_you_mean(action, names)
+        raise UnknownCall("action", f"unknown action '{action}' of {service} — {known}")
+    if params is not None and not isinstance(params, Mapping):
+        raise UnknownCall(
+            "params", f"{service}:{action}: params must map parameter names to values"
+        )
+    call_params = _call_params(operation, dict(params or {}))
+    return AwsCall(
+        service=operation.service_model.service_name,
+        action=action,
+        region=None if region is None else str(region),
+        params=call_params,
+    )
+
+
+class _Absent:
+    """Marks a parameter the flat query form does not carry."""
+
+
+_ABSENT = _Absent()
+
+
+def _call_params(operation: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+    """boto3 keyword arguments from parameters in boto3's shape or as the wire carried them.
+
+    The journal keeps what the request carried: flat `Tags.member.1.Key=…` pairs for query
+    protocols, location names for REST, every scalar as a string. This walks the operation's
+    input shape to rebuild nested values, rename members and restore numbers and booleans.
+    """
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    protocol = operation.service_model.protocol
+    scalars = all(not isinstance(value, dict | list) for value in params.values())
+    if protocol in ("query", "ec2") and scalars:
+        flat = {str(key): value for key, value in params.items()}
+        built = _from_flat(shape, flat, "", ec2=protocol == "ec2")
+        return built if isinstance(built, dict) else {}
+    converted = _from_wire(shape, params)
+    return converted if isinstance(converted, dict) else {}
+
+
+def _serialized_names(member: Shape, name: str) -> set[str]:
+    names = {name}
+    located = member.serialization.get("name")
+    if located:
+        names |= {located, located[0].upper() + located[1:]}
+    if member.serialization.get("queryName"):
+        names.add(member.serialization["queryName"])
+    return names
+
+
+def _from_wire(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members: dict[str, Shape] = dict(shape.members)
+        aliases = {
+            alias: name for name, m in members.items() for alias in _serialized_names(m, name)
+        }
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if key in members else aliases.get(str(key).rstrip("+"))
+            if name is not None:
+                result[name] = _from_wire(members[name], item)
+        return result
+    if kind == "list" and isinstance(value, list):
+        return [_from_wire(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {key: _from_wire(shape.value, item) for key, item in value.items()}
+    return _scalar(shape, value)
+
+
+def _from_flat(shape: Shape, flat: dict[str, Any], prefix: str, *, ec2: bool) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        result: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            if ec2:
+                located = member.serialization.get("name", "")
+                key = member.serialization.get("queryName") or (
+                    located[0].upper() + located[1:] if located else name
+                )
+            else:
+                key = member.serialization.get("name", name)
+            value = _from_flat(member, flat, f"{prefix}.{key}" if prefix else key, ec2=ec2)
+            if value is not _ABSENT:
+                result[name] = value
+        return result if result or not prefix else _ABSENT
+    if kind == "list":
+        if ec2 or shape.serialization.get("flattened"):
+            base = prefix
+        else:
+            base = f"{prefix}.{shape.member.serialization.get('name', 'member')}"
+        items: list[Any] = []
+        while True:
+            item = _from_flat(shape.member, flat, f"{base}.{len(items) + 1}", ec2=ec2)
+            if item is _ABSENT:
+                break
+            items.append(item)
+        if items or flat.get(prefix) == "":
+            return items
+        return _ABSENT
+    if kind == "map":
+        base = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        mapping: dict[str, Any] = {}
+        index = 1
+        while f"{base}.{index}.{key_name}" in flat:
+            item = _from_flat(shape.value, flat, f"{base}.{index}.{value_name}", ec2=ec2)
+            mapping[str(flat[f"{base}.{index}.{key_name}"])] = None if item is _ABSENT else item
+            index += 1
+        return mapping if mapping else _ABSENT
+    if prefix in flat:
+        return _scalar(shape, flat[prefix])
+    return _ABSENT
+
+
+def _scalar(shape: Shape, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("float", "double"):
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+# ── choosing a responder ──────────────────────────────────────────────────────────────────
+
+
+def responder_from_spec(spec: str) -> Responder:
+    """The responder `--responder` names: `human`, `PATH.py`, or `replay:FILE`."""
+    if spec == "human":
+        return HumanResponder()
+    if spec.startswith("replay:"):
+        return ReplayResponder(Path(spec.removeprefix("replay:")))
+    if spec.endswith(".py") or Path(spec).is_file():
+        return RunbookResponder(Path(spec))
+    raise UserError(
+        f"unknown responder '{spec}' — give human, the path of a runbook (PATH.py) "
+        "or replay:FILE (a replay YAML or a run's journal.jsonl)"
+    )
