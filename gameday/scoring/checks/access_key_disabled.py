@@ -1,0 +1,63 @@
+"""access-key-disabled: a key (the leaked one, an estate key, or all of a user's) is disabled."""
+
+from __future__ import annotations
+
+from gameday.scenario.model import AccessKeyDisabled
+from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.state import AccessKey, State
+
+
+def _disabled(key: AccessKey, wanted: str) -> bool:
+    if wanted == "deleted":
+        return not key.exists
+    if wanted == "inactive":
+        return key.exists and key.status == "Inactive"
+    return not key.active
+
+
+def _describe(key: AccessKey) -> str:
+    return f"{key.label()} is {'deleted' if not key.exists else key.status}"
+
+
+def evaluate(params: AccessKeyDisabled, state: State, owner: str) -> Verdict:
+    if params.key is None and params.user is not None:
+        keys = state.keys_of(params.user)
+        if not keys:
+            return Verdict(True, f"user {params.user} has no access keys")
+        subject = f"every key of {params.user}"
+    else:
+        ref = params.key or "leaked"
+        key_id = state.key_id(ref)
+        key = state.keys.get(key_id) if key_id else None
+        if key is None:
+            return Verdict(False, f"key '{ref}' is not in the seeded estate")
+        keys = [key]
+        subject = key.label()
+    wanted = {"any": "inactive or deleted"}.get(params.state, params.state)
+    still = [key for key in keys if not _disabled(key, params.state)]
+    if still:
+        return Verdict(False, "; ".join(_describe(key) for key in still) + f" (wanted {wanted})")
+    return Verdict(True, f"{subject}: " + "; ".join(_describe(key) for key in keys))
+
+
+CHECK = register(
+    CheckType(
+        name="access-key-disabled",
+        title="An access key is disabled",
+        description=(
+            "Holds when the key is no longer usable: `state: inactive` wants it deactivated "
+            "(still present, status Inactive), `state: deleted` wants it deleted, `state: any` "
+            "accepts either. `key` is `leaked` (the key that leaked) or the id of a key in the "
+            "estate; with `key: null` and a `user`, every key that user ever had must be "
+            "disabled — keys minted during the run included."
+        ),
+        params=AccessKeyDisabled,
+        reads=("api:iam",),
+        evaluate=evaluate,
+        parameters={
+            "key": "`leaked`, an estate key's id, or null (with `user`) for all of a user's keys",
+            "user": "with `key: null`: the user whose every key must be disabled",
+            "state": "`inactive`, `deleted` or `any`",
+        },
+    )
+)

@@ -1,0 +1,28 @@
+"""case-resolved: the responder resolved AWS's support case."""
+
+from __future__ import annotations
+
+from gameday.scenario.model import CaseState
+from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.state import State
+
+
+def evaluate(params: CaseState, state: State, owner: str) -> Verdict:
+    if state.case_resolved is None:
+        return Verdict(False, "the support case is still open")
+    return Verdict(True, f"the responder resolved the case at {state.case_resolved[0]:.0f}s")
+
+
+CHECK = register(
+    CheckType(
+        name="case-resolved",
+        title="The support case is resolved",
+        description=(
+            "Holds once the responder resolved the support case (`support:ResolveCase`, "
+            "successful)."
+        ),
+        params=CaseState,
+        reads=("api:support",),
+        evaluate=evaluate,
+    )
+)
