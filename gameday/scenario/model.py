@@ -470,9 +470,9 @@ class PolicyAttached(Model):
 
 
 class QuarantineKept(Model):
-    """The quarantine policy stayed attached until the leaked key was disabled."""
+    """The quarantine stayed until the leaked key was disabled — or, as a penalty, did not."""
 
-    type: Literal["quarantine-kept-until-key-disabled"]
+    type: Literal["quarantine-kept-until-key-disabled", "quarantine-removed-early"]
 
 
 class ApiCalled(Model):
