@@ -1,0 +1,509 @@
+"""The mock AWS account: moto's WSGI app behind the gateway, served in-process on loopback.
+
+`MockAccount` owns the server's lifecycle (start, warm, reset, stop), the run clock moto
+stamps its times with, and the exercise's own principals:
+
+- the framework's admin user (`gameday-framework`, path `/gameday/`), for what the exercise
+  does through the API;
+- the responders' admin user `incident-responder` (AdministratorAccess), whose key goes in
+  the generated AWS CLI profile (`write_profiles`);
+- the attacker and the workload sign with estate keys (`gameday.world.estate`).
+
+moto's AWS managed policies are loaded (`MOTO_IAM_LOAD_MANAGED_POLICIES`), so the quarantine
+policies attach by their real ARNs. moto picks the account of a request from the key that
+signed it, so the principals are created in the scenario's account; `MOTO_ACCOUNT_ID` is
+never set. The server binds 127.0.0.1 on an ephemeral port.
+
+Times: moto stamps what it creates with `moto.core.utils.utcnow`; while the gateway serves a
+request that function answers the run clock (`clock.t0 + clock.now()`, see
+`gateway.moto_time`), so a key created during a virtual-time run is dated on the run's
+timeline, as are CloudTrail events and support cases.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from gameday.journal import Journal, RunClock, time_at
+from gameday.world.cloudtrail import CloudTrailEvents
+from gameday.world.decoys import Credential, generate_access_key, generate_id
+from gameday.world.gateway import (
+    CLIENT_HEADER,
+    SOURCE_IP_HEADER,
+    USER_AGENT_HEADER,
+    Actor,
+    Gateway,
+    moto_time,
+)
+from gameday.world.support import SupportCenter
+
+LOOPBACK = "127.0.0.1"
+PROFILE = "gameday"
+ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+FRAMEWORK_USER = "gameday-framework"
+FRAMEWORK_PATH = "/gameday/"
+RESPONDER_USER = "incident-responder"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM user the exercise signs with, and the actor its calls are journaled as."""
+
+    user_name: str
+    arn: str
+    actor: Actor
+    credential: Credential
+
+
+# ── moto, prepared once per process ────────────────────────────────────────────────────────
+
+
+def _request_handler() -> type:
+    """moto's request handler (it keeps S3 metadata headers intact), without an access log."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietRequestHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return QuietRequestHandler
+
+
+def prepare_moto() -> None:
+    """Process-wide settings that must precede moto's first IAM backend."""
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ.pop("MOTO_ACCOUNT_ID", None)
+    moto_time.install()
+
+
+def iam_backend(account_id: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account_id]["global"]
+
+
+def backend(service: str, account_id: str, region: str = "global") -> Any:
+    """moto's in-process backend of `service` in an account and region, for checks and seeding."""
+    from moto.backends import get_backend
+
+    name: Any = service  # moto types the name as a literal of its services
+    return get_backend(name)[account_id][region]
+
+
+def forget_account(account_id: str) -> None:
+    """Drop every moto backend of one account; the next request finds it new and empty."""
+    from moto.core.base_backend import BackendDict
+    from moto.s3.models import s3_backends
+
+    instances: list[Any] = list(getattr(BackendDict, "_instances", []))
+    for backends in instances:
+        dict.pop(backends, account_id, None)
+    owned = [
+        name for name, (_, owner) in s3_backends.bucket_accounts.items() if owner == account_id
+    ]
+    for name in owned:
+        s3_backends.bucket_accounts.pop(name, None)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+# ── in-process access keys with chosen IDs ─────────────────────────────────────────────────
+
+
+def install_access_key(
+    account_id: str,
+    user_name: str,
+    credential: Credential,
+    *,
+    status: str = "Active",
+    created: datetime | None = None,
+) -> Any:
+    """Give `user_name` an access key with exactly this ID and secret (moto draws its own)."""
+    iam = iam_backend(account_id)
+    key = iam.create_access_key(user_name, status=status)
+    del iam.access_keys[key.access_key_id]
+    key.access_key_id = credential.access_key_id
+    key.secret_access_key = credential.secret_access_key
+    if created is not None:
+        key.create_date = naive_utc(created)
+    iam.access_keys[credential.access_key_id] = key
+    return key
+
+
+def _principal_credential(account_id: str, seed: int, role: str) -> Credential:
+    return generate_access_key(
+        account_id, random.Random(f"gameday-principal:{seed}:{account_id}:{role}")
+    )
+
+
+# ── the account ────────────────────────────────────────────────────────────────────────────
+
+
+class MockAccount:
+    """One mock AWS account served on 127.0.0.1, behind the gateway; a context manager."""
+
+    def __init__(
+        self,
+        account_id: str,
+        clock: RunClock,
+        *,
+        journal: Journal | None = None,
+        regions: Sequence[str] = ("us-east-1",),
+        support_plan: str = "enterprise",
+        seed: int = 0,
+    ) -> None:
+        self.account_id = account_id
+        self.clock = clock
+        self.journal = journal
+        self.regions = tuple(dict.fromkeys(regions)) or ("us-east-1",)
+        self.support_plan = support_plan
+        self.seed = seed
+        self.token = secrets.token_urlsafe(24)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._gateway: Gateway | None = None
+        self.moto_app: Any = None
+        self.framework = self._principal(FRAMEWORK_USER, FRAMEWORK_PATH, "framework")
+        self.responder = self._principal(RESPONDER_USER, "/", "responder")
+
+    def _principal(self, user_name: str, path: str, actor: Actor) -> Principal:
+        return Principal(
+            user_name=user_name,
+            arn=f"arn:aws:iam::{self.account_id}:user{path}{user_name}",
+            actor=actor,
+            credential=_principal_credential(self.account_id, self.seed, actor),
+        )
+
+    # ── lifecycle ─────────────────────────────────────────────────────────────────────────
+
+    def start(self) -> MockAccount:
+        """Serve the account, bootstrap the principals and warm the backends; idempotent."""
+        if self._server is not None:
+            return self
+        prepare_moto()
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self._gateway = Gateway(
+            self.moto_app,
+            self.account_id,
+            self.clock,
+            support=self._support_center(),
+            trail=CloudTrailEvents(self.account_id),
+            token=self.token,
+            journal=self.journal,
+        )
+        self._server = make_server(
+            LOOPBACK, 0, self._gateway, threaded=True, request_handler=_request_handler()
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"mock-aws-{self.account_id}", daemon=True
+        )
+        self._thread.start()
+        # The account is this object's: whatever an earlier mock left in it goes.
+        forget_account(self.account_id)
+        self._bootstrap()
+        self.warm()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> MockAccount:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(
+        self,
+        *,
+        clock: RunClock | None = None,
+        journal: Journal | None = None,
+        account_id: str | None = None,
+        regions: Sequence[str] | None = None,
+        support_plan: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Empty the account (every moto backend of it) and the gateway's state, keeping the
+        warm server: for tests that share one, each with its own clock, journal and account.
+        Other accounts in the process (another moto server's) are left alone.
+        """
+        gateway = self.gateway
+        forgotten = {self.account_id, account_id or self.account_id}
+        self.clock = clock or self.clock
+        self.journal = journal
+        self.account_id = account_id or self.account_id
+        self.regions = tuple(dict.fromkeys(regions)) if regions else self.regions
+        self.support_plan = support_plan or self.support_plan
+        self.seed = self.seed if seed is None else seed
+        self.framework = self._principal(FRAMEWORK_USER, FRAMEWORK_PATH, "framework")
+        self.responder = self._principal(RESPONDER_USER, "/", "responder")
+        gateway.recording = False
+        for forgotten_id in forgotten:
+            forget_account(forgotten_id)
+        gateway.account_id = self.account_id
+        gateway.clock = self.clock
+        gateway.support = self._support_center()
+        gateway.trail = CloudTrailEvents(self.account_id)
+        gateway.registry.clear()
+        gateway.attach_journal(self.journal)
+        self._bootstrap()
+        gateway.recording = True
+
+    def _support_center(self) -> SupportCenter:
+        def journal_change(kind: str, fields: Mapping[str, Any]) -> None:
+            if self.journal is not None:
+                self.journal.append(kind, **fields)
+
+        return SupportCenter(
+            self.account_id,
+            self.now,
+            plan=self.support_plan,
+            seed=self.seed,
+            on_change=journal_change,
+        )
+
+    # ── what others use ───────────────────────────────────────────────────────────────────
+
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            raise RuntimeError("the mock account is not started; call start() first")
+        return self._gateway
+
+    @property
+    def support(self) -> SupportCenter:
+        return self.gateway.support
+
+    @property
+    def trail(self) -> CloudTrailEvents:
+        return self.gateway.trail
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("the mock account is not started; call start() first")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}"
+
+    @property
+    def region(self) -> str:
+        """The region responders work in by default: the scenario's first."""
+        return self.regions[0]
+
+    def now(self) -> datetime:
+        return time_at(self.clock, self.clock.now())
+
+    def iam(self) -> Any:
+        """moto's IAM backend of this account (in-process; for checks and seeding)."""
+        return iam_backend(self.account_id)
+
+    def register_key(self, access_key_id: str, actor: Actor) -> None:
+        self.gateway.registry.register(access_key_id, actor)
+
+    def attach_journal(self, journal: Journal | None) -> None:
+        self.journal = journal
+        self.gateway.attach_journal(journal)
+
+    def session(
+        self,
+        credential: Credential,
+        *,
+        region: str | None = None,
+        framework_client: bool = True,
+        source_ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> MockSession:
+        """A boto3 session signing with `credential` against this account.
+
+        `framework_client` marks the calls as the framework's own client for the key's actor
+        (the attacker's, the workload's…); only then are `source_ip` and `user_agent`
+        recorded in place of the real ones.
+        """
+        headers: dict[str, str] = {}
+        if framework_client:
+            headers[CLIENT_HEADER] = self.token
+            if source_ip:
+                headers[SOURCE_IP_HEADER] = source_ip
+            if user_agent:
+                headers[USER_AGENT_HEADER] = user_agent
+        return MockSession(
+            self.endpoint_url,
+            headers,
+            aws_access_key_id=credential.access_key_id,
+            aws_secret_access_key=credential.secret_access_key,
+            region_name=region or self.region,
+        )
+
+    def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any:
+        """A boto3 client; by default the framework's own."""
+        region = options.pop("region", None)
+        session = self.session(credential or self.framework.credential, region=region, **options)
+        return session.client(service)
+
+    def write_profiles(self, run_dir: Path) -> dict[str, str]:
+        """RUN_DIR/aws/config and aws/credentials with profile `gameday` (the responder's key).
+
+        Returns the environment variables that select it, for a shell or a subprocess.
+        """
+        folder = run_dir / "aws"
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "config"
+        credentials = folder / "credentials"
+        config.write_text(
+            f"[profile {PROFILE}]\n"
+            f"region = {self.region}\n"
+            "output = json\n"
+            f"endpoint_url = {self.endpoint_url}\n"
+            "cli_pager =\n",
+            encoding="utf-8",
+        )
+        credentials.write_text(
+            f"[{PROFILE}]\n"
+            f"aws_access_key_id = {self.responder.credential.access_key_id}\n"
+            f"aws_secret_access_key = {self.responder.credential.secret_access_key}\n",
+            encoding="utf-8",
+        )
+        credentials.chmod(0o600)
+        return profile_environment(run_dir)
+
+    # ── bootstrap and warm-up ─────────────────────────────────────────────────────────────
+
+    def _bootstrap(self) -> None:
+        """Create the framework's and the responders' admin users in the account."""
+        with moto_time.following(self.clock):
+            self._create_principals()
+
+    def _create_principals(self) -> None:
+        iam = self.iam()
+        created = self.clock.t0
+        for principal, path in ((self.framework, FRAMEWORK_PATH), (self.responder, "/")):
+            user = iam.create_user(
+                region_name="us-east-1",
+                user_name=principal.user_name,
+                path=path,
+                tags=[{"Key": "gameday:principal", "Value": principal.actor}],
+            )
+            user.id = generate_id(
+                "AIDA",
+                self.account_id,
+                random.Random(f"gameday-principal-id:{self.seed}:{principal.actor}"),
+            )
+            user.create_date = naive_utc(created)
+            iam.attach_user_policy(ADMINISTRATOR_ACCESS, principal.user_name)
+            install_access_key(
+                self.account_id, principal.user_name, principal.credential, created=created
+            )
+            self.gateway.registry.register(principal.credential.access_key_id, principal.actor)
+
+    def warm(self, regions: Iterable[str] | None = None) -> float:
+        """Load every backend a run touches before the clock starts; the seconds it took."""
+        started = datetime.now(UTC)
+        wanted = tuple(dict.fromkeys([*(regions or ()), *self.regions]))
+        gateway = self.gateway
+        recording, gateway.recording = gateway.recording, False
+        calls = [
+            ("iam", "us-east-1", "list_users"),
+            ("sts", "us-east-1", "get_caller_identity"),
+            ("s3", "us-east-1", "list_buckets"),
+            ("cloudtrail", wanted[0], "describe_trails"),
+        ]
+        for region in wanted:
+            calls.append(("ec2", region, "describe_instances"))
+            calls.append(("secretsmanager", region, "list_secrets"))
+
+        def touch(service: str, region: str, operation: str) -> object:
+            return getattr(self.client(service, region=region), operation)()
+
+        try:
+            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="warm") as pool:
+                for future in [pool.submit(touch, *call) for call in calls]:
+                    future.result()
+        finally:
+            gateway.recording = recording
+        return (datetime.now(UTC) - started).total_seconds()
+
+
+class MockSession(boto3.Session):  # type: ignore[misc]
+    """A boto3 Session whose clients point at the mock and carry the framework's headers."""
+
+    def __init__(self, endpoint_url: str, headers: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(botocore_session=_botocore_session(), **kwargs)
+        self.endpoint_url = endpoint_url
+        self._headers = dict(headers)
+        if self._headers:
+            self.events.register("before-sign", self._add_headers)
+
+    def _add_headers(self, request: Any, **_: Any) -> None:
+        for name, value in self._headers.items():
+            request.headers[name] = value
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().client(*args, **kwargs)
+
+    def resource(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().resource(*args, **kwargs)
+
+
+_shared_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def _botocore_session() -> Any:
+    """A botocore session sharing one model loader with every other: reading botocore's
+    service models is most of the cost of a new client, and they never change."""
+    global _shared_loader
+    import botocore.loaders
+    import botocore.session
+
+    session = botocore.session.Session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = botocore.loaders.create_loader()
+        session.register_component("data_loader", _shared_loader)
+    return session
+
+
+def profile_environment(run_dir: Path) -> dict[str, str]:
+    """The variables that point the AWS CLI and SDKs at a run's generated profile."""
+    folder = run_dir / "aws"
+    return {
+        "AWS_CONFIG_FILE": str(folder / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "credentials"),
+        "AWS_PROFILE": PROFILE,
+    }

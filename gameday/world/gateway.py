@@ -1,0 +1,917 @@
+"""The gateway: a WSGI layer in front of moto that makes the mock behave like AWS where it counts.
+
+For every request it
+- works out who is calling (the signing access key, its owner in IAM, and the exercise actor:
+  attacker, responder, workload or framework), which service and action, which region;
+- refuses a key that is Inactive, deleted or unknown with the error AWS gives in that
+  protocol (`InvalidClientTokenId`, EC2's `AuthFailure`, JSON's `UnrecognizedClientException`,
+  S3's `InvalidAccessKeyId`) — moto accepts any key;
+- refuses an action matched by an explicit Deny in a policy attached to the caller
+  (the quarantine policies, a deny-all) with AWS's `AccessDenied` and message;
+- answers what moto lacks itself: CloudTrail `LookupEvents` (from the journal) and Support;
+- journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code.
+
+Actors: the framework registers which key belongs to which actor (`KeyRegistry`). A key
+created by a call (`CreateAccessKey`, STS credentials) belongs to the creator's actor. The
+framework's own clients prove themselves with a per-run token header; a request signed with
+an attacker's or workload's key that lacks it comes from a person holding that key, so it is
+journaled as `responder` (with `key_actor` saying whose key it was). The framework's own key
+is the framework's whatever client signs with it: nobody else holds its secret. Only the
+framework's clients may set the source IP and user agent recorded for their calls.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import re
+import sys
+import threading
+import uuid
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from gameday.journal import Event, Journal, RunClock, iso, time_at
+from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents
+from gameday.world.quarantine import Denial, explicit_deny
+from gameday.world.support import SupportCenter, SupportError
+
+Actor = Literal["attacker", "responder", "workload", "framework"]
+ACTORS: tuple[Actor, ...] = ("attacker", "responder", "workload", "framework")
+
+CLIENT_HEADER = "X-Gameday-Client"
+SOURCE_IP_HEADER = "X-Gameday-Source-Ip"
+USER_AGENT_HEADER = "X-Gameday-User-Agent"
+_GAMEDAY_ENVIRON_PREFIX = "HTTP_X_GAMEDAY_"
+MOTO_ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
+
+_AUTHORIZATION = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_ACCESS_KEY_IN_RESPONSE = re.compile(r"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>")
+_INSTANCE_IN_RESPONSE = re.compile(r"<instanceId>(i-[0-9a-f]+)</instanceId>")
+_XML_ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+_XML_ERROR_MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
+
+# Signing names that differ from the service's prefix in IAM actions.
+IAM_PREFIXES = {"email": "ses", "monitoring": "cloudwatch"}
+REST_XML_SERVICES = frozenset({"route53", "cloudfront"})
+SENSITIVE_PARAMETERS = frozenset(
+    {
+        "secretaccesskey",
+        "secretstring",
+        "secretbinary",
+        "password",
+        "newpassword",
+        "oldpassword",
+        "sessiontoken",
+        "privatekey",
+        "communicationbody-attachment",
+    }
+)
+MAX_PARAMETER_LENGTH = 2048
+# S3 operations whose IAM action has another name.
+S3_IAM_ACTIONS = {
+    "ListBuckets": "ListAllMyBuckets",
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "HeadBucket": "ListBucket",
+    "HeadObject": "GetObject",
+    "ListObjectVersions": "ListBucketVersions",
+    "DeleteObjects": "DeleteObject",
+    "CopyObject": "PutObject",
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+    "ListMultipartUploads": "ListBucketMultipartUploads",
+    "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+    "GetBucketEncryption": "GetEncryptionConfiguration",
+    "PutBucketEncryption": "PutEncryptionConfiguration",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+    "GetBucketCors": "GetBucketCORS",
+    "PutBucketCors": "PutBucketCORS",
+}
+# Request parameters that name a resource, for CloudTrail's `Resources`.
+RESOURCE_PARAMETERS = {
+    "UserName": "AWS::IAM::User",
+    "RoleName": "AWS::IAM::Role",
+    "GroupName": "AWS::IAM::Group",
+    "PolicyArn": "AWS::IAM::Policy",
+    "AccessKeyId": "AWS::IAM::AccessKey",
+    "InstanceProfileName": "AWS::IAM::InstanceProfile",
+    "Bucket": "AWS::S3::Bucket",
+    "SecretId": "AWS::SecretsManager::Secret",
+    "FunctionName": "AWS::Lambda::Function",
+    "Name": "AWS::CloudTrail::Trail",
+    "InstanceId": "AWS::EC2::Instance",
+}
+_RESOURCE_PARAMETER_SERVICES = {"Name": "cloudtrail"}
+
+# AWS answers these whatever the caller's policies say.
+NEVER_DENIED = frozenset({"sts:GetCallerIdentity"})
+
+Protocol = Literal["query", "ec2", "json", "rest-json", "rest-xml", "s3"]
+
+
+# ── moto's sense of time ───────────────────────────────────────────────────────────────────
+
+
+class MotoTime:
+    """moto's `utcnow`, answering the run clock of the request being served.
+
+    moto stamps what it creates (keys, users, instances, tokens) with
+    `moto.core.utils.utcnow`. Once installed, that function returns the run clock's time in
+    any thread that is `following` a clock (the gateway follows its clock while it serves a
+    request) and real UTC everywhere else, so another moto server in the process keeps
+    real time.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._installed = False
+
+    def now(self) -> datetime:
+        clock: RunClock | None = getattr(self._local, "clock", None)
+        if clock is None:
+            return datetime.now(UTC).replace(tzinfo=None)
+        return time_at(clock, clock.now()).astimezone(UTC).replace(tzinfo=None)
+
+    @contextmanager
+    def following(self, clock: RunClock) -> Iterator[None]:
+        previous = getattr(self._local, "clock", None)
+        self._local.clock = clock
+        try:
+            yield
+        finally:
+            self._local.clock = previous
+
+    def install(self) -> None:
+        with self._lock:
+            if self._installed:
+                return
+            import moto.core.utils as moto_utils
+
+            original = moto_utils.utcnow
+            setattr(moto_utils, "utcnow", self.now)  # noqa: B010
+            # Modules already imported hold their own reference; later imports get ours.
+            for name, module in list(sys.modules.items()):
+                if name.startswith("moto.") and getattr(module, "utcnow", None) is original:
+                    setattr(module, "utcnow", self.now)  # noqa: B010
+            self._installed = True
+
+
+moto_time = MotoTime()
+
+
+# ── who holds which key ────────────────────────────────────────────────────────────────────
+
+
+class KeyRegistry:
+    """Which exercise actor each access key belongs to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._actors: dict[str, Actor] = {}
+
+    def register(self, access_key_id: str, actor: Actor) -> None:
+        if actor not in ACTORS:
+            raise ValueError(f"unknown actor {actor!r}; use one of {', '.join(ACTORS)}")
+        with self._lock:
+            self._actors[access_key_id] = actor
+
+    def inherit(self, access_key_id: str, actor: Actor) -> None:
+        """A key created by `actor`: theirs, unless the framework registered it already."""
+        with self._lock:
+            self._actors.setdefault(access_key_id, actor)
+
+    def actor_of(self, access_key_id: str | None) -> Actor | None:
+        if access_key_id is None:
+            return None
+        with self._lock:
+            return self._actors.get(access_key_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._actors.clear()
+
+
+# ── one request, as the gateway sees it ────────────────────────────────────────────────────
+
+
+@dataclass
+class Call:
+    protocol: Protocol
+    service: str
+    signing_name: str
+    action: str
+    region: str
+    access_key_id: str | None
+    params: dict[str, Any]
+    method: str
+    source_ip: str
+    user_agent: str
+    actor: Actor = "responder"
+    key_actor: Actor | None = None
+    principal: dict[str, Any] = field(default_factory=dict)
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def iam_action(self) -> str:
+        if self.service == "s3":
+            return f"s3:{S3_IAM_ACTIONS.get(self.action, self.action)}"
+        return f"{self.service}:{self.action}"
+
+
+@dataclass
+class Outcome:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Gateway:
+    """The WSGI application the mock's server runs: moto behind AWS's missing behaviours."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        account_id: str,
+        clock: RunClock,
+        *,
+        support: SupportCenter,
+        trail: CloudTrailEvents,
+        token: str,
+        journal: Journal | None = None,
+    ) -> None:
+        self.app = app
+        self.account_id = account_id
+        self.clock = clock
+        self.support = support
+        self.trail = trail
+        self.registry = KeyRegistry()
+        self.token = token
+        self.recording = True
+        self.journal: Journal | None = None
+        self._local_seq = 0
+        self._seq_lock = threading.Lock()
+        self._routers: dict[str, Any] = {}
+        self._subscribed: weakref.WeakSet[Journal] = weakref.WeakSet()
+        if journal is not None:
+            self.attach_journal(journal)
+
+    def attach_journal(self, journal: Journal | None) -> None:
+        """Journal calls to `journal` (None: keep CloudTrail's history in memory only)."""
+        self.journal = journal
+        if journal is not None and journal not in self._subscribed:
+            self._subscribed.add(journal)
+            journal.subscribe(lambda event: self._journaled(journal, event))
+
+    def _journaled(self, source: Journal, event: Event) -> None:
+        # Only the journal in use feeds the history (an earlier one may outlive a reset).
+        if source is self.journal:
+            self.trail.record(event)
+
+    def now(self) -> datetime:
+        return time_at(self.clock, self.clock.now())
+
+    # ── WSGI ──────────────────────────────────────────────────────────────────────────────
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith("/moto-api"):
+            # moto's control API would let anyone read or wipe the account; AWS has no such thing.
+            return self._send(
+                start_response, Outcome(404, [("Content-Type", "text/plain")], b"Not Found")
+            )
+        with moto_time.following(self.clock):
+            call = self._parse(environ)
+            outcome = self._authorise(call)
+            if outcome is None:
+                outcome = self._serve(call, environ)
+            self._record(call, outcome)
+        return self._send(start_response, outcome)
+
+    def _send(self, start_response: StartResponse, outcome: Outcome) -> Iterable[bytes]:
+        headers = list(outcome.headers)
+        # moto's own length stands (a HEAD answer states the object's size with no body).
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers.append(("Content-Length", str(len(outcome.body))))
+        start_response(f"{outcome.status} {_REASONS.get(outcome.status, 'Status')}", headers)
+        return [outcome.body]
+
+    # ── parsing ───────────────────────────────────────────────────────────────────────────
+
+    def _parse(self, environ: WSGIEnvironment) -> Call:
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        query = str(environ.get("QUERY_STRING", ""))
+        match = _AUTHORIZATION.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        query_params = dict(parse_qsl(query, keep_blank_values=True))
+        if match:
+            access_key_id, region, signing_name = match.group(1), match.group(2), match.group(3)
+        elif len(query_params.get("X-Amz-Credential", "").split("/")) == 5:
+            # A presigned URL carries its credential scope in the query string.
+            parts = query_params["X-Amz-Credential"].split("/")
+            access_key_id, region, signing_name = parts[0], parts[2], parts[3]
+        else:
+            access_key_id, region, signing_name = None, "us-east-1", ""
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        content_type = str(environ.get("CONTENT_TYPE", ""))
+        form = content_type.startswith("application/x-www-form-urlencoded")
+        params: dict[str, Any] = {}
+        protocol: Protocol
+        if signing_name == "s3":
+            protocol = "s3"
+        elif target:
+            protocol = "json"
+        elif form or "Action" in query_params:
+            protocol = "ec2" if signing_name == "ec2" else "query"
+        elif not signing_name:
+            signing_name, protocol = "s3", "s3"  # an unsigned plain GET, as a browser sends
+        else:
+            protocol = "rest-xml" if signing_name in REST_XML_SERVICES else "rest-json"
+        service = IAM_PREFIXES.get(signing_name, signing_name)
+
+        if protocol in ("query", "ec2"):
+            params = {
+                **query_params,
+                **dict(parse_qsl(_read_body(environ).decode("utf-8", "replace"))),
+            }
+            action = str(params.pop("Action", ""))
+            params.pop("Version", None)
+        elif protocol == "json":
+            action = target.rsplit(".", 1)[-1]
+            params = _json_object(_read_body(environ))
+        else:
+            action, path_params = self._route(signing_name, environ)
+            params = {
+                **{k: v for k, v in query_params.items() if not k.startswith("X-Amz-")},
+                **path_params,
+            }
+            if protocol == "rest-json" and content_type.startswith("application/json"):
+                params.update(_json_object(_read_body(environ)))
+
+        token_ok = self._carries_token(environ)
+        user_agent = str(environ.get("HTTP_USER_AGENT", ""))
+        source_ip = str(environ.get("REMOTE_ADDR", "127.0.0.1"))
+        if token_ok:
+            user_agent = str(environ.get("HTTP_X_GAMEDAY_USER_AGENT") or user_agent)
+            source_ip = str(environ.get("HTTP_X_GAMEDAY_SOURCE_IP") or source_ip)
+        for key in [k for k in environ if str(k).startswith(_GAMEDAY_ENVIRON_PREFIX)]:
+            del environ[key]
+        # moto would let this header choose the account; here only the signing key does.
+        environ.pop(MOTO_ACCOUNT_HEADER, None)
+
+        call = Call(
+            protocol=protocol,
+            service=service,
+            signing_name=signing_name,
+            action=action,
+            region=region,
+            access_key_id=access_key_id,
+            params=params,
+            method=method,
+            source_ip=source_ip,
+            user_agent=user_agent,
+        )
+        call.key_actor = self.registry.actor_of(access_key_id)
+        if token_ok:
+            call.actor = call.key_actor or "framework"
+        elif call.key_actor == "framework":
+            # Only the framework holds its own key's secret, whatever client it signs with.
+            call.actor = "framework"
+        return call
+
+    def _carries_token(self, environ: WSGIEnvironment) -> bool:
+        offered = str(environ.get("HTTP_X_GAMEDAY_CLIENT", ""))
+        return bool(offered) and hmac.compare_digest(offered, self.token)
+
+    def _route(self, signing_name: str, environ: WSGIEnvironment) -> tuple[str, dict[str, Any]]:
+        """The operation of a REST request, matched on botocore's model by moto's router."""
+        from moto.core.request import Request
+        from moto.core.routing import get_service_router
+
+        router: Any = self._routers.get(signing_name)
+        if router is None:
+            try:
+                router = get_service_router(signing_name)
+            except Exception:  # an unknown model: no name for the operation
+                router = False
+            self._routers[signing_name] = router
+        if router is False:
+            return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", {}
+        # A copy of the environ without the body stream, so matching never consumes it.
+        probe = {k: v for k, v in environ.items() if k != "wsgi.input"}
+        probe["wsgi.input"] = io.BytesIO(b"")
+        try:
+            operation, uri_params = router.match(Request(probe))
+        except Exception:
+            return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", {}
+        return str(operation.name), {str(k): v for k, v in uri_params.items()}
+
+    # ── authentication and the explicit deny ──────────────────────────────────────────────
+
+    def _authorise(self, call: Call) -> Outcome | None:
+        if call.access_key_id is None:
+            if call.protocol == "s3":
+                return _error(call, 403, "AccessDenied", "Access Denied")
+            return _error(
+                call, 403, "MissingAuthenticationToken", "Request is missing Authentication Token"
+            )
+        found = find_access_key(call.access_key_id)
+        if found is None or found[1].status != "Active":
+            return _invalid_key(call)
+        account_id, key = found
+        principal = principal_of(account_id, key)
+        call.principal = principal
+        if call.iam_action in NEVER_DENIED:
+            return None
+        denial = explicit_deny(
+            policy_documents(account_id, key),
+            call.iam_action,
+            resource_of(call, account_id, principal),
+            request_context(call, principal, self.now()),
+        )
+        if denial is not None:
+            return _access_denied(call, principal["arn"], denial)
+        return None
+
+    # ── serving ───────────────────────────────────────────────────────────────────────────
+
+    def _serve(self, call: Call, environ: WSGIEnvironment) -> Outcome:
+        if call.service == "cloudtrail" and call.action == "LookupEvents":
+            try:
+                answer = self.trail.lookup_events(call.params, call.region, self.now())
+            except CloudTrailError as error:
+                return _error(call, 400, error.code, error.message)
+            return _json_answer(call, answer)
+        if call.service == "support" and self.support.handles(call.action):
+            try:
+                answer = self.support.handle(
+                    call.action, call.params, str(call.principal.get("arn", ""))
+                )
+            except SupportError as error:
+                return _error(call, 400, error.code, error.message)
+            return _json_answer(call, answer)
+        return self._forward(call, environ)
+
+    def _forward(self, call: Call, environ: WSGIEnvironment) -> Outcome:
+        if call.principal.get("account_id"):
+            # The account is already known from the key; moto would search every account
+            # and partition for it (creating IAM backends on the way) on each request.
+            environ[MOTO_ACCOUNT_HEADER] = call.principal["account_id"]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = list(headers)
+            return lambda chunk: captured.setdefault("written", []).append(chunk)
+
+        result = self.app(environ, capture)
+        try:
+            body = b"".join([*captured.get("written", []), *result])
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        outcome = Outcome(int(captured.get("status", 500)), captured.get("headers", []), body)
+        for name, value in outcome.headers:
+            if name.lower() in ("x-amzn-requestid", "x-amz-request-id"):
+                call.request_id = value
+        if outcome.status >= 400:
+            outcome.error_code, outcome.error_message = _error_of(outcome)
+        return outcome
+
+    # ── the journal ───────────────────────────────────────────────────────────────────────
+
+    def _record(self, call: Call, outcome: Outcome) -> None:
+        if not self.recording:
+            return
+        response, resources = self._created(call, outcome)
+        fields: dict[str, Any] = {
+            "actor": call.actor,
+            "access_key_id": call.access_key_id,
+            "service": call.service,
+            "action": call.action,
+            "region": call.region,
+            "params": redact(call.params),
+            "status": outcome.status,
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+            "key_actor": call.key_actor,
+            "principal": call.principal,
+            "source_ip": call.source_ip,
+            "user_agent": call.user_agent,
+            "request_id": call.request_id,
+            "resources": resources,
+            "response": response,
+        }
+        if self.journal is not None:
+            self.journal.append("api.call", **fields)
+            return
+        with self._seq_lock:
+            self._local_seq += 1
+            seq = self._local_seq
+        self.trail.record(
+            {
+                "seq": seq,
+                "t": self.clock.now(),
+                "time": iso(self.now()),
+                "kind": "api.call",
+                **fields,
+            }
+        )
+
+    def _created(
+        self, call: Call, outcome: Outcome
+    ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+        """What the call created (registered to the caller's actor) and the resources it named."""
+        resources = resources_of(call)
+        if outcome.status >= 300:
+            return None, resources
+        response: dict[str, Any] | None = None
+        if call.service in ("iam", "sts") and call.action in _CREDENTIAL_ACTIONS:
+            text = outcome.body.decode("utf-8", "replace")
+            new_key = _ACCESS_KEY_IN_RESPONSE.search(text)
+            if new_key:
+                self.registry.inherit(new_key.group(1), call.actor)
+                resources.append({"type": "AWS::IAM::AccessKey", "name": new_key.group(1)})
+                if call.action == "CreateAccessKey":
+                    response = {
+                        "accessKey": {
+                            "accessKeyId": new_key.group(1),
+                            "status": "Active",
+                            "userName": call.params.get("UserName")
+                            or call.principal.get("user_name"),
+                        }
+                    }
+        elif call.service == "ec2" and call.action == "RunInstances":
+            instances = _INSTANCE_IN_RESPONSE.findall(outcome.body.decode("utf-8", "replace"))
+            resources.extend({"type": "AWS::EC2::Instance", "name": i} for i in instances)
+            response = {"instancesSet": {"items": [{"instanceId": i} for i in instances]}}
+        return response, resources
+
+
+_CREDENTIAL_ACTIONS = frozenset(
+    {"CreateAccessKey", "AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML"}
+)
+
+
+# ── moto's IAM state, read in-process ──────────────────────────────────────────────────────
+
+
+def find_access_key(access_key_id: str) -> tuple[str, Any] | None:
+    """The account holding `access_key_id` and its moto AccessKey, or None (deleted/unknown)."""
+    from moto.iam.models import iam_backends
+
+    for account_id, partitions in list(iam_backends.items()):
+        # dict.get: looking must not create a backend for a partition nobody used.
+        backend = dict.get(partitions, "aws")
+        if backend is not None:
+            key = backend.access_keys.get(access_key_id)
+            if key is not None:
+                return str(account_id), key
+    return None
+
+
+def _iam_backend(account_id: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account_id]["global"]
+
+
+def principal_of(account_id: str, key: Any) -> dict[str, Any]:
+    """Who signs with `key`, as CloudTrail's userIdentity names them."""
+    backend = _iam_backend(account_id)
+    if key.user_name is not None and key.user_name in backend.users:
+        user = backend.users[key.user_name]
+        return {
+            "type": "IAMUser",
+            "arn": user.arn,
+            "principal_id": user.id,
+            "account_id": account_id,
+            "user_name": user.name,
+        }
+    if key.role_arn:
+        from moto.sts.models import sts_backends
+
+        assumed = sts_backends[account_id]["global"].get_assumed_role_from_access_key(
+            key.access_key_id
+        )
+        role_name = str(key.role_arn).rsplit("/", 1)[-1]
+        session = assumed.session_name if assumed is not None else "session"
+        role_id = next((r.id for r in backend.roles.values() if r.arn == key.role_arn), "")
+        return {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session}",
+            "principal_id": f"{role_id}:{session}",
+            "account_id": account_id,
+            "role_arn": key.role_arn,
+            "role_id": role_id,
+            "role_name": role_name,
+        }
+    return {
+        "type": "IAMUser",
+        "arn": f"arn:aws:iam::{account_id}:user/{key.user_name or 'unknown'}",
+        "principal_id": "",
+        "account_id": account_id,
+        "user_name": key.user_name or "",
+    }
+
+
+def _default_document(policy: Any) -> Any:
+    for version in policy.versions:
+        if version.version_id == policy.default_version_id:
+            return version.document
+    return "{}"
+
+
+def policy_documents(account_id: str, key: Any) -> Iterator[Any]:
+    """Every identity policy that applies to the key's principal: managed, inline, via groups."""
+    backend = _iam_backend(account_id)
+    holders: list[Any] = []
+    if key.user_name is not None and key.user_name in backend.users:
+        user = backend.users[key.user_name]
+        holders.append(user)
+        holders.extend(g for g in list(backend.groups.values()) if user in g.users)
+    elif key.role_arn:
+        holders.extend(r for r in list(backend.roles.values()) if r.arn == key.role_arn)
+    for holder in holders:
+        for policy in list(holder.managed_policies.values()):
+            yield _default_document(policy)
+        yield from list(holder.policies.values())
+
+
+def request_context(call: Call, principal: Mapping[str, Any], now: datetime) -> dict[str, str]:
+    """The global condition keys IAM would know for this request."""
+    context = {
+        "aws:SourceIp": call.source_ip,
+        "aws:UserAgent": call.user_agent,
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:RequestedRegion": call.region,
+        "aws:PrincipalArn": str(principal.get("role_arn") or principal.get("arn", "")),
+        "aws:PrincipalAccount": str(principal.get("account_id", "")),
+        "aws:PrincipalType": "User" if principal.get("type") == "IAMUser" else "AssumedRole",
+        "aws:userid": str(principal.get("principal_id", "")),
+        "aws:SecureTransport": "true",
+    }
+    if principal.get("type") == "IAMUser":
+        context["aws:username"] = str(principal.get("user_name", ""))
+    return context
+
+
+def resource_of(call: Call, account_id: str, principal: Mapping[str, Any]) -> str:
+    """The resource ARN IAM would evaluate the call against, as far as the request names it."""
+    params = call.params
+    if call.service == "iam":
+        if params.get("PolicyArn"):
+            return str(params["PolicyArn"])
+        if params.get("RoleName"):
+            return f"arn:aws:iam::{account_id}:role/{params['RoleName']}"
+        if params.get("GroupName"):
+            return f"arn:aws:iam::{account_id}:group/{params['GroupName']}"
+        if params.get("UserName"):
+            return f"arn:aws:iam::{account_id}:user/{params['UserName']}"
+        if call.action.startswith(("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")):
+            return str(principal.get("arn", "*"))
+        if call.action == "ListUsers":
+            return f"arn:aws:iam::{account_id}:user/"
+        return "*"
+    if call.service == "ec2":
+        if call.action in ("RunInstances", "RequestSpotInstances"):
+            return f"arn:aws:ec2:{call.region}:{account_id}:instance/*"
+        instance = params.get("InstanceId.1") or params.get("InstanceId")
+        if instance:
+            return f"arn:aws:ec2:{call.region}:{account_id}:instance/{instance}"
+        return "*"
+    if call.service == "s3":
+        bucket = params.get("Bucket")
+        if bucket and params.get("Key"):
+            return f"arn:aws:s3:::{bucket}/{params['Key']}"
+        return f"arn:aws:s3:::{bucket}" if bucket else "*"
+    if call.service == "secretsmanager" and params.get("SecretId"):
+        secret = str(params["SecretId"])
+        return (
+            secret
+            if secret.startswith("arn:")
+            else f"arn:aws:secretsmanager:{call.region}:{account_id}:secret:{secret}"
+        )
+    return "*"
+
+
+def resources_of(call: Call) -> list[dict[str, str]]:
+    resources: list[dict[str, str]] = []
+    for name, value in call.params.items():
+        base = name.split(".", 1)[0]
+        kind = RESOURCE_PARAMETERS.get(base)
+        service = _RESOURCE_PARAMETER_SERVICES.get(base)
+        if (
+            kind
+            and isinstance(value, str)
+            and value
+            and (service is None or service == call.service)
+        ):
+            resources.append({"type": kind, "name": value})
+    return resources
+
+
+# ── redaction and parsing helpers ──────────────────────────────────────────────────────────
+
+
+def redact(value: Any) -> Any:
+    """A copy of request parameters with secrets replaced and very long values cut."""
+    if isinstance(value, Mapping):
+        return {
+            k: (
+                "HIDDEN_DUE_TO_SECURITY_REASONS"
+                if str(k).lower() in SENSITIVE_PARAMETERS
+                else redact(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str) and len(value) > MAX_PARAMETER_LENGTH:
+        return f"[{len(value)} characters]"
+    return value
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    cached = environ.get("gameday.body")
+    if isinstance(cached, bytes):
+        return cached
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["gameday.body"] = body
+    return body
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _error_of(outcome: Outcome) -> tuple[str, str | None]:
+    for name, value in outcome.headers:
+        if name.lower() == "x-amzn-errortype":
+            code = value.split(":", 1)[0]
+            answer = _json_object(outcome.body)
+            text = str(answer.get("message") or answer.get("Message") or "")
+            return code.rsplit("#", 1)[-1], text or None
+    body = outcome.body
+    code_match = _XML_ERROR_CODE.search(body)
+    if code_match:
+        message_match = _XML_ERROR_MESSAGE.search(body)
+        message = message_match.group(1).decode("utf-8", "replace") if message_match else None
+        return code_match.group(1).decode("utf-8", "replace"), message
+    document = _json_object(body)
+    if "__type" in document:
+        said = document.get("message") or document.get("Message")
+        return str(document["__type"]).rsplit("#", 1)[-1], str(said) if said else None
+    # A HEAD answer has no body; AWS's SDKs report the status code itself.
+    return str(outcome.status), None
+
+
+# ── answers in each protocol's shape ───────────────────────────────────────────────────────
+
+
+def _json_answer(call: Call, answer: Mapping[str, Any]) -> Outcome:
+    return Outcome(
+        200,
+        [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", call.request_id)],
+        json.dumps(answer, separators=(",", ":")).encode(),
+    )
+
+
+def _error(call: Call, status: int, code: str, message: str) -> Outcome:
+    """An error in the shape the caller's protocol expects."""
+    request_id = call.request_id
+    text = escape(message, quote=False)
+    headers: list[tuple[str, str]]
+    if call.protocol == "s3":
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+        extra = (
+            f"<AWSAccessKeyId>{call.access_key_id}</AWSAccessKeyId>"
+            if code == "InvalidAccessKeyId"
+            else ""
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{text}</Message>{extra}"
+            f"<RequestId>{request_id}</RequestId>"
+            f"<HostId>{uuid.uuid5(uuid.NAMESPACE_URL, request_id).hex}</HostId></Error>"
+        )
+        payload = b"" if call.method == "HEAD" else body.encode()
+    elif call.protocol == "ec2":
+        headers = [("Content-Type", "text/xml;charset=UTF-8")]
+        payload = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{text}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+    elif call.protocol in ("query", "rest-xml"):
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+        payload = (
+            f'<ErrorResponse xmlns="https://{call.signing_name}.amazonaws.com/doc/">'
+            f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{text}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+    else:
+        content_type = (
+            "application/x-amz-json-1.1" if call.protocol == "json" else "application/json"
+        )
+        headers = [
+            ("Content-Type", content_type),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", code),
+        ]
+        payload = json.dumps({"__type": code, "message": message}).encode()
+    return Outcome(status, headers, payload, code, message)
+
+
+def _invalid_key(call: Call) -> Outcome:
+    if call.protocol == "s3":
+        return _error(
+            call,
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+    if call.protocol == "ec2":
+        return _error(
+            call, 401, "AuthFailure", "AWS was not able to validate the provided access credentials"
+        )
+    if call.protocol in ("json", "rest-json"):
+        status = 400 if call.protocol == "json" else 403
+        return _error(
+            call,
+            status,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    return _error(
+        call, 403, "InvalidClientTokenId", "The security token included in the request is invalid."
+    )
+
+
+def _access_denied(call: Call, caller_arn: str, denial: Denial) -> Outcome:
+    statement = (
+        f"User: {caller_arn} is not authorized to perform: {denial.action} on resource: "
+        f"{denial.resource} with an explicit deny in an identity-based policy"
+    )
+    if call.protocol == "ec2":
+        return _error(
+            call,
+            403,
+            "UnauthorizedOperation",
+            f"You are not authorized to perform this operation. {statement}",
+        )
+    if call.protocol == "json":
+        return _error(call, 400, "AccessDeniedException", statement)
+    if call.protocol == "rest-json":
+        return _error(call, 403, "AccessDeniedException", statement)
+    return _error(call, 403, "AccessDenied", statement)
+
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
+    416: "Range Not Satisfiable",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}

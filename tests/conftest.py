@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite: the seed scenario and one warm mock AWS account.
+
+Starting the mock (moto behind the gateway, managed policies loaded, backends warmed) takes
+seconds, so each test process starts it once (`mock_server`) and every test that needs it
+gets it emptied and re-bootstrapped on its own clock and journal (`mock_account`); other
+moto servers in the process keep their state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gameday.journal import FixedClock, Journal
+from gameday.paths import SCENARIOS
+from gameday.scenario import Scenario, load_scenario
+from gameday.world.account import MockAccount
+from gameday.world.estate import SeededEstate, seed_estate
+
+SEED_SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
+SEED = 7
+
+
+@pytest.fixture(scope="session")
+def seed_scenario() -> Scenario:
+    """The library's seed scenario (an enterprise-support account with a rich estate)."""
+    return load_scenario(SEED_SCENARIO)
+
+
+@pytest.fixture(scope="session")
+def mock_server(seed_scenario: Scenario) -> Iterator[MockAccount]:
+    """One warm mock account per test process; use `mock_account` for a clean one."""
+    account = MockAccount(
+        seed_scenario.account.id,
+        FixedClock(),
+        regions=seed_scenario.account.regions,
+        support_plan=seed_scenario.account.support_plan,
+        seed=SEED,
+    )
+    with account:
+        yield account
+
+
+@pytest.fixture
+def run_clock() -> FixedClock:
+    """A clock standing at T0; a test moves it by setting `.t`."""
+    return FixedClock()
+
+
+@pytest.fixture
+def journal(tmp_path: Path, run_clock: FixedClock) -> Iterator[Journal]:
+    with Journal(tmp_path / "journal.jsonl", run_clock, durable=False) as opened:
+        yield opened
+
+
+@pytest.fixture
+def mock_account(
+    mock_server: MockAccount, seed_scenario: Scenario, run_clock: FixedClock, journal: Journal
+) -> MockAccount:
+    """The shared mock, emptied, on this test's clock and journal, with only its principals."""
+    mock_server.reset(
+        clock=run_clock,
+        journal=journal,
+        account_id=seed_scenario.account.id,
+        regions=seed_scenario.account.regions,
+        support_plan=seed_scenario.account.support_plan,
+        seed=SEED,
+    )
+    return mock_server
+
+
+@pytest.fixture
+def estate(mock_account: MockAccount, seed_scenario: Scenario) -> SeededEstate:
+    """The seed scenario's estate, seeded into the clean mock account."""
+    return seed_estate(mock_account, seed_scenario, seed=SEED)

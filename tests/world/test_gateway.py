@@ -1,0 +1,609 @@
+"""The gateway over real HTTP: journaling, actors, dead keys, explicit denies, CloudTrail, Support.
+
+Every test talks to the shared mock account on 127.0.0.1 through boto3, as the exercise's
+participants do: responders with plain clients, the attacker and workload through the
+framework's clients (`MockAccount.client`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from gameday.journal import Event, FixedClock, Journal, read_journal
+from gameday.world.account import MockAccount
+from gameday.world.decoys import Credential
+from gameday.world.estate import SeededEstate
+from gameday.world.quarantine import INLINE_QUARANTINE_POLICY_NAME, QUARANTINE_POLICY_ARNS
+
+LEAKED_USER = "ohgodpleasenotme"
+ATTACKER_IP = "203.0.113.77"
+ATTACKER_AGENT = "aws-cli/2.15.0 Python/3.11.6 Linux/5.15.0 exe/x86_64.ubuntu.22"
+
+
+def responder(account: MockAccount, service: str, region: str | None = None) -> Any:
+    """A plain boto3 client with the responders' profile key, as a person would use."""
+    session = account.session(account.responder.credential, region=region, framework_client=False)
+    return session.client(service)
+
+
+def attacker(
+    account: MockAccount, estate: SeededEstate, service: str, region: str | None = None
+) -> Any:
+    return account.client(
+        service,
+        estate.leaked.credential,
+        region=region,
+        source_ip=ATTACKER_IP,
+        user_agent=ATTACKER_AGENT,
+    )
+
+
+def api_calls(journal: Journal) -> list[Event]:
+    return [event for event in read_journal(journal.path) if event["kind"] == "api.call"]
+
+
+def error_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    response: Any = error.value.response
+    return (
+        str(response["Error"]["Code"]),
+        str(response["Error"].get("Message", "")),
+        int(response["ResponseMetadata"]["HTTPStatusCode"]),
+    )
+
+
+def quarantine(account: MockAccount, version: str = "V3", user: str = LEAKED_USER) -> None:
+    account.client("iam").attach_user_policy(
+        UserName=user, PolicyArn=QUARANTINE_POLICY_ARNS[version]
+    )
+
+
+# ── journaling and actors ──────────────────────────────────────────────────────────────────
+
+
+def test_each_call_is_journaled_with_who_what_where_and_how_it_ended(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, run_clock: FixedClock
+) -> None:
+    run_clock.t = 95.0
+    attacker(mock_account, estate, "sts").get_caller_identity()
+    responder(mock_account, "iam").list_access_keys(UserName=LEAKED_USER)
+    with pytest.raises(ClientError):
+        responder(mock_account, "iam").get_user(UserName="nobody-by-this-name")
+
+    whoami, listing, missing = api_calls(journal)
+    assert whoami["actor"] == "attacker"
+    assert whoami["access_key_id"] == estate.leaked.credential.access_key_id
+    assert (whoami["service"], whoami["action"], whoami["region"]) == (
+        "sts",
+        "GetCallerIdentity",
+        "us-east-1",
+    )
+    assert (whoami["status"], whoami["error_code"]) == (200, None)
+    assert whoami["t"] == 95.0 and whoami["time"] == "2026-01-01T12:01:35.000Z"
+    assert (whoami["source_ip"], whoami["user_agent"]) == (ATTACKER_IP, ATTACKER_AGENT)
+    assert (
+        whoami["principal"]["arn"] == f"arn:aws:iam::{mock_account.account_id}:user/{LEAKED_USER}"
+    )
+
+    assert listing["actor"] == "responder"
+    assert listing["params"] == {"UserName": LEAKED_USER}
+    assert listing["source_ip"] == "127.0.0.1"
+    assert missing["status"] == 404 and missing["error_code"] == "NoSuchEntity"
+
+
+def test_the_leaked_key_used_outside_the_framework_counts_as_a_responder(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    plain = mock_account.session(estate.leaked.credential, framework_client=False)
+    plain.client("sts").get_caller_identity()
+
+    (call,) = api_calls(journal)
+    assert call["actor"] == "responder"
+    assert call["key_actor"] == "attacker"
+
+
+def test_a_key_created_by_a_call_belongs_to_the_actor_who_created_it(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    iam = attacker(mock_account, estate, "iam")
+    iam.create_user(UserName="svc-backup-admin")
+    minted = iam.create_access_key(UserName="svc-backup-admin")["AccessKey"]
+    backdoor = Credential(minted["AccessKeyId"], minted["SecretAccessKey"])
+    mock_account.client("sts", backdoor).get_caller_identity()
+    responder(mock_account, "iam").create_access_key(UserName="billing-api")
+
+    calls = api_calls(journal)
+    assert [c["actor"] for c in calls] == ["attacker", "attacker", "attacker", "responder"]
+    assert calls[2]["access_key_id"] == backdoor.access_key_id
+    assert calls[2]["key_actor"] == "attacker"
+    assert {"type": "AWS::IAM::AccessKey", "name": backdoor.access_key_id} in calls[1]["resources"]
+
+
+def test_secrets_in_requests_never_reach_the_journal(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    responder(mock_account, "iam").create_login_profile(
+        UserName="ci-deployer", Password="Tr0ub4dor&3-horse-staple"
+    )
+    responder(mock_account, "secretsmanager").put_secret_value(
+        SecretId="prod/web/database", SecretString='{"password": "hunter2-but-longer"}'
+    )
+
+    text = journal.path.read_text(encoding="utf-8")
+    assert "Tr0ub4dor" not in text and "hunter2" not in text
+    login, secret = api_calls(journal)
+    assert login["params"]["Password"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert secret["params"]["SecretString"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert secret["params"]["SecretId"] == "prod/web/database"
+
+
+def test_only_the_framework_may_set_the_recorded_source_ip(
+    mock_account: MockAccount, journal: Journal
+) -> None:
+    session = mock_account.session(mock_account.responder.credential, framework_client=False)
+    client = session.client("sts")
+
+    def spoof(request: Any, **_: Any) -> None:
+        request.headers["X-Gameday-Source-Ip"] = "198.51.100.1"
+        request.headers["X-Gameday-Client"] = "a guess"
+
+    client.meta.events.register("before-sign", spoof)
+    client.get_caller_identity()
+
+    (call,) = api_calls(journal)
+    assert call["source_ip"] == "127.0.0.1" and call["actor"] == "responder"
+
+
+def test_moto_control_api_is_not_reachable(mock_account: MockAccount) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{mock_account.endpoint_url}/moto-api/data.json", timeout=5)
+    assert refused.value.code == 404
+
+
+# ── keys that no longer work ───────────────────────────────────────────────────────────────
+
+
+REFUSALS = [
+    ("iam", "list_users", {}, "InvalidClientTokenId", 403),
+    ("sts", "get_caller_identity", {}, "InvalidClientTokenId", 403),
+    ("ec2", "describe_instances", {}, "AuthFailure", 401),
+    ("s3", "list_buckets", {}, "InvalidAccessKeyId", 403),
+    ("secretsmanager", "list_secrets", {}, "UnrecognizedClientException", 400),
+]
+
+
+@pytest.mark.parametrize("fate", ["Inactive", "deleted", "never existed"])
+def test_a_dead_key_is_refused_as_aws_refuses_it_in_every_protocol(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, fate: str
+) -> None:
+    key = estate.leaked.credential
+    iam = responder(mock_account, "iam")
+    if fate == "Inactive":
+        iam.update_access_key(
+            UserName=LEAKED_USER, AccessKeyId=key.access_key_id, Status="Inactive"
+        )
+    elif fate == "deleted":
+        iam.delete_access_key(UserName=LEAKED_USER, AccessKeyId=key.access_key_id)
+    else:
+        key = Credential("AKIAXFAZCUMLQQQQQQQQ", key.secret_access_key)
+
+    for service, operation, params, code, status in REFUSALS:
+        with pytest.raises(ClientError) as refused:
+            getattr(mock_account.client(service, key), operation)(**params)
+        assert error_of(refused)[0] == code and error_of(refused)[2] == status, service
+
+    refused_calls = api_calls(journal)[1 if fate != "never existed" else 0 :]
+    assert [c["error_code"] for c in refused_calls] == [r[3] for r in REFUSALS]
+
+
+def test_a_reactivated_key_works_again(mock_account: MockAccount, estate: SeededEstate) -> None:
+    key_id = estate.leaked.credential.access_key_id
+    iam = responder(mock_account, "iam")
+    iam.update_access_key(UserName=LEAKED_USER, AccessKeyId=key_id, Status="Inactive")
+    iam.update_access_key(UserName=LEAKED_USER, AccessKeyId=key_id, Status="Active")
+    assert (
+        attacker(mock_account, estate, "sts").get_caller_identity()["Account"]
+        == mock_account.account_id
+    )
+
+
+# ── explicit denies ────────────────────────────────────────────────────────────────────────
+
+
+def test_quarantine_v3_denies_what_it_lists_in_each_protocol_and_lets_whoami_through(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    quarantine(mock_account, "V3")
+    account = mock_account.account_id
+    caller = f"arn:aws:iam::{account}:user/{LEAKED_USER}"
+
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "iam").create_user(UserName="svc-backup-admin")
+    assert error_of(denied) == (
+        "AccessDenied",
+        f"User: {caller} is not authorized to perform: iam:CreateUser on resource: "
+        f"arn:aws:iam::{account}:user/svc-backup-admin with an explicit deny in an "
+        "identity-based policy",
+        403,
+    )
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "ec2", "sa-east-1").run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="p3.16xlarge"
+        )
+    code, message, status = error_of(denied)
+    assert (code, status) == ("UnauthorizedOperation", 403)
+    assert f"ec2:RunInstances on resource: arn:aws:ec2:sa-east-1:{account}:instance/*" in message
+    for service, operation, expected in [
+        ("s3", "list_buckets", "AccessDenied"),
+        ("cloudtrail", "lookup_events", "AccessDeniedException"),
+    ]:
+        with pytest.raises(ClientError) as denied:
+            getattr(attacker(mock_account, estate, service), operation)()
+        assert error_of(denied)[0] == expected
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "iam").update_access_key(
+            AccessKeyId=estate.leaked.credential.access_key_id, Status="Inactive"
+        )
+    assert error_of(denied)[0] == "AccessDenied"
+
+    assert attacker(mock_account, estate, "sts").get_caller_identity()["Arn"] == caller
+    attacker(mock_account, estate, "ec2").describe_instances()  # not in the policy
+
+
+def test_detaching_the_quarantine_lifts_the_deny_at_once(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    quarantine(mock_account, "V3")
+    with pytest.raises(ClientError):
+        attacker(mock_account, estate, "iam").create_user(UserName="first-try")
+    responder(mock_account, "iam").detach_user_policy(
+        UserName=LEAKED_USER, PolicyArn=QUARANTINE_POLICY_ARNS["V3"]
+    )
+    attacker(mock_account, estate, "iam").create_user(UserName="second-try")
+
+
+@pytest.mark.parametrize(
+    ("version", "list_users_denied"), [("V1", False), ("V2", True), ("V3", True)]
+)
+def test_each_quarantine_version_denies_its_own_list(
+    mock_account: MockAccount, estate: SeededEstate, version: str, list_users_denied: bool
+) -> None:
+    quarantine(mock_account, version)
+    iam = attacker(mock_account, estate, "iam")
+    with pytest.raises(ClientError):
+        iam.create_access_key(UserName="m.okafor")
+    if list_users_denied:
+        with pytest.raises(ClientError):
+            iam.list_users()
+    else:
+        assert iam.list_users()["Users"]
+
+
+def test_the_old_inline_quarantine_policy_denies_too(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Action": ["iam:CreateUser", "ec2:RunInstances"], "Resource": ["*"]}
+        ],
+    }
+    mock_account.client("iam").put_user_policy(
+        UserName=LEAKED_USER,
+        PolicyName=INLINE_QUARANTINE_POLICY_NAME,
+        PolicyDocument=json.dumps(document),
+    )
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "iam").create_user(UserName="svc-x")
+    assert error_of(denied)[0] == "AccessDenied"
+
+
+def test_a_deny_all_on_a_group_stops_everything_but_whoami(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
+    responder(mock_account, "iam").put_group_policy(
+        GroupName="developers", PolicyName="deny-all", PolicyDocument=json.dumps(document)
+    )
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "secretsmanager").list_secrets()
+    assert error_of(denied)[:1] == ("AccessDeniedException",)
+    with pytest.raises(ClientError):
+        mock_account.client("iam", estate.credential("alvarez-cli")).list_users()
+    # AWS answers GetCallerIdentity whatever a policy says.
+    attacker(mock_account, estate, "sts").get_caller_identity()
+    responder(mock_account, "iam").list_users()  # not in the group
+
+
+def test_wildcards_and_conditions_in_a_deny_are_honoured(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "iam:Create*",
+                "Resource": "*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}},
+            }
+        ],
+    }
+    mock_account.client("iam").put_user_policy(
+        UserName=LEAKED_USER, PolicyName="office-only", PolicyDocument=json.dumps(document)
+    )
+    with pytest.raises(ClientError):
+        attacker(mock_account, estate, "iam").create_group(GroupName="from-outside")
+    attacker(mock_account, estate, "iam").list_groups()
+    from_office = mock_account.client("iam", estate.leaked.credential, source_ip="10.20.30.40")
+    from_office.create_group(GroupName="from-the-office")
+
+
+# ── CloudTrail event history ───────────────────────────────────────────────────────────────
+
+
+def attacker_story(mock_account: MockAccount, estate: SeededEstate, clock: FixedClock) -> None:
+    """Discovery at 80-130s, then a denied persistence attempt at 240s."""
+    quarantine(mock_account, "V3")
+    for t, service, operation in [
+        (80.0, "sts", "get_caller_identity"),
+        (100.0, "iam", "list_roles"),
+        (110.0, "ec2", "describe_instances"),
+        (130.0, "iam", "list_groups"),
+    ]:
+        clock.t = t
+        getattr(attacker(mock_account, estate, service), operation)()
+    clock.t = 240.0
+    with pytest.raises(ClientError):
+        attacker(mock_account, estate, "iam").create_user(UserName="svc-backup-admin")
+    clock.t = 600.0
+
+
+def test_lookup_by_access_key_returns_the_keys_calls_newest_first_in_cloudtrails_shape(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    attacker_story(mock_account, estate, run_clock)
+    key_id = estate.leaked.credential.access_key_id
+
+    events = responder(mock_account, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key_id}]
+    )["Events"]
+
+    assert [e["EventName"] for e in events] == [
+        "CreateUser",
+        "ListGroups",
+        "DescribeInstances",
+        "ListRoles",
+        "GetCallerIdentity",
+    ]
+    newest = events[0]
+    assert newest["EventTime"] == run_clock.t0 + timedelta(seconds=240)
+    assert (newest["ReadOnly"], newest["AccessKeyId"], newest["Username"]) == (
+        "false",
+        key_id,
+        LEAKED_USER,
+    )
+    assert newest["EventSource"] == "iam.amazonaws.com"
+    assert {"ResourceType": "AWS::IAM::User", "ResourceName": "svc-backup-admin"} in newest[
+        "Resources"
+    ]
+    record = json.loads(newest["CloudTrailEvent"])
+    assert record["userIdentity"] == {
+        "type": "IAMUser",
+        "principalId": record["userIdentity"]["principalId"],
+        "arn": f"arn:aws:iam::{mock_account.account_id}:user/{LEAKED_USER}",
+        "accountId": mock_account.account_id,
+        "accessKeyId": key_id,
+        "userName": LEAKED_USER,
+    }
+    assert record["userIdentity"]["principalId"].startswith("AIDA")
+    assert record["eventTime"] == "2026-01-01T12:04:00Z"
+    assert (record["sourceIPAddress"], record["userAgent"]) == (ATTACKER_IP, ATTACKER_AGENT)
+    assert (record["errorCode"], record["awsRegion"]) == ("AccessDenied", "us-east-1")
+    assert record["requestParameters"] == {"userName": "svc-backup-admin"}
+    assert record["eventID"] == newest["EventId"] and record["readOnly"] is False
+
+
+def test_lookup_pages_with_next_token_and_a_paginator_walks_them(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    attacker_story(mock_account, estate, run_clock)
+    trail = responder(mock_account, "cloudtrail")
+    lookup = [
+        {"AttributeKey": "AccessKeyId", "AttributeValue": estate.leaked.credential.access_key_id}
+    ]
+
+    first = trail.lookup_events(LookupAttributes=lookup, MaxResults=2)
+    second = trail.lookup_events(
+        LookupAttributes=lookup, MaxResults=2, NextToken=first["NextToken"]
+    )
+    third = trail.lookup_events(
+        LookupAttributes=lookup, MaxResults=2, NextToken=second["NextToken"]
+    )
+    assert "NextToken" not in third
+    paged = [e["EventName"] for page in (first, second, third) for e in page["Events"]]
+
+    paginator = trail.get_paginator("lookup_events")
+    walked = [
+        e["EventName"]
+        for page in paginator.paginate(LookupAttributes=lookup, PaginationConfig={"PageSize": 2})
+        for e in page["Events"]
+    ]
+    assert (
+        paged
+        == walked
+        == ["CreateUser", "ListGroups", "DescribeInstances", "ListRoles", "GetCallerIdentity"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("EventName", "ListRoles", ["ListRoles"]),
+        ("ReadOnly", "false", ["CreateUser"]),
+        (
+            "Username",
+            LEAKED_USER,
+            ["CreateUser", "ListGroups", "DescribeInstances", "ListRoles", "GetCallerIdentity"],
+        ),
+        ("EventSource", "sts.amazonaws.com", ["GetCallerIdentity"]),
+        ("ResourceType", "AWS::IAM::User", ["CreateUser"]),
+        ("ResourceName", "svc-backup-admin", ["CreateUser"]),
+    ],
+)
+def test_every_lookup_attribute_filters(
+    mock_account: MockAccount,
+    estate: SeededEstate,
+    run_clock: FixedClock,
+    key: str,
+    value: str,
+    expected: list[str],
+) -> None:
+    attacker_story(mock_account, estate, run_clock)
+    events = responder(mock_account, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}]
+    )["Events"]
+    # The framework's own calls (attaching the quarantine) are not in the history.
+    assert [e["EventName"] for e in events] == expected
+    by_id = responder(mock_account, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": events[0]["EventId"]}]
+    )["Events"]
+    assert [e["EventId"] for e in by_id] == [events[0]["EventId"]]
+
+
+def test_lookup_honours_the_time_window_and_the_region(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    attacker_story(mock_account, estate, run_clock)
+    attacker(mock_account, estate, "ec2", "eu-west-1").describe_regions()
+    t0 = run_clock.t0
+    trail = responder(mock_account, "cloudtrail")
+
+    window = trail.lookup_events(
+        StartTime=t0 + timedelta(seconds=90), EndTime=t0 + timedelta(seconds=120)
+    )["Events"]
+    assert [e["EventName"] for e in window] == ["DescribeInstances", "ListRoles"]
+    ireland = responder(mock_account, "cloudtrail", "eu-west-1").lookup_events()["Events"]
+    assert [e["EventName"] for e in ireland] == ["DescribeRegions"]
+    assert json.loads(ireland[0]["CloudTrailEvent"])["awsRegion"] == "eu-west-1"
+
+
+def test_history_leaves_out_data_events_and_calls_with_dead_keys(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    s3 = attacker(mock_account, estate, "s3")
+    s3.list_buckets()
+    s3.get_object(Bucket="northwind-invoices", Key="2026/02/invoice-10231.pdf")
+    responder(mock_account, "iam").update_access_key(
+        UserName=LEAKED_USER, AccessKeyId=estate.leaked.credential.access_key_id, Status="Inactive"
+    )
+    with pytest.raises(ClientError):
+        attacker(mock_account, estate, "iam").list_users()
+
+    events = responder(mock_account, "cloudtrail").lookup_events()["Events"]
+    assert [e["EventName"] for e in events] == ["UpdateAccessKey", "ListBuckets"]
+
+
+def test_lookup_refuses_what_cloudtrail_refuses(mock_account: MockAccount) -> None:
+    trail = responder(mock_account, "cloudtrail")
+    with pytest.raises(ClientError) as refused:
+        trail.lookup_events(
+            LookupAttributes=[
+                {"AttributeKey": "EventName", "AttributeValue": "CreateUser"},
+                {"AttributeKey": "Username", "AttributeValue": LEAKED_USER},
+            ]
+        )
+    assert error_of(refused)[0] == "InvalidLookupAttributesException"
+    with pytest.raises(ClientError) as refused:
+        trail.lookup_events(NextToken="not-a-token")
+    assert error_of(refused)[0] == "InvalidNextTokenException"
+
+
+# ── Support ────────────────────────────────────────────────────────────────────────────────
+
+
+SUBJECT = "Your AWS account 491826357014 is compromised"
+
+
+def test_a_case_the_framework_opens_is_seen_and_stays_put_until_someone_acts(
+    mock_account: MockAccount, journal: Journal, run_clock: FixedClock
+) -> None:
+    run_clock.t = 110.0
+    case_id = mock_account.support.open_case(SUBJECT, "We detected your key online.", "urgent")
+    support = responder(mock_account, "support")
+
+    first = support.describe_cases()["cases"]
+    again = support.describe_cases(caseIdList=[case_id])["cases"]
+    assert first == again
+    (case,) = first
+    assert case["caseId"] == case_id and case_id.startswith("case-491826357014-2026-")
+    assert len(case["displayId"]) == 10 and case["displayId"].isdigit()
+    assert (case["subject"], case["severityCode"], case["status"]) == (
+        SUBJECT,
+        "urgent",
+        "pending-customer-action",
+    )
+    assert case["timeCreated"] == "2026-01-01T12:01:50.000Z"
+    assert case["recentCommunications"]["communications"][0]["submittedBy"] == "Amazon Web Services"
+    opened = [e for e in read_journal(journal.path) if e["kind"] == "support.case-opened"]
+    assert [e["case_id"] for e in opened] == [case_id]
+
+
+def test_a_conversation_on_the_case_round_trips_and_resolving_closes_it(
+    mock_account: MockAccount, run_clock: FixedClock
+) -> None:
+    case_id = mock_account.support.open_case(SUBJECT, "We detected your key online.", "urgent")
+    support = responder(mock_account, "support")
+    run_clock.t = 900.0
+
+    assert (
+        support.add_communication_to_case(
+            caseId=case_id, communicationBody="Key deactivated, backdoor user removed."
+        )["result"]
+        is True
+    )
+    assert support.describe_cases(caseIdList=[case_id])["cases"][0]["status"] == "opened"
+    mock_account.support.add_communication(case_id, "Thank you. Please also rotate older keys.")
+    assert support.describe_cases()["cases"][0]["status"] == "pending-customer-action"
+
+    thread = support.describe_communications(caseId=case_id)["communications"]
+    assert [c["body"] for c in thread] == [
+        "Thank you. Please also rotate older keys.",
+        "Key deactivated, backdoor user removed.",
+        "We detected your key online.",
+    ]
+    assert thread[1]["submittedBy"] == mock_account.responder.arn
+    assert thread[1]["timeCreated"] == "2026-01-01T12:15:00.000Z"
+
+    resolution = support.resolve_case(caseId=case_id)
+    assert (resolution["initialCaseStatus"], resolution["finalCaseStatus"]) == (
+        "pending-customer-action",
+        "resolved",
+    )
+    assert support.describe_cases()["cases"] == []
+    resolved = support.describe_cases(includeResolvedCases=True)["cases"]
+    assert [c["status"] for c in resolved] == ["resolved"]
+    with pytest.raises(ClientError) as missing:
+        support.describe_communications(caseId="case-491826357014-2026-0000000000000000")
+    assert error_of(missing)[0] == "CaseIdNotFound"
+
+
+def test_support_api_needs_business_support_or_higher(
+    mock_server: MockAccount, seed_scenario: Any, run_clock: FixedClock, journal: Journal
+) -> None:
+    mock_server.reset(
+        clock=run_clock, journal=journal, account_id=seed_scenario.account.id, support_plan="basic"
+    )
+    with pytest.raises(ClientError) as refused:
+        responder(mock_server, "support").describe_cases()
+    assert error_of(refused)[0] == "SubscriptionRequiredException"
