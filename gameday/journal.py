@@ -1,8 +1,11 @@
 """The journal: the append-only record of a run, and the only one.
 
-Each event is one JSON object on one line of `journal.jsonl`, written and flushed (and, for a
-durable journal, fsync'd) before `append` returns, so a crash loses nothing that was
-appended. Scoring and reports read only the scenario and the journal.
+Each event is one JSON object on one line of `journal.jsonl`, written and flushed to the
+operating system before `append` returns, so a crash of the process (even `kill -9`) loses
+nothing that was appended. A durable journal also fsyncs: a background thread commits what
+was written at most `sync_interval` seconds later (one fsync serves every event written in
+between, so API calls do not each wait for the disk), and `close()` syncs the rest.
+Scoring and reports read only the scenario and the journal.
 
 Every event carries `seq`, `t` (seconds since T0 on the run clock), `time` (ISO-8601 UTC on
 the run clock), `kind`, and kind-specific fields. `wall` (the real time it was written) is
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,16 +69,41 @@ def time_at(clock: RunClock, t: float) -> datetime:
 class Journal:
     """Appends events to `path`; thread-safe; listeners see each event after it is written."""
 
-    def __init__(self, path: Path, clock: RunClock, *, durable: bool = True) -> None:
+    def __init__(
+        self, path: Path, clock: RunClock, *, durable: bool = True, sync_interval: float = 0.05
+    ) -> None:
         self.path = path
         self.clock = clock
         self.durable = durable
+        self.sync_interval = sync_interval
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         existing = read_journal(path) if path.exists() else []
         self._seq = existing[-1]["seq"] if existing else 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
+        self._dirty = threading.Event()
+        self._closing = False
+        self._syncer: threading.Thread | None = None
+        if durable:
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="journal-sync", daemon=True
+            )
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while not self._closing:
+            self._dirty.wait()
+            if not self._closing:
+                time.sleep(self.sync_interval)  # let a burst of events share one fsync
+            self._dirty.clear()
+            self.sync()
+
+    def sync(self) -> None:
+        """Commit everything written so far to the disk."""
+        with self._lock:
+            if not self._file.closed:
+                os.fsync(self._file.fileno())
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -93,15 +122,22 @@ class Journal:
             }
             self._file.write(json.dumps(event, default=str, separators=(",", ":")) + "\n")
             self._file.flush()
-            if self.durable:
-                os.fsync(self._file.fileno())
+        if self.durable:
+            self._dirty.set()
         for listener in list(self._listeners):
             listener(event)
         return event
 
     def close(self) -> None:
+        self._closing = True
+        self._dirty.set()
+        if self._syncer is not None and self._syncer is not threading.current_thread():
+            self._syncer.join()
         with self._lock:
             if not self._file.closed:
+                self._file.flush()
+                if self.durable:
+                    os.fsync(self._file.fileno())
                 self._file.close()
 
     def __enter__(self) -> Journal:
