@@ -10,7 +10,6 @@ keeps every probe green.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 from gameday.journal import Journal
 from gameday.scenario.model import Workload
 from gameday.world.decoys import Credential
+from gameday.world.secret_values import credential_in
 
 
 class WorkloadWorld(Protocol):
@@ -36,21 +36,6 @@ class Probe:
     ok: bool
     access_key_id: str | None
     error_code: str | None
-
-
-def credential_in(secret_string: str) -> Credential | None:
-    """The access key a secret holds, if it is the JSON a service would store one as."""
-    try:
-        value = json.loads(secret_string)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    key_id = value.get("aws_access_key_id") or value.get("AccessKeyId")
-    secret = value.get("aws_secret_access_key") or value.get("SecretAccessKey")
-    if isinstance(key_id, str) and isinstance(secret, str):
-        return Credential(key_id, secret)
-    return None
 
 
 def read_secret(account_id: str, region: str, name: str) -> str | None:

@@ -31,7 +31,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -42,6 +42,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from gameday.journal import Event, Journal, RunClock, iso, time_at
 from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents
 from gameday.world.quarantine import Denial, explicit_deny
+from gameday.world.secret_values import access_key_id_in
 from gameday.world.support import SupportCenter, SupportError
 
 Actor = Literal["attacker", "responder", "workload", "framework"]
@@ -56,6 +57,11 @@ MOTO_ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 _AUTHORIZATION = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _ACCESS_KEY_IN_RESPONSE = re.compile(r"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>")
 _INSTANCE_IN_RESPONSE = re.compile(r"<instanceId>(i-[0-9a-f]+)</instanceId>")
+_SPOT_REQUEST_IN_RESPONSE = re.compile(
+    r"<spotInstanceRequestId>(sir-[0-9a-z]+)</spotInstanceRequestId>"
+)
+_POLICY_ARN_IN_RESPONSE = re.compile(r"<Arn>(arn:aws:iam::\d{12}:policy/[^<]+)</Arn>")
+_SECRET_WRITES = frozenset({"CreateSecret", "PutSecretValue", "UpdateSecret"})
 _XML_ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 _XML_ERROR_MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
 
@@ -515,6 +521,7 @@ class Gateway:
             "request_id": call.request_id,
             "resources": resources,
             "response": response,
+            "result": _result_of(call, outcome, response),
         }
         if self.journal is not None:
             self.journal.append("api.call", **fields)
@@ -560,6 +567,37 @@ class Gateway:
             resources.extend({"type": "AWS::EC2::Instance", "name": i} for i in instances)
             response = {"instancesSet": {"items": [{"instanceId": i} for i in instances]}}
         return response, resources
+
+
+def _result_of(call: Call, outcome: Outcome, response: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the call created or changed that scoring needs, named as the API names it.
+
+    For secret writes this is the one place the new value is looked at before redaction:
+    only the access key id it holds (never the secret key) is kept, so scoring can tell
+    whether a workload's secret was rotated to a new key.
+    """
+    if outcome.status >= 300:
+        return {}
+    result: dict[str, Any] = {}
+    text = outcome.body.decode("utf-8", "replace")
+    if response and "accessKey" in response:
+        result["AccessKeyId"] = response["accessKey"]["accessKeyId"]
+        result["UserName"] = response["accessKey"]["userName"]
+    elif response and "instancesSet" in response:
+        result["InstanceIds"] = [i["instanceId"] for i in response["instancesSet"]["items"]]
+    elif call.service == "ec2" and call.action == "RequestSpotInstances":
+        result["SpotInstanceRequestIds"] = _SPOT_REQUEST_IN_RESPONSE.findall(text)
+    elif call.service == "iam" and call.action == "CreatePolicy":
+        found = _POLICY_ARN_IN_RESPONSE.search(text)
+        if found:
+            result["PolicyArn"] = found.group(1)
+    elif call.service == "secretsmanager" and call.action in _SECRET_WRITES:
+        value = call.params.get("SecretString")
+        if isinstance(value, str):
+            result["SecretAccessKeyId"] = access_key_id_in(value)
+        with suppress(ValueError):
+            result["Name"] = json.loads(text).get("Name")
+    return result
 
 
 _CREDENTIAL_ACTIONS = frozenset(

@@ -1,0 +1,370 @@
+"""The content of one run's report, computed once and shared by every writer.
+
+`build_run_report(scenario, events, score)` joins the three inputs — the scenario (what was
+expected), the journal (what happened) and the score (how it was judged) — into a
+`RunReport`: rows ready for a table, the attacker's footprint, the outages and the
+recommendations. Writers only lay it out; none of them computes anything of its own, so the
+HTML, the Markdown and the JUnit file can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gameday.journal import Event
+from gameday.report import evidence
+from gameday.report.evidence import CallSummary, Resource, RunInfo, Span
+from gameday.report.formatting import points
+from gameday.scenario.model import Check, Scenario
+from gameday.scoring.model import PenaltyResult, Score, StepResult
+
+SIMULATION_MARKER = "SIMULATION — game day exercise"
+
+STATUS_LABELS = {
+    "success": "Met",
+    "partial": "Late",
+    "failed": "Missed",
+    "pending": "Not met",
+}
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """An expected step: the scenario's check joined with the score's result.
+
+    Every time in score.json counts from detection (the first AWS notice), or from T0 when
+    there was none: `origin_s` is that moment on the run clock. The `*_t` properties put the
+    step's times on the run clock (seconds since T0), where the timeline draws them.
+    """
+
+    result: StepResult
+    check: Check | None
+    hint: str
+    origin_s: float
+
+    @property
+    def id(self) -> str:
+        return self.result.id
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.result.status, self.result.status)
+
+    @property
+    def check_type(self) -> str:
+        return self.check.type if self.check is not None else ""
+
+    @property
+    def met(self) -> bool:
+        return self.result.status in ("success", "partial")
+
+    @property
+    def target_t(self) -> float:
+        return self.origin_s + self.result.target_s
+
+    @property
+    def deadline_t(self) -> float:
+        return self.origin_s + self.result.deadline_s
+
+    @property
+    def satisfied_t(self) -> float | None:
+        if self.result.satisfied_at_s is None:
+            return None
+        return self.origin_s + self.result.satisfied_at_s
+
+    @property
+    def taken_s(self) -> float | None:
+        """How long after detection the step was satisfied."""
+        return self.result.satisfied_at_s
+
+    @property
+    def awarded_label(self) -> str:
+        return f"{points(self.result.awarded)} / {self.result.points}"
+
+
+@dataclass(frozen=True)
+class PenaltyRow:
+    """A penalty the scenario defines (or the score applied), and whether it was incurred."""
+
+    id: str
+    title: str
+    points: float
+    possible: int
+    at_t: float | None  # on the run clock (score.json counts it from detection)
+    reason: str
+    check_type: str
+    incurred: bool
+    per_minute: bool = False
+
+
+@dataclass(frozen=True)
+class TechniqueRow:
+    t: float
+    technique: str
+    status: str
+    created: tuple[str, ...]
+    error_codes: tuple[str, ...]
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """Something a responder or the facilitator did outside the AWS API."""
+
+    t: float
+    kind: str  # note | mark | repo.private | repo.deleted | repo.pushed
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A recommendation as given to one run: what to do, and why it applies here."""
+
+    id: str
+    title: str
+    body: str
+    evidence: str
+    standing: bool
+
+
+@dataclass(frozen=True)
+class RunReport:
+    scenario: Scenario
+    score: Score
+    info: RunInfo
+    events: tuple[Event, ...]
+    end_s: float
+    detected_s: float | None
+    steps: tuple[StepRow, ...]
+    penalties: tuple[PenaltyRow, ...]
+    outages: tuple[Span, ...]
+    techniques: tuple[TechniqueRow, ...]
+    attacker_calls: tuple[CallSummary, ...]
+    responder_calls: tuple[CallSummary, ...]
+    footprint: tuple[Resource, ...]
+    activity: tuple[ActivityRow, ...]
+    recommendations: tuple[Advice, ...] = ()
+    marker: str = SIMULATION_MARKER
+
+    @property
+    def verdict(self) -> str:
+        return "PASSED" if self.score.passed else "FAILED"
+
+    @property
+    def missed_critical(self) -> tuple[StepRow, ...]:
+        return tuple(s for s in self.steps if s.result.critical and not s.met)
+
+    @property
+    def verdict_reasons(self) -> tuple[str, ...]:
+        score = points(self.score.score)
+        reasons = []
+        if self.score.score >= self.score.pass_mark:
+            reasons.append(f"Score {score} reaches the pass mark of {self.score.pass_mark}.")
+        else:
+            reasons.append(f"Score {score} is below the pass mark of {self.score.pass_mark}.")
+        reasons.extend(
+            f"Critical step not met: {s.result.title} ({s.id})." for s in self.missed_critical
+        )
+        return tuple(reasons)
+
+    @property
+    def incurred_penalties(self) -> tuple[PenaltyRow, ...]:
+        return tuple(p for p in self.penalties if p.incurred)
+
+    @property
+    def penalty_points(self) -> float:
+        return sum(p.points for p in self.incurred_penalties)
+
+    @property
+    def step_points(self) -> tuple[float, int]:
+        return (
+            sum(s.result.awarded for s in self.steps),
+            sum(s.result.points for s in self.steps),
+        )
+
+    @property
+    def outage_s(self) -> float:
+        return self.score.metrics.outage_s or sum(s.length_s for s in self.outages)
+
+    @property
+    def leftovers(self) -> tuple[Resource, ...]:
+        return tuple(r for r in self.footprint if r.left_behind)
+
+    @property
+    def attacker_successful_calls(self) -> int:
+        return sum(c.succeeded for c in self.attacker_calls)
+
+    @property
+    def attacker_last_success_s(self) -> float | None:
+        times = [
+            float(e["t"])
+            for e in evidence.api_calls(self.events, "attacker")
+            if evidence.succeeded(e)
+        ]
+        return max(times) if times else None
+
+    @property
+    def unused_regions(self) -> tuple[str, ...]:
+        """Regions where the attacker left something and the company runs nothing."""
+        used = set(self.scenario.account.regions)
+        return tuple(
+            sorted({r.region for r in self.leftovers if r.region and r.region not in used})
+        )
+
+    @property
+    def metrics(self) -> tuple[tuple[str, float | None], ...]:
+        m = self.score.metrics
+        return (
+            ("Acknowledged", m.time_to_acknowledge_s),
+            ("Contained", m.time_to_contain_s),
+            ("Eradicated", m.time_to_eradicate_s),
+            ("Recovered", m.time_to_recover_s),
+        )
+
+    def steps_checking(self, *check_types: str) -> tuple[StepRow, ...]:
+        return tuple(s for s in self.steps if s.check_type in check_types)
+
+    def penalties_checking(self, *check_types: str) -> tuple[PenaltyRow, ...]:
+        return tuple(p for p in self.incurred_penalties if p.check_type in check_types)
+
+
+def build_run_report(scenario: Scenario, events: Sequence[Event], score: Score) -> RunReport:
+    # Imported here: the recommendation rules read a RunReport, so they depend on this module.
+    from gameday.report.recommendations import advise
+
+    journal = tuple(events)
+    end_s = evidence.run_end_s(journal, scenario, score)
+    detected_s = evidence.detection_s(score)
+    report = RunReport(
+        scenario=scenario,
+        score=score,
+        info=evidence.run_info(journal, scenario, score),
+        events=journal,
+        end_s=end_s,
+        detected_s=detected_s,
+        steps=_step_rows(scenario, score, detected_s or 0.0),
+        penalties=_penalty_rows(scenario, score.penalties, detected_s or 0.0),
+        outages=tuple(evidence.outage_spans(journal, end_s)),
+        techniques=tuple(_technique_rows(journal)),
+        attacker_calls=tuple(evidence.summarise_calls(journal, "attacker")),
+        responder_calls=tuple(evidence.summarise_calls(journal, "responder")),
+        footprint=tuple(evidence.attacker_footprint(journal)),
+        activity=tuple(_activity_rows(journal)),
+    )
+    return replace(report, recommendations=tuple(advise(report)))
+
+
+def _step_rows(scenario: Scenario, score: Score, origin_s: float) -> tuple[StepRow, ...]:
+    expected = {step.id: step for step in scenario.steps}
+    rows = []
+    for result in score.steps:
+        step = expected.get(result.id)
+        rows.append(
+            StepRow(
+                result=result,
+                check=step.check if step else None,
+                hint=step.hint if step else "",
+                origin_s=origin_s,
+            )
+        )
+    return tuple(rows)
+
+
+def _penalty_rows(
+    scenario: Scenario, applied: Sequence[PenaltyResult], origin_s: float
+) -> tuple[PenaltyRow, ...]:
+    def on_run_clock(result: PenaltyResult | None) -> float | None:
+        return None if result is None or result.at_s is None else origin_s + result.at_s
+
+    by_id = {p.id: p for p in applied}
+    rows = []
+    for penalty in scenario.penalties:
+        result = by_id.pop(penalty.id, None)
+        incurred = result is not None and result.points > 0
+        rows.append(
+            PenaltyRow(
+                id=penalty.id,
+                title=(result.title if result and result.title else penalty.title),
+                points=result.points if result else 0.0,
+                possible=penalty.max_points if penalty.max_points is not None else penalty.points,
+                at_t=on_run_clock(result),
+                reason=result.reason if result else "",
+                check_type=penalty.check.type,
+                incurred=incurred,
+                per_minute=penalty.per_minute,
+            )
+        )
+    # A penalty the score applied that the scenario does not list (a framework rule).
+    for result in by_id.values():
+        rows.append(
+            PenaltyRow(
+                id=result.id,
+                title=result.title or result.id,
+                points=result.points,
+                possible=round(result.points),
+                at_t=on_run_clock(result),
+                reason=result.reason,
+                check_type="",
+                incurred=result.points > 0,
+            )
+        )
+    return tuple(rows)
+
+
+def _technique_rows(events: Sequence[Event]) -> list[TechniqueRow]:
+    rows = []
+    for event in events:
+        if event.get("kind") != "attacker.technique":
+            continue
+        codes = event.get("error_codes") or []
+        rows.append(
+            TechniqueRow(
+                t=float(event["t"]),
+                technique=str(event.get("technique", "?")),
+                status=str(event.get("status", "")),
+                created=tuple(evidence.technique_created(event)),
+                error_codes=tuple(str(c) for c in codes),
+                repeat=bool(event.get("repeat")),
+            )
+        )
+    return rows
+
+
+def _activity_rows(events: Sequence[Event]) -> list[ActivityRow]:
+    rows = []
+    for event in events:
+        kind = str(event.get("kind", ""))
+        t = float(event.get("t", 0.0))
+        if kind == "note":
+            rows.append(ActivityRow(t, kind, _text(event.get("actor")), _text(event.get("text"))))
+        elif kind == "mark":
+            step = _text(event.get("step"))
+            rows.append(ActivityRow(t, kind, _text(event.get("by")), f"marked step {step} done"))
+        elif kind in ("repo.private", "repo.deleted", "repo.pushed"):
+            rows.append(ActivityRow(t, kind, _text(event.get("actor")), _repo_text(event)))
+    return rows
+
+
+def _repo_text(event: Event) -> str:
+    kind = event["kind"]
+    if kind == "repo.private":
+        return "made the repository private"
+    if kind == "repo.deleted":
+        return "deleted the repository"
+    pushed = "force-pushed to the repository" if event.get("forced") else "pushed to the repository"
+    if "key_in_history" not in event:
+        return pushed
+    if event["key_in_history"]:
+        return f"{pushed}; the key is still in its history"
+    return f"{pushed}; the key is gone from its history"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,59 @@
+"""How the reports write times, durations and points — one spelling for every format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+MISSING = "—"
+
+
+def clock(t: float | None) -> str:
+    """A moment on the run clock, counted from T0 (the push): `T+4:05`, `T+1:02:03`."""
+    if t is None:
+        return MISSING
+    sign = "-" if t < 0 else "+"
+    total = round(abs(t))
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"T{sign}{hours}:{minutes:02d}:{seconds:02d}"
+    return f"T{sign}{minutes}:{seconds:02d}"
+
+
+def span(seconds: float | None) -> str:
+    """A length of time for people: `45s`, `12m 5s`, `1h 30m`, `2d 4h`."""
+    if seconds is None:
+        return MISSING
+    total = round(abs(seconds))
+    sign = "-" if seconds < 0 and total else ""
+    if total < 60:
+        return f"{sign}{total}s"
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours}h" if hours else f"{sign}{days}d"
+    if hours:
+        return f"{sign}{hours}h {minutes}m" if minutes else f"{sign}{hours}h"
+    return f"{sign}{minutes}m {secs}s" if secs else f"{sign}{minutes}m"
+
+
+def points(value: float) -> str:
+    """Points with at most one decimal, and none when whole: `20`, `12.5`."""
+    rounded = round(value, 1)
+    if rounded == int(rounded):
+        return str(int(rounded))
+    return f"{rounded:.1f}"
+
+
+def moment(value: datetime | None) -> str:
+    """A UTC time of day and date: `2026-03-02 12:34:19 UTC`."""
+    if value is None:
+        return MISSING
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def day(value: datetime | None) -> str:
+    if value is None:
+        return MISSING
+    return value.strftime("%Y-%m-%d")

@@ -1,0 +1,1206 @@
+"""The leaky repository: a believable project whose history leaks a decoy key, its "public"
+remote, and the code host's actions on it during a run.
+
+`build_repository` writes `OUT/repo` (the developer's clone) and `OUT/remote.git` (a bare
+repository standing for the public GitHub one). The whole history is produced as one
+`git fast-import` stream — hundreds of commits in a fraction of a second — then checked out
+and pushed. Every byte of it derives from the scenario and the seed, so the same seed gives
+the same commit hashes and the same public URL.
+
+The leak itself is a Jinja template per vector (`templates/leaks/<vector>.j2`), rendered in a
+sandbox with strict undefined. The removal commit renders the same template with
+`removed=True`, so "deleting the key lines" is the template's own idea of the clean file.
+
+Safety: the repository never gets a remote outside OUT (`origin` is the relative path
+`../remote.git`), `leak.path` is confined to the work tree, and git runs with no system or
+global configuration, so a developer's hooks, signing or identity never leak into a build.
+
+`CodeHost` is what GitHub does for the owner during a run: make the repository private,
+delete it, notice pushes (and force-pushes), and answer whether the key is still reachable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+from urllib.parse import quote
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from gameday.errors import UserError
+from gameday.journal import Journal, iso
+from gameday.paths import TEMPLATES
+from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
+from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
+
+LEAK_TEMPLATES = TEMPLATES / "leaks"
+DEFAULT_T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
+REMOTE_NAME = "remote.git"
+CLONE_NAME = "repo"
+HOST_STATE_NAME = "code-host.json"
+HOST_LOCK_NAME = ".code-host.lock"
+
+Flavour = Literal["python", "terraform", "notebooks"]
+HostState = Literal["public", "private", "deleted"]
+
+
+@dataclass(frozen=True)
+class LeakVector:
+    """How one vector looks by default: where the file goes and how the commit reads."""
+
+    path: str  # `{package}` stands for the project's Python package
+    message: str
+    flavour: Flavour
+
+
+VECTORS: Mapping[str, LeakVector] = {
+    "shell-export": LeakVector(
+        "scripts/deploy.sh", "Add deploy script for the staging bucket", "python"
+    ),
+    "aws-credentials-file": LeakVector(
+        ".aws/credentials", "Add AWS profile for the deploy tooling", "python"
+    ),
+    "dotenv": LeakVector(".env", "Add local environment settings", "python"),
+    "python-boto3": LeakVector(
+        "{package}/aws_clients.py", "Add S3 client for report uploads", "python"
+    ),
+    "terraform-provider": LeakVector("providers.tf", "Configure the AWS provider", "terraform"),
+    "terraform-tfvars": LeakVector(
+        "terraform.tfvars", "Add variables for the staging environment", "terraform"
+    ),
+    "jupyter-notebook": LeakVector(
+        "notebooks/storage-usage.ipynb", "Add storage usage exploration notebook", "notebooks"
+    ),
+    "github-actions": LeakVector(
+        ".github/workflows/deploy.yml", "Add deploy workflow for staging", "python"
+    ),
+    "docker-compose": LeakVector(
+        "docker-compose.yml", "Add docker compose setup for local development", "python"
+    ),
+}
+assert set(VECTORS) == set(LEAK_VECTORS), "every leak vector needs a default path and message"
+
+
+@dataclass(frozen=True)
+class BuiltRepository:
+    repo: Path
+    remote: Path
+    leak_commit: str
+    leak_path: str
+    public_url: str
+    removal_commit: str | None
+    commits: int
+    credential: Credential
+    t0: datetime
+
+
+# ── git, isolated from the machine's configuration ────────────────────────────────────────
+
+
+def git_environment() -> dict[str, str]:
+    """The environment git runs in: no system or global config, no inherited GIT_* state.
+
+    A caller's GIT_DIR (set when tests run inside a hook) or a developer's global hooks,
+    signing and templates would otherwise change what gets built or where.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_TERMINAL_PROMPT="0",
+        LC_ALL="C",
+    )
+    return env
+
+
+def run_git(
+    args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=stdin,
+            env=git_environment(),
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise UserError("git is not installed (or not on PATH) — install git first") from error
+    if check and result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"git {args[0]} failed in {cwd}: {message}")
+    return result
+
+
+def _git_text(args: list[str], cwd: Path) -> str:
+    return run_git(args, cwd).stdout.decode().strip()
+
+
+# ── checking what the scenario asks for ───────────────────────────────────────────────────
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def checked_leak_path(path: str) -> str:
+    """`path` as a clean relative path inside the work tree, or a UserError saying why not."""
+    problem = None
+    parts = path.split("/")
+    if not path.strip():
+        problem = "is empty"
+    elif _CONTROL.search(path) or "\\" in path:
+        problem = "contains a control character or a backslash"
+    elif path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        problem = "must be relative to the repository root"
+    elif any(part in ("", ".", "..") for part in parts):
+        problem = "must not contain empty, '.' or '..' parts"
+    elif any(part.lower().rstrip(". ") == ".git" for part in parts):
+        problem = "must not point into the .git directory"
+    elif len(path.encode()) > 1024 or any(len(part.encode()) > 255 for part in parts):
+        problem = "is too long"
+    if problem:
+        raise UserError(f"leak.path {path!r} {problem} — give a path like 'scripts/deploy.sh'")
+    return path
+
+
+def _checked_person(person: Person, where: str) -> Person:
+    if _CONTROL.search(person.name + person.email) or set("<>") & set(person.name + person.email):
+        raise UserError(
+            f"{where} {person.name!r} <{person.email}>: names and emails cannot hold "
+            "'<', '>' or control characters"
+        )
+    if not person.name.strip():
+        raise UserError(f"{where}: the name is empty")
+    return person
+
+
+def _checked_branch(branch: str) -> str:
+    # Outside any repository, so `--branch` checks the name alone.
+    outside = Path(os.path.abspath(os.sep))
+    if run_git(["check-ref-format", "--branch", branch], outside, check=False).returncode:
+        raise UserError(
+            f"leak.repository.default_branch {branch!r} is not a valid branch name — try 'main'"
+        )
+    return branch
+
+
+def _prepare_directory(path: Path, what: str) -> None:
+    if path.is_symlink():
+        raise UserError(f"{path} is a symbolic link — the {what} must be a real folder in --out")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"{path} already exists — choose an empty --out folder for the {what}")
+
+
+# ── templates ─────────────────────────────────────────────────────────────────────────────
+
+
+@cache
+def leak_environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(LEAK_TEMPLATES)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_leak(vector: str, context: Mapping[str, Any]) -> str:
+    """The leaking file of `vector` (with the key, or without it when `removed` is true)."""
+    if vector not in VECTORS:
+        raise UserError(f"unknown leak vector {vector!r}")
+    return leak_environment().get_template(f"{vector}.j2").render(**context)
+
+
+# ── people and time ───────────────────────────────────────────────────────────────────────
+
+_FIRST_NAMES = (
+    "Alex", "Priya", "Tomasz", "Aisha", "Kenji", "Lucia", "Omar", "Hannah", "Diego", "Ingrid",
+    "Wei", "Fatima", "Noah", "Zanele", "Marta", "Ravi", "Chloe", "Mateus", "Yuki", "Samir",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Novak", "Ferreira", "Lindqvist", "Okoye", "Tanaka", "Moreau", "Haddad", "Schneider",
+    "Kowalski", "Nguyen", "Brennan", "Castillo", "Iyer", "Mensah", "Petrov", "Olsen",
+)  # fmt: skip
+_TIMEZONES = ("+0000", "+0100", "+0200", "-0500", "-0800", "+0530", "+0900", "-0300")
+
+
+@dataclass(frozen=True)
+class _Author:
+    name: str
+    email: str
+    tz: str
+
+    @property
+    def offset(self) -> timedelta:
+        sign = -1 if self.tz.startswith("-") else 1
+        return sign * timedelta(hours=int(self.tz[1:3]), minutes=int(self.tz[3:5]))
+
+    def signature(self, moment: int) -> str:
+        return f"{self.name} <{self.email}> {moment} {self.tz}"
+
+
+def _team(scenario: Scenario, rng: random.Random) -> tuple[_Author, list[_Author]]:
+    """The leak's author and the people who commit to the project (the author among them)."""
+    leak = scenario.leak
+    home = rng.choice(_TIMEZONES)
+
+    def zone() -> str:
+        return home if rng.random() < 0.75 else rng.choice(_TIMEZONES)
+
+    people = [_checked_person(p, "leak.history.authors:") for p in leak.history.authors]
+    if not people:
+        domain = leak.author.email.split("@", 1)[1]
+        names = rng.sample([(f, la) for f in _FIRST_NAMES for la in _LAST_NAMES], rng.randint(2, 4))
+        people = [Person(name=f"{f} {la}", email=f"{f}.{la}@{domain}".lower()) for f, la in names]
+    author = _checked_person(leak.author, "leak.author:")
+    by_email: dict[str, _Author] = {}
+    for person in [author, *people]:
+        if person.email not in by_email:
+            by_email[person.email] = _Author(person.name, person.email, zone())
+    return by_email[author.email], list(by_email.values())
+
+
+def _business_hours(moment: float, author: _Author, rng: random.Random) -> float:
+    """Move a moment to a weekday working hour of the author's own time zone (mostly)."""
+    local = datetime.fromtimestamp(moment, UTC) + author.offset
+    if local.weekday() >= 5 and rng.random() < 0.9:
+        # To a weekday of the same week, any of the five alike.
+        local -= timedelta(days=local.weekday() - rng.randint(0, 4))
+    if not 9 <= local.hour < 18 and rng.random() < 0.92:
+        local = local.replace(hour=rng.randint(9, 17), minute=rng.randint(0, 59))
+    return (local - author.offset).timestamp()
+
+
+def _history_times(
+    count: int, start: float, end: float, authors: list[_Author], rng: random.Random
+) -> list[tuple[int, _Author]]:
+    """`count` (moment, author) pairs in [start, end), sorted and strictly increasing."""
+    picks = []
+    for _ in range(count):
+        author = rng.choice(authors)
+        raw = rng.uniform(start, end)
+        moment = _business_hours(raw, author, rng)
+        # Near the ends of the span a working hour may fall outside it: try the days before.
+        for days_back in range(4):
+            candidate = moment - days_back * 86400
+            if start <= candidate < end:
+                moment = candidate
+                break
+        else:
+            moment = raw
+        picks.append((moment, author))
+    picks.sort(key=lambda pick: pick[0])
+    times: list[tuple[int, _Author]] = []
+    latest = int(end)
+    for moment, author in reversed(picks):
+        latest = min(int(moment), latest - 1)
+        times.append((latest, author))
+    times.reverse()
+    return times
+
+
+# ── the project the key leaks from ────────────────────────────────────────────────────────
+
+_VERBS = (
+    "load", "fetch", "parse", "build", "sync", "validate", "render", "publish", "archive",
+    "resolve", "merge", "export", "normalize", "schedule",
+)  # fmt: skip
+_NOUNS = (
+    "invoice", "order", "upload", "session", "report", "customer", "webhook", "thumbnail",
+    "payment", "receipt", "coupon", "shipment", "refund", "asset", "price", "catalog",
+)  # fmt: skip
+
+
+_SETTING_VALUES = {
+    "REQUEST_TIMEOUT_SECONDS": (10, 15, 20, 30, 45, 60, 90),
+    "MAX_RETRIES": (2, 3, 4, 5, 8),
+    "PAGE_SIZE": (25, 50, 100, 200, 500),
+    "CACHE_TTL_SECONDS": (60, 120, 300, 600, 900, 3600),
+    "UPLOAD_CHUNK_MB": (4, 8, 16, 32, 64),
+}
+_NOTES = {
+    "local development": (
+        "Use Python 3.11 and a virtualenv; `make test` must pass before you push.",
+        "Settings come from the environment; see the config module for the names and defaults.",
+    ),
+    "running the tests": (
+        "Tests run offline; anything that talks to AWS is behind a fake client.",
+        "Run a single test with `python -m pytest -k name`.",
+    ),
+    "the release process": (
+        "Releases are cut from the default branch: bump the version, update the changelog, tag.",
+        "Write the changelog entry in the same pull request as the change.",
+    ),
+    "configuration": (
+        "Every setting can be overridden with an environment variable of the same name.",
+        "Staging and production differ only in bucket names and instance sizes.",
+    ),
+    "troubleshooting timeouts": (
+        "Most timeouts are the upstream being slow, not us: check its status page first.",
+        "Raise REQUEST_TIMEOUT_SECONDS only together with MAX_RETRIES, or retries pile up.",
+    ),
+    "deploying to staging": (
+        "Staging deploys go out from CI on every merge; deploy by hand only when CI is down.",
+        "Ask in #{channel} before deploying on a Friday afternoon.",
+    ),
+    "logging": (
+        "Logs are JSON lines; include the request id in every message you add.",
+        "Never log payloads: they may hold customer data.",
+    ),
+}
+
+
+_CHANGELOG_RELEASES = 25
+_BLOCKS_PER_FILE = 24
+_MODULE_KINDS = ("_jobs", "_exports", "_tasks", "_sync", "_client", "_rules", "_events")
+
+
+def _noun_of(function: str) -> str:
+    # `sync_webhooks` → `webhook`: no noun of _NOUNS ends in an s of its own.
+    return function.split("_")[1].removesuffix("s")
+
+
+def _package_name(repository: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "_", repository.lower()).strip("_") or "app"
+    return f"app_{name}" if name[0].isdigit() else name
+
+
+@dataclass
+class _Module:
+    path: str
+    header: str
+    functions: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return self.header + "".join("\n\n" + f for f in self.functions)
+
+
+class _Project:
+    """A small project that changes one plausible thing per commit.
+
+    Each change returns a commit message and the files it touched with their new content.
+    Content is regenerated only for touched files, so a commit costs O(size of its files).
+    """
+
+    def __init__(self, scenario: Scenario, flavour: Flavour, rng: random.Random) -> None:
+        repository = scenario.leak.repository
+        self.vector = scenario.leak.vector
+        self.flavour = flavour
+        self.rng = rng
+        self.name = repository.name
+        self.package = _package_name(repository.name)
+        self.description = repository.description or f"Tools and services of {repository.owner}"
+        self.region = scenario.account.regions[0]
+        self.version = [0, 1, 0]
+        self.unreleased: list[str] = []
+        self.changelog: list[str] = []
+        self.readme_notes: dict[str, str] = {}
+        self.used: set[str] = set()
+        self.modules: list[_Module] = []
+        self.tests: dict[str, list[tuple[str, str]]] = {}
+        self.settings = {
+            "REQUEST_TIMEOUT_SECONDS": 30,
+            "MAX_RETRIES": 3,
+            "PAGE_SIZE": 100,
+            "CACHE_TTL_SECONDS": 300,
+            "UPLOAD_CHUNK_MB": 8,
+        }
+        self.dependencies = {
+            "python": {"boto3": [1, 34, 51], "click": [8, 1, 7], "requests": [2, 31, 0],
+                       "pydantic": [2, 6, 3], "structlog": [24, 1, 0], "pytest": [8, 0, 2]},
+            "notebooks": {"boto3": [1, 34, 51], "pandas": [2, 2, 1], "numpy": [1, 26, 4],
+                          "matplotlib": [3, 8, 3], "jupyterlab": [4, 1, 5], "pyarrow": [15, 0, 1]},
+            "terraform": {"hashicorp/aws": [5, 40, 0], "hashicorp/random": [3, 6, 0]},
+        }[flavour]  # fmt: skip
+        self.tf_blocks: dict[str, list[str]] = {}
+        self.tf_counts: dict[str, int] = {}
+        self.tf_resources: list[tuple[str, str]] = []
+
+    # The files of the first commit.
+    def initial_files(self) -> dict[str, str]:
+        files = {"README.md": self._readme(), "CHANGELOG.md": self._changelog()}
+        if self.flavour == "terraform":
+            files[".gitignore"] = ".terraform/\n*.tfstate\n*.tfstate.*\ncrash.log\n*.tfplan\n"
+            for _ in range(2):
+                self._add_tf_variable()
+                self._add_tf_resource()
+            self._add_tf_output()
+            files.update(self._terraform_files())
+            return files
+        files[".gitignore"] = "__pycache__/\n*.pyc\n.venv/\n.ipynb_checkpoints/\ndist/\n.coverage\n"
+        files["requirements.txt"] = self._requirements()
+        if self.flavour == "python":
+            files["Makefile"] = (
+                ".PHONY: test lint dist\n\ntest:\n\tpython -m pytest -q\n\n"
+                "lint:\n\truff check .\n\ndist:\n\tpython -m build --outdir dist\n"
+            )
+            files[f"{self.package}/__init__.py"] = self._init()
+            files[f"{self.package}/config.py"] = self._config()
+            files["tests/__init__.py"] = ""
+        else:
+            files["analysis/__init__.py"] = '"""Helpers shared by the notebooks."""\n'
+        for _ in range(2):
+            module = self._new_module()
+            for _ in range(2):
+                self._add_function(module)
+            files[module.path] = module.text()
+        return files
+
+    def change(self) -> tuple[str, dict[str, str]]:
+        roll = self.rng.random()
+        if self.flavour == "terraform":
+            if roll < 0.3:
+                return self._tf_change(self._add_tf_resource)
+            if roll < 0.45:
+                return self._tf_change(self._add_tf_variable)
+            if roll < 0.55:
+                return self._tf_change(self._add_tf_output)
+        elif roll < 0.38:
+            return self._function_change()
+        elif roll < 0.5 and self.flavour == "python":
+            return self._setting_change()
+        elif roll < 0.55:
+            return self._guard_change()
+        if roll < 0.72:
+            return self._dependency_change()
+        if roll < 0.84:
+            return self._readme_change()
+        return self._release_change()
+
+    # ── python and notebook sources
+    def _new_module(self) -> _Module:
+        noun = self._fresh(
+            lambda: self.rng.choice(_NOUNS) + self.rng.choice(("s",) * 4 + _MODULE_KINDS),
+            prefix="module:",
+        )
+        if self.flavour == "python":
+            path = f"{self.package}/{noun}.py"
+            header = (
+                f'"""{noun.replace("_", " ").capitalize()} handling for {self.name}."""\n\n'
+                "from __future__ import annotations\n\n"
+                "from collections.abc import Iterable\nfrom typing import Any\n\n"
+                f"from {self.package} import config\n"
+            )
+        else:
+            path = f"analysis/{noun}.py"
+            header = (
+                f'"""{noun.replace("_", " ").capitalize()} data as the notebooks use it."""\n\n'
+                "from __future__ import annotations\n\nimport pandas as pd\n"
+            )
+        module = _Module(path, header)
+        self.modules.append(module)
+        return module
+
+    def _fresh(self, draw: Callable[[], str], prefix: str = "") -> str:
+        for _ in range(20):
+            name = draw()
+            if prefix + name not in self.used:
+                break
+        suffix = 2
+        while prefix + name + (f"_{suffix}" if suffix > 2 else "") in self.used:
+            suffix += 1
+        name += f"_{suffix}" if suffix > 2 else ""
+        self.used.add(prefix + name)
+        return name
+
+    def _add_function(self, module: _Module) -> tuple[str, str]:
+        rng = self.rng
+        verb, noun = rng.choice(_VERBS), rng.choice(_NOUNS)
+        shape = rng.randrange(3) if self.flavour == "python" else 3
+        suffix = ("", "s", "_key", "_frame")[shape]
+        name = self._fresh(lambda: f"{rng.choice(_VERBS)}_{rng.choice(_NOUNS)}{suffix}")
+        verb, noun = name.split("_")[0], _noun_of(name)
+        body = {
+            0: f'def {name}(client: Any, {noun}_id: str) -> dict[str, Any]:\n'
+               f'    """{verb.capitalize()} one {noun} by its id."""\n'
+               f'    response = client.get(\n'
+               f'        f"/{noun}s/{{{noun}_id}}", timeout=config.REQUEST_TIMEOUT_SECONDS\n'
+               f'    )\n    response.raise_for_status()\n    return dict(response.json())\n',
+            1: f'def {name}(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:\n'
+               f'    """{verb.capitalize()} a batch of {noun}s, skipping those without an id."""\n'
+               f'    return [item for item in items if item.get("{noun}_id")]\n',
+            2: f'def {name}(prefix: str, {noun}_id: str) -> str:\n'
+               f'    """Where a {noun} is stored."""\n'
+               f'    return f"{{prefix.rstrip(\'/\')}}/{noun}s/{{{noun}_id}}.json"\n',
+            3: f'def {name}(frame: pd.DataFrame) -> pd.DataFrame:\n'
+               f'    """{verb.capitalize()} the {noun} rows of an export."""\n'
+               f'    rows = frame[frame["{noun}_id"].notna()]\n'
+               f'    return rows.sort_values("modified", ascending=False)\n',
+        }[shape]  # fmt: skip
+        module.functions.append(body)
+        module.names.append(name)
+        if shape == 2:
+            self.tests.setdefault(module.path, []).append(
+                (
+                    name,
+                    f"def test_{name}_strips_trailing_slash() -> None:\n"
+                    f'    assert {name}("exports/", "42") == "exports/{noun}s/42.json"\n',
+                )
+            )
+        return name, noun
+
+    def _function_change(self) -> tuple[str, dict[str, str]]:
+        module = self.modules[-1]
+        files: dict[str, str] = {}
+        if len(module.functions) >= 12:
+            module = self._new_module()
+        tests_before = len(self.tests.get(module.path, []))
+        name, noun = self._add_function(module)
+        files[module.path] = module.text()
+        file_name = module.path.rsplit("/", 1)[-1]
+        message = self.rng.choice(
+            (f"Add {name}", f"Add {name} helper", f"Support {noun}s in {file_name}",
+             f"Implement {name}", f"Add {noun} {name.split('_')[0]} step")
+        )  # fmt: skip
+        tests = self.tests.get(module.path, [])
+        if len(tests) > tests_before:
+            stem = module.path.rsplit("/", 1)[-1].removesuffix(".py")
+            names = "".join(f"    {name},\n" for name, _ in sorted(tests))
+            files[f"tests/test_{stem}.py"] = (
+                f"from {self.package}.{stem} import (\n{names})\n\n\n"
+                + "\n\n".join(text for _, text in tests)
+            )
+            message += " with tests"
+        self.unreleased.append(f"Added `{name}`.")
+        return message, files
+
+    def _guard_change(self) -> tuple[str, dict[str, str]]:
+        module = self.rng.choice(self.modules)
+        index = self.rng.randrange(len(module.functions))
+        name = module.names[index]
+        noun = _noun_of(name)
+        lines = module.functions[index].split("\n")
+        if "guard:" + name in self.used:
+            return self._readme_change()
+        self.used.add("guard:" + name)
+        if f"{noun}_id: str" in lines[0]:
+            guard = f'    if not {noun}_id:\n        raise ValueError("{noun}_id is required")'
+        elif "frame" in lines[0]:
+            guard = "    if frame.empty:\n        return frame"
+        else:
+            guard = "    items = list(items)\n    if not items:\n        return []"
+        lines.insert(2, guard)
+        module.functions[index] = "\n".join(lines)
+        self.unreleased.append(f"Fixed `{name}` on empty input.")
+        message = self.rng.choice(
+            (f"Handle empty input in {name}", f"Fix {name} on empty input",
+             f"Guard {name} against missing {noun}s")
+        )  # fmt: skip
+        return message, {module.path: module.text()}
+
+    def _setting_change(self) -> tuple[str, dict[str, str]]:
+        name = self.rng.choice(sorted(self.settings))
+        old = self.settings[name]
+        new = self.rng.choice([v for v in _SETTING_VALUES[name] if v != old])
+        self.settings[name] = new
+        verb = "Raise" if new > old else "Lower"
+        self.unreleased.append(f"`{name}` is now {new}.")
+        return f"{verb} {name} to {new}", {f"{self.package}/config.py": self._config()}
+
+    def _config(self) -> str:
+        lines = [f'"""Settings of {self.name}, overridable from the environment."""', "",
+                 "import os", ""]  # fmt: skip
+        for name, value in self.settings.items():
+            lines.append(f'{name} = int(os.environ.get("{name}", "{value}"))')
+        lines.append(f'REGION = os.environ.get("AWS_REGION", "{self.region}")')
+        return "\n".join(lines) + "\n"
+
+    def _init(self) -> str:
+        version = ".".join(map(str, self.version))
+        return f'"""{self.description}"""\n\n__version__ = "{version}"\n'
+
+    # ── dependencies, docs, releases
+    def _requirements(self) -> str:
+        return "".join(
+            f"{name}=={'.'.join(map(str, v))}\n" for name, v in self.dependencies.items()
+        )
+
+    def _dependency_change(self) -> tuple[str, dict[str, str]]:
+        name = self.rng.choice(sorted(self.dependencies))
+        version = self.dependencies[name]
+        old = ".".join(map(str, version))
+        if self.rng.random() < 0.7:
+            version[2] += 1
+        else:
+            version[1:] = [version[1] + 1, 0]
+        new = ".".join(map(str, version))
+        message = f"Bump {name} from {old} to {new}"
+        if self.flavour == "terraform":
+            return message, {"versions.tf": self._versions_tf()}
+        return message, {"requirements.txt": self._requirements()}
+
+    def _readme(self) -> str:
+        title = f"# {self.name}\n\n{self.description}\n\n"
+        if self.flavour == "terraform":
+            usage = (
+                "## Usage\n\n```sh\nterraform init\n"
+                "terraform plan -var-file=terraform.tfvars\n```\n"
+            )
+        elif self.flavour == "notebooks":
+            usage = (
+                "## Usage\n\n```sh\npip install -r requirements.txt\njupyter lab notebooks/\n```\n"
+            )
+        else:
+            usage = "## Usage\n\n```sh\npip install -r requirements.txt\nmake test\n```\n"
+        notes = "".join(
+            f"\n### {topic.capitalize()}\n\n{text}\n" for topic, text in self.readme_notes.items()
+        )
+        return title + usage + notes
+
+    def _readme_change(self) -> tuple[str, dict[str, str]]:
+        topic = self.rng.choice(sorted(_NOTES))
+        known = topic in self.readme_notes
+        text = self.rng.choice(_NOTES[topic]).format(channel=self.name.lower())
+        if known and text in self.readme_notes[topic]:
+            return self._release_change() if self.unreleased else self._dependency_change()
+        self.readme_notes[topic] = (self.readme_notes[topic] + " " + text) if known else text
+        message = self.rng.choice(
+            (f"Clarify {topic} in README", "Update README") if known
+            else (f"Document {topic}", f"README: describe {topic}")
+        )  # fmt: skip
+        return message, {"README.md": self._readme()}
+
+    def _changelog(self) -> str:
+        head = "# Changelog\n\n## Unreleased\n" + "".join(f"- {e}\n" for e in self.unreleased)
+        # The file keeps the latest releases only, so a long history stays linear to build.
+        kept = self.changelog[:_CHANGELOG_RELEASES]
+        older = (
+            "\nOlder releases are described in their tags.\n"
+            if len(self.changelog) > len(kept)
+            else ""
+        )
+        return head + "".join(kept) + older
+
+    def _release_change(self) -> tuple[str, dict[str, str]]:
+        if not self.unreleased:
+            return self._readme_change()
+        if self.rng.random() < 0.2:
+            self.version[1:] = [self.version[1] + 1, 0]
+        else:
+            self.version[2] += 1
+        version = ".".join(map(str, self.version))
+        entries = "".join(f"- {e}\n" for e in self.unreleased)
+        self.changelog.insert(0, f"\n## {version}\n{entries}")
+        del self.changelog[_CHANGELOG_RELEASES + 1 :]
+        self.unreleased = []
+        files = {"CHANGELOG.md": self._changelog()}
+        if self.flavour == "python":
+            files[f"{self.package}/__init__.py"] = self._init()
+        return f"Release {version}", files
+
+    # ── terraform
+    def _tf_change(self, add: Callable[[], tuple[str, str]]) -> tuple[str, dict[str, str]]:
+        message, path = add()
+        self.unreleased.append(message + ".")
+        return message, {path: self._tf_text(path)}
+
+    def _tf_add(self, stem: str, block: str) -> str:
+        """File a block under `stem.tf`, then `stem-2.tf`… so no file grows without end."""
+        count = self.tf_counts.get(stem, 0)
+        self.tf_counts[stem] = count + 1
+        index = count // _BLOCKS_PER_FILE
+        path = f"{stem}.tf" if index == 0 else f"{stem}-{index + 1}.tf"
+        self.tf_blocks.setdefault(path, []).append(block)
+        return path
+
+    def _tf_text(self, path: str) -> str:
+        head = self._tf_variables_head() if path == "variables.tf" else ""
+        return head + "\n".join(self.tf_blocks.get(path, []))
+
+    def _add_tf_variable(self) -> tuple[str, str]:
+        rng = self.rng
+        measures = ("retention_days", "max_size_mb", "alarm_threshold")
+        name = self._fresh(lambda: f"{rng.choice(_NOUNS)}_{rng.choice(measures)}", prefix="var:")
+        noun, what = name.split("_", 1)
+        default = {"retention_days": 30, "max_size_mb": 64, "alarm_threshold": 5}.get(what, 1)
+        path = self._tf_add(
+            "variables",
+            f'variable "{name}" {{\n  description = "{what.replace("_", " ").capitalize()} '
+            f'for {noun} data"\n  type        = number\n  default     = '
+            f"{default * rng.choice((1, 2, 3, 4))}\n}}\n",
+        )
+        return f"Add {name} variable", path
+
+    def _add_tf_resource(self) -> tuple[str, str]:
+        rng = self.rng
+        kind = rng.randrange(3)
+        purposes = (("exports", "archive", "uploads", "backups"), ("events", "dead_letter",
+                    "retries"), ("api", "worker", "cron"))[kind]  # fmt: skip
+        label = self._fresh(lambda: f"{rng.choice(_NOUNS)}_{rng.choice(purposes)}", prefix="res:")
+        dashed = label.replace("_", "-")
+        if kind == 0:
+            resource, stem, message = "aws_s3_bucket", "storage", f"Add {dashed} bucket"
+            body = f'  bucket = "${{var.environment}}-{self.name.lower()}-{dashed}"\n'
+        elif kind == 1:
+            resource, stem, message = "aws_sqs_queue", "queues", f"Add {dashed} queue"
+            body = (
+                f'  name                      = "${{var.environment}}-{dashed}"\n'
+                f"  message_retention_seconds = {rng.choice((86400, 345600, 1209600))}\n"
+            )
+        else:
+            resource, stem = "aws_cloudwatch_log_group", "logging"
+            message = f"Add log group for the {dashed.replace('-', ' ')}"
+            body = (
+                f'  name              = "/{self.name.lower()}/{dashed}"\n'
+                f"  retention_in_days = {rng.choice((7, 14, 30, 90))}\n"
+            )
+        self.tf_resources.append((resource, label))
+        return message, self._tf_add(stem, f'resource "{resource}" "{label}" {{\n{body}}}\n')
+
+    def _add_tf_output(self) -> tuple[str, str]:
+        for resource, label in self.tf_resources:
+            name = f"{label}_arn"
+            if "out:" + name not in self.used:
+                self.used.add("out:" + name)
+                block = f'output "{name}" {{\n  value = {resource}.{label}.arn\n}}\n'
+                return f"Export {name}", self._tf_add("outputs", block)
+        return self._add_tf_variable()
+
+    def _versions_tf(self) -> str:
+        providers = "".join(
+            f'    {name.split("/")[1]} = {{\n      source  = "{name}"\n'
+            f'      version = "~> {v[0]}.{v[1]}"\n    }}\n'
+            for name, v in self.dependencies.items()
+        )
+        return (
+            f'terraform {{\n  required_version = ">= 1.5"\n\n  required_providers {{\n'
+            f"{providers}  }}\n}}\n"
+        )
+
+    def _tf_variables_head(self) -> str:
+        head = (
+            f'variable "region" {{\n  type    = string\n  default = "{self.region}"\n}}\n\n'
+            'variable "environment" {\n  type = string\n}\n\n'
+            'variable "instance_type" {\n  type    = string\n  default = "t3.micro"\n}\n\n'
+            'variable "bucket_name" {\n  type = string\n}\n\n'
+        )
+        if self.vector == "terraform-tfvars":
+            head += (
+                'variable "aws_access_key" {\n  type      = string\n  sensitive = true\n}\n\n'
+                'variable "aws_secret_key" {\n  type      = string\n  sensitive = true\n}\n\n'
+            )
+        return head
+
+    def _terraform_files(self) -> dict[str, str]:
+        files = {"versions.tf": self._versions_tf(), "variables.tf": self._tf_variables_head()}
+        files.update((path, self._tf_text(path)) for path in self.tf_blocks)
+        if self.vector == "terraform-tfvars":
+            # The provider reads the key from variables: the tfvars file is what leaks.
+            files["providers.tf"] = (
+                'provider "aws" {\n  region     = var.region\n  access_key = var.aws_access_key\n'
+                "  secret_key = var.aws_secret_key\n}\n"
+            )
+        return files
+
+
+# ── the fast-import stream ────────────────────────────────────────────────────────────────
+
+
+def _quoted(path: str) -> bytes:
+    # Paths are checked free of control characters, so only quote and backslash need escaping.
+    return b'"' + path.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
+
+
+@dataclass
+class _Stream:
+    branch: str
+    parts: list[bytes] = field(default_factory=list)
+    count: int = 0
+
+    def commit(
+        self,
+        author: _Author,
+        moment: int,
+        message: str,
+        files: Mapping[str, str],
+    ) -> int:
+        """Append a commit; returns its position in the history (0 for the first)."""
+        body = message.rstrip("\n").encode() + b"\n"
+        signature = author.signature(moment).encode()
+        self.parts += [
+            b"commit refs/heads/" + self.branch.encode() + b"\n",
+            b"author " + signature + b"\ncommitter " + signature + b"\n",
+            b"data %d\n" % len(body), body,
+        ]  # fmt: skip
+        for path, text in files.items():
+            data = text.encode()
+            mode = b"100755" if path.endswith(".sh") else b"100644"
+            self.parts += [
+                b"M " + mode + b" inline " + _quoted(path) + b"\n",
+                b"data %d\n" % len(data), data, b"\n",
+            ]  # fmt: skip
+        self.parts.append(b"\n")
+        self.count += 1
+        return self.count - 1
+
+    def data(self) -> bytes:
+        return b"".join(self.parts) + b"done\n"
+
+
+def _conflicts(path: str, leak_path: str) -> bool:
+    return path == leak_path or path.startswith(leak_path + "/") or leak_path.startswith(path + "/")
+
+
+def _without(files: Mapping[str, str], leak_path: str) -> dict[str, str]:
+    return {path: text for path, text in files.items() if not _conflicts(path, leak_path)}
+
+
+# ── building ──────────────────────────────────────────────────────────────────────────────
+
+
+def _bucket(scenario: Scenario) -> str:
+    """The bucket the leaked file ships to: a deployment-looking one of the estate's."""
+    names = [bucket.name for bucket in scenario.account.estate.buckets]
+    for name in names:
+        if any(word in name for word in ("deploy", "artifact", "asset", "static", "web")):
+            return name
+    if names:
+        return names[0]
+    return (
+        re.sub(r"[^a-z0-9-]+", "-", scenario.leak.repository.name.lower()).strip("-") + "-artifacts"
+    )
+
+
+def build_repository(
+    scenario: Scenario,
+    out: Path,
+    *,
+    seed: int = 0,
+    t0: datetime | None = None,
+    credential: Credential | None = None,
+) -> BuiltRepository:
+    """Write OUT/repo and OUT/remote.git: a project whose history leaks the scenario's key.
+
+    The leak commit is dated `t0` (the push; default 2026-03-02T12:33:12Z); `history.before`
+    commits spread over `history.span` before it, `history.after` follow it. With
+    `leak.removed`, the n-th commit after the leak deletes the key lines (when
+    `history.after` is smaller than n, the history is extended to reach it).
+    """
+    leak = scenario.leak
+    moment = t0 or DEFAULT_T0
+    # A naive moment is taken as UTC, like every time the scenario speaks of.
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if credential is None:
+        credential = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
+    spec = VECTORS[leak.vector]
+    rng = random.Random(f"gameday-repo:{seed}:{scenario.id}")
+    package = _package_name(leak.repository.name)
+    leak_path = checked_leak_path(leak.path or spec.path.format(package=package))
+    out = out.resolve()
+    repo, remote = out / CLONE_NAME, out / REMOTE_NAME
+    _prepare_directory(repo, "developer's clone")
+    _prepare_directory(remote, "remote")
+    branch = _checked_branch(leak.repository.default_branch)
+    author, team = _team(scenario, rng)
+
+    context = {
+        "project": leak.repository.name,
+        "owner": leak.repository.owner,
+        "package": package,
+        "branch": leak.repository.default_branch,
+        "region": scenario.account.regions[0],
+        "account_id": scenario.account.id,
+        "user": leak.user,
+        "bucket": _bucket(scenario),
+        "stage": "staging",
+        "access_key_id": credential.access_key_id,
+        "secret_access_key": credential.secret_access_key,
+    }
+    leaked_text = render_leak(leak.vector, {**context, "removed": False})
+
+    project = _Project(scenario, spec.flavour, rng)
+    stream = _Stream(leak.repository.default_branch)
+    end = moment.timestamp()
+    before = _history_times(leak.history.before, end - leak.history.span, end, team, rng)
+    initial = _without(project.initial_files(), leak_path)
+    if before:
+        first_moment, first_author = before[0]
+        stream.commit(first_author, first_moment, "Initial commit", initial)
+        for when, who in before[1:]:
+            message, files = project.change()
+            stream.commit(who, when, message, _without(files, leak_path))
+        leak_files = {leak_path: leaked_text}
+    else:
+        leak_files = {**initial, leak_path: leaked_text}
+    leak_index = stream.commit(author, int(end), leak.message or spec.message, leak_files)
+
+    after = leak.history.after
+    removal_at = None
+    if leak.removed is not None:
+        after = max(after, leak.removed.after_commits)
+        removal_at = leak_index + leak.removed.after_commits
+    latest = int(end)
+    for index in range(leak_index + 1, leak_index + 1 + after):
+        removal = index == removal_at
+        who = author if removal else rng.choice(team)
+        latest += rng.randint(4 * 60, 95 * 60)
+        latest = max(latest, int(_business_hours(latest, who, rng)))
+        if removal and leak.removed is not None:
+            clean = render_leak(leak.vector, {**context, "removed": True})
+            stream.commit(who, latest, leak.removed.message, {leak_path: clean})
+        else:
+            message, files = project.change()
+            stream.commit(who, latest, message, _without(files, leak_path))
+
+    out.mkdir(parents=True, exist_ok=True)
+    run_git(["init", "-q", "-b", branch, str(repo)], out)
+    run_git(["fast-import", "--quiet"], repo, stdin=stream.data())
+    run_git(["reset", "-q", "--hard", branch], repo)
+    hashes = _git_text(["rev-list", "--reverse", branch], repo).split()
+    _confine(repo, leak_path)
+    # The developer's own identity, so a responder's commit in this clone needs no setup.
+    run_git(["config", "user.name", author.name], repo)
+    run_git(["config", "user.email", author.email], repo)
+    run_git(["init", "-q", "--bare", "-b", branch, str(remote)], out)
+    # Keep each received pack as it is, as a code host does: exploding a push into loose
+    # objects costs most of a build here, and slows every push a responder makes.
+    run_git(["config", "receive.unpackLimit", "1"], remote)
+    # Relative, so the run directory can move and the remote can never point outside it.
+    run_git(["remote", "add", "origin", f"../{REMOTE_NAME}"], repo)
+    run_git(["push", "-q", "-u", "origin", branch], repo)
+
+    leak_commit = hashes[leak_index]
+    owner, name = leak.repository.owner, leak.repository.name
+    return BuiltRepository(
+        repo=repo,
+        remote=remote,
+        leak_commit=leak_commit,
+        leak_path=leak_path,
+        public_url=f"https://github.com/{owner}/{name}/blob/{leak_commit}/{quote(leak_path)}",
+        removal_commit=hashes[removal_at] if removal_at is not None else None,
+        commits=len(hashes),
+        credential=credential,
+        t0=moment,
+    )
+
+
+def _confine(repo: Path, leak_path: str) -> None:
+    """The checked-out leak file lies inside the clone, with no symbolic link on the way."""
+    root = repo.resolve()
+    target = repo / leak_path
+    parents = [target, *target.parents]
+    if any(p.is_symlink() for p in parents[: len(PurePosixPath(leak_path).parts)]):
+        raise UserError(f"leak.path {leak_path!r} goes through a symbolic link")
+    if not target.resolve().is_relative_to(root):
+        raise UserError(f"leak.path {leak_path!r} resolves outside the repository")
+
+
+# ── the code host during a run ────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Push:
+    """One ref that moved on the remote since the previous poll."""
+
+    ref: str
+    old: str | None
+    new: str | None
+    forced: bool
+    commits: int
+
+
+class CodeHost:
+    """The code host's side of the leaky repository during a run.
+
+    State (`public`, `private`, `deleted`) lives in `code-host.json` beside `remote.git`, so
+    `gameday repo private` in another terminal and the run itself see the same thing; the
+    file is read and written under an advisory lock (`.code-host.lock`). Whoever holds the
+    journal records the changes: a state change made without a journal (another process)
+    is journaled by the next `poll()` of the run that has one.
+
+    Journal events (besides the common fields):
+      `repo.private`  `previous` (the state before), `deferred` (journaled by a poll on
+                      behalf of another process), `requested_at` (wall-clock ISO time of
+                      the request)
+      `repo.deleted`  the same fields as `repo.private`
+      `repo.pushed`   `ref`, `old` and `new` (commit ids; null when the ref was created or
+                      deleted), `forced` (the old tip is not an ancestor of the new one, or
+                      the ref was deleted: history was rewritten), `commits` (new commits),
+                      and, when the host watches a key, `key_in_history` after the push
+
+    `key_in_history` looks at what the refs reach. As on GitHub, a force-push leaves the old
+    commits in `remote.git`, fetchable by id, until git collects them: a rewrite hides the
+    key from clones and browsing, it does not make a leaked key safe.
+    """
+
+    def __init__(
+        self, remote: Path, journal: Journal | None = None, *, watch_key: str | None = None
+    ) -> None:
+        self.remote = remote
+        self.journal = journal
+        self.watch_key = watch_key
+        self.state_path = remote.parent / HOST_STATE_NAME
+        self.lock_path = remote.parent / HOST_LOCK_NAME
+        self._lock = threading.Lock()  # the state file, within this process
+        self._journal_lock = threading.RLock()  # one journaling sequence at a time
+        self._history_cache: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
+
+    # ── state
+    @contextlib.contextmanager
+    def _locked_state(self) -> Iterator[dict[str, Any]]:
+        """The state file's content, locked; changes to the dict are written back.
+
+        The lock is a sidecar file, so the state itself can be replaced atomically: a crash
+        mid-write leaves the previous state, never half of one.
+        """
+        with self._lock:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.lock_path.open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    data: dict[str, Any] = json.loads(self.state_path.read_text("utf-8"))
+                except FileNotFoundError:
+                    data = {"state": "public" if self.remote.exists() else "deleted",
+                            "journaled": None, "refs": None}  # fmt: skip
+                before = json.dumps(data, sort_keys=True)
+                yield data
+                if json.dumps(data, sort_keys=True) != before:
+                    partial = self.state_path.with_name(self.state_path.name + ".tmp")
+                    with partial.open("w", encoding="utf-8") as handle:
+                        handle.write(json.dumps(data, sort_keys=True, indent=1) + "\n")
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    os.replace(partial, self.state_path)
+
+    def state(self) -> HostState:
+        with self._locked_state() as data:
+            state: HostState = data["state"]
+            return state
+
+    def make_private(self) -> None:
+        """Take the repository out of public view (it stays, with its history, as evidence)."""
+        self._set("private")
+
+    def delete(self) -> None:
+        """Delete the repository: `remote.git` is removed, and the evidence with it."""
+        self._set("deleted")
+
+    def _set(self, target: HostState) -> None:
+        with self._journal_lock:
+            with self._locked_state() as data:
+                previous = data["state"]
+                if previous == target:
+                    return
+                if previous == "deleted":
+                    raise UserError("the repository was deleted — there is nothing left to change")
+                if target == "deleted":
+                    shutil.rmtree(self.remote, ignore_errors=True)
+                data.update(state=target, requested_at=iso(datetime.now(UTC)), previous=previous)
+                pending = self._unjournaled_state(data, deferred=False)
+            self._emit(pending, [])
+
+    def _unjournaled_state(self, data: dict[str, Any], *, deferred: bool) -> dict[str, Any] | None:
+        """The state event still to be journaled, if this host has the journal."""
+        if self.journal is None or data["state"] == "public":
+            return None
+        if data.get("journaled") == data["state"]:
+            return None
+        return {
+            "kind": f"repo.{data['state']}",
+            "previous": data.get("previous"),
+            "deferred": deferred,
+            "requested_at": data.get("requested_at"),
+        }
+
+    def _emit(self, state_event: dict[str, Any] | None, pushes: list[Push]) -> None:
+        # Appending happens with the state file unlocked: journal listeners (checks) may
+        # well ask this host for its state.
+        if self.journal is None:
+            return
+        if state_event is not None:
+            fields = dict(state_event)
+            self.journal.append(fields.pop("kind"), **fields)
+            with self._locked_state() as data:
+                data["journaled"] = state_event["kind"].removeprefix("repo.")
+        for push in pushes:
+            event: dict[str, Any] = {
+                "ref": push.ref, "old": push.old, "new": push.new,
+                "forced": push.forced, "commits": push.commits,
+            }  # fmt: skip
+            if self.watch_key is not None:
+                event["key_in_history"] = self.key_in_history(self.watch_key)
+            self.journal.append("repo.pushed", **event)
+
+    # ── pushes
+    def refs(self) -> dict[str, str]:
+        """Every ref of the remote and the commit it points at (empty once deleted)."""
+        if not self.remote.is_dir():
+            return {}
+        out = _git_text(["for-each-ref", "--format=%(objectname) %(refname)"], self.remote)
+        return {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
+
+    def poll(self) -> list[Push]:
+        """Journal state changes made elsewhere and pushes since the previous poll."""
+        with self._journal_lock:
+            with self._locked_state() as data:
+                pending = self._unjournaled_state(data, deferred=True)
+                pushes: list[Push] = []
+                if data["state"] != "deleted":
+                    current = self.refs()
+                    seen: dict[str, str] | None = data.get("refs")
+                    data["refs"] = current
+                    if seen is not None:  # the first poll only takes a snapshot
+                        pushes = [
+                            self._push(ref, seen.get(ref), current.get(ref))
+                            for ref in sorted(set(seen) | set(current))
+                            if seen.get(ref) != current.get(ref)
+                        ]
+            self._emit(pending, pushes)
+        return pushes
+
+    def _push(self, ref: str, old: str | None, new: str | None) -> Push:
+        if new is None:
+            return Push(ref, old, None, forced=True, commits=0)
+        span = [new] if old is None else [new, f"^{old}"]
+        commits = int(_git_text(["rev-list", "--count", *span], self.remote))
+        forced = old is not None and (
+            run_git(["merge-base", "--is-ancestor", old, new], self.remote, check=False).returncode
+            != 0
+        )
+        return Push(ref, old, new, forced=forced, commits=commits)
+
+    # ── history
+    def key_in_history(self, access_key_id: str) -> bool:
+        """Is the key in a file of any commit reachable from a ref of the remote?
+
+        The answer is cached per set of ref tips, so asking again between pushes is free.
+        """
+        refs = self.refs()
+        if not refs:
+            return False
+        cache_key = (access_key_id, tuple(sorted(refs.items())))
+        if cache_key not in self._history_cache:
+            self._history_cache[cache_key] = _history_contains(self.remote, access_key_id)
+        return self._history_cache[cache_key]
+
+
+def _history_contains(repository: Path, needle: str) -> bool:
+    """Does any commit reachable from a ref add or remove `needle` in some file?
+
+    A string can only be in a reachable file if a reachable commit brought it in, so git's
+    pickaxe (`-S`) answers the question, newest commit first, stopping at the first hit;
+    `-m` also diffs merges against each parent so a key brought in by a merge is seen.
+    Measured on a 5,000-commit history: about 3 ms when the key is there, 0.14 s when not.
+    """
+    found = run_git(
+        ["log", "--all", "-m", "-a", "--no-textconv", f"-S{needle}", "--format=%H", "-n1"],
+        repository,
+    ).stdout
+    return bool(found.strip())

@@ -1,0 +1,156 @@
+"""The HTML reports as a browser shows them: headless Chromium loads each page from disk,
+takes a screenshot, and reports anything the page wrote to the console (a blocked fetch, a
+script error). The report pages must render with no console output at all.
+
+Chromium is the Debian `chromium` package; CI installs it. Without it these tests skip on a
+developer machine, and fail under CI (env CI set), where it must be there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gameday.report import load_run, write_reports, write_training_report
+from gameday.scenario.model import Scenario
+
+from .runs import T0, careful_run, careless_run, save_run
+
+pytestmark = pytest.mark.slow
+
+# Chromium logs a page's console messages as `[pid:tid:time:LEVEL:CONSOLE:line] "text", source: …`
+# (older builds: `CONSOLE(line)`), whatever their level.
+CONSOLE_LINE = re.compile(r":CONSOLE[:(]")
+
+
+def chromium_path() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Callable[..., tuple[str, list[str]]]:
+    binary = chromium_path()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install the Debian package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+
+    def run(page: Path, profile: Path, *mode: str) -> tuple[str, list[str]]:
+        """Load `page`; return what Chromium printed and the page's console lines."""
+        done = subprocess.run(
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                *mode,
+                page.as_uri(),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout, [line for line in done.stderr.splitlines() if CONSOLE_LINE.search(line)]
+
+    return run
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("browser")
+    events, score = careless_run(scenario)
+    run_dir = save_run(root, "report-fixture-blue-20260302T123312Z", events, score)
+    write_reports(run_dir, scenario, events, score)
+    runs = [
+        run_dir,
+        save_run(root, "report-fixture-red-20260303T123312Z",
+                 *careful_run(scenario, "red", T0 + timedelta(days=1))),
+        save_run(root, "report-fixture-blue-20260316T123312Z",
+                 *careful_run(scenario, "blue", T0 + timedelta(days=14), speed=1.5)),
+    ]  # fmt: skip
+    (training,) = (
+        p
+        for p in write_training_report([load_run(r) for r in runs], root / "training")
+        if p.suffix == ".html"
+    )
+    return {"run": run_dir / "report.html", "training": training}
+
+
+def test_the_console_check_sees_what_a_page_logs(
+    browser: Callable[..., tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    page = tmp_path / "noisy.html"
+    page.write_text("<!doctype html><title>noisy</title><script>console.error('boom')</script>")
+    _, console = browser(page, tmp_path / "profile", "--dump-dom")
+    assert any('"boom"' in line for line in console), console
+
+
+@pytest.mark.parametrize("name", ["run", "training"])
+def test_the_report_renders_with_no_console_output(
+    browser: Callable[..., tuple[str, list[str]]],
+    pages: dict[str, Path],
+    tmp_path: Path,
+    name: str,
+) -> None:
+    shot = tmp_path / f"{name}.png"
+    _, console = browser(
+        pages[name], tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2000"
+    )
+    assert console == []
+    assert shot.is_file()
+    assert png_size(shot) == (1400, 2000)
+    # A blank or unstyled page compresses to a few kilobytes; the report is far richer.
+    assert shot.stat().st_size > 60_000
+
+
+def test_the_run_reports_timeline_is_in_the_rendered_dom(
+    browser: Callable[..., tuple[str, list[str]]], pages: dict[str, Path], tmp_path: Path
+) -> None:
+    dom, console = browser(pages["run"], tmp_path / "profile", "--dump-dom")
+    assert console == []
+    svg = re.search(r'<svg[^>]*id="timeline"[^>]*>(.*?)</svg>', dom, flags=re.S)
+    assert svg is not None, dom[:2000]
+    for lane in ("aws", "attacker", "responders", "workload"):
+        assert f"lane-{lane}" in svg.group(1)
+    assert 'class="detection"' in svg.group(1)
+    assert svg.group(1).count('class="step step-') == 9
+    assert "SIMULATION — game day exercise" in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    assert "<script" not in dom
+
+
+def test_the_training_reports_charts_are_in_the_rendered_dom(
+    browser: Callable[..., tuple[str, list[str]]], pages: dict[str, Path], tmp_path: Path
+) -> None:
+    dom, console = browser(pages["training"], tmp_path / "profile", "--dump-dom")
+    assert console == []
+    assert dom.count('class="step-times-row"') == 9
+    assert dom.count('class="trend-team"') == 2
