@@ -8,6 +8,7 @@ cross-reference checks are located on those nodes and reported together, each as
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class Marks:
 
     values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    # what the author typed for values YAML read as numbers (012345670123 is octal to YAML)
+    sources: dict[Loc, str] = field(default_factory=dict)
 
     def at(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """The position of `loc`, or of its nearest ancestor that has one."""
@@ -49,18 +52,27 @@ class _Loader(yaml.SafeLoader):
 def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
     marks = Marks()
     problems: list[Problem] = []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:
+        # raised before any mark exists (a pasted terminal colour code, a form feed…)
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, error.position - before.rfind("\n")
+        message = (
+            f"invalid YAML: control character #x{error.character:02x} — delete it; "
+            "YAML allows only printable text"
+        )
+        return None, marks, [Problem(path, line, column, message)]
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = error.problem or "invalid YAML"
-        problems.append(
-            Problem(
-                path, line, column, f"invalid YAML: {what} — check indentation and quoting here"
-            )
-        )
+        message = f"invalid YAML: {what} — check indentation and quoting here"
+        if "'\\t'" in what:
+            message = "invalid YAML: a tab character in the indentation — indent with spaces only"
+        problems.append(Problem(path, line, column, message))
         return None, marks, problems
     finally:
         loader.dispose()
@@ -69,6 +81,14 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
 
     def build(node: yaml.Node, loc: Loc) -> Any:
         marks.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            # building the container ourselves would silently drop its tag: refuse it instead
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"could not determine a constructor for the tag '{node.tag}'",
+                node.start_mark,
+            )
         if isinstance(node, yaml.MappingNode):
             loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
@@ -104,7 +124,10 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [build(item, (*loc, index)) for index, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            marks.sources[loc] = str(node.value)
+        return value
 
     try:
         data = build(root, ())
@@ -118,6 +141,12 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
         )
         return None, marks, problems
     return data, marks, problems
+
+
+_PLAIN_COLLECTION_TAGS = {
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+}
 
 
 def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
@@ -214,21 +243,21 @@ def _data_loc(loc: Loc, data: Any) -> Loc:
         if in_dict or in_list:
             result.append(part)
             current = current[part]
-        elif isinstance(current, dict) and part not in current and result[-1:] != [part]:
+        elif isinstance(part, str) and result[-1:] != [part] and _is_tag(part, current):
             # a tag pydantic added (e.g. the union member's name): skip it
-            if isinstance(part, str) and (
-                part in {"str", "float", "int", "dict", "list", "bool", "none"}
-                or "[" in part
-                or part in (current.get("type"), current.get("technique"))
-                or part.startswith("function-")
-            ):
-                continue
-            result.append(part)
-            current = None
+            continue
         else:
             result.append(part)
             current = None
     return tuple(result)
+
+
+def _is_tag(part: str, current: Any) -> bool:
+    if part in {"str", "float", "int", "dict", "list", "bool", "none", "constrained-str"}:
+        return True
+    if "[" in part or part.startswith("function-"):
+        return True
+    return isinstance(current, dict) and part in (current.get("type"), current.get("technique"))
 
 
 def _describe(value: Any) -> str:
@@ -236,14 +265,24 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(error: ErrorDetails, loc: Loc, data: Any) -> str:
+def _suggestion(error: ErrorDetails, data: Any) -> str | None:
+    """For an unknown field, the field of the same model it most likely means."""
+    model = _model_at(tuple(error["loc"])[:-1], data)
+    name = error["loc"][-1]
+    if model is None or not isinstance(name, str):
+        return None
+    close = difflib.get_close_matches(name, list(model.model_fields), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
     kind = error["type"]
     names = [part for part in loc if isinstance(part, str)]
     name = names[-1] if names else "scenario"
     value = error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1], data)
+        model = _model_at(tuple(error["loc"])[:-1], data)
         known = list(model.model_fields) if model else []
         return f"unknown field '{name}' — {did_you_mean(name, known)}"
     if kind == "missing":
@@ -274,7 +313,8 @@ def _message(error: ErrorDetails, loc: Loc, data: Any) -> str:
         text = str(ctx.get("error", error["msg"]))
         return text if " — " in text else f"{text} — fix the value of '{name}'"
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"'{name}' must be text, not the number {value} — put it in quotes: \"{value}\""
+        typed = marks.sources.get(loc, str(value))
+        return f"'{name}' must be text, not the number {typed} — put it in quotes: \"{typed}\""
     if kind.endswith("_type") or kind.endswith("_parsing"):
         wanted = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
         return f"'{name}' must be {_article(wanted)}, not {_describe(value)} — change the value"
@@ -287,15 +327,23 @@ def _message(error: ErrorDetails, loc: Loc, data: Any) -> str:
 
 _UNION_NAMES = {"timeline": "inject", "check": "check", "techniques": "technique"}
 
+# keyed by the model's pattern: the same field name (`id`, `name`) means different things
 _PATTERN_HINTS = {
-    "id": "use lower-case letters, digits and dashes, like 'exported-keys-in-script'",
-    "name": "use letters, digits and + = , . @ _ -",
+    r"^[a-z0-9][a-z0-9-]*$": (
+        "use lower-case letters, digits and dashes, like 'exported-keys-in-script'"
+    ),
+    r"^[A-Za-z0-9_+=,.@-]+$": "use letters, digits and + = , . @ _ -",
+    r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": (
+        "a bucket name is 3 to 63 lower-case letters, digits, dots and dashes"
+    ),
+    r"^[A-Za-z0-9._-]{1,100}$": "use letters, digits, dots, dashes and underscores",
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$": "use letters, digits and dashes (a code-host owner)",
 }
 
 
 def _pattern_hint(name: str, pattern: str) -> str:
-    if name in _PATTERN_HINTS:
-        return _PATTERN_HINTS[name]
+    if pattern in _PATTERN_HINTS:
+        return _PATTERN_HINTS[pattern]
     if "\\d{12}" in pattern:
         return "an AWS account ID is exactly 12 digits; quote it so YAML keeps leading zeros"
     if name == "email" or "@" in pattern:
@@ -316,14 +364,20 @@ def load_scenario(path: Path | str) -> Scenario:
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError([Problem(shown, 1, 1, "no such file — check the path")]) from None
-    except (UnicodeDecodeError, IsADirectoryError) as error:
-        reason = "not a UTF-8 text file" if isinstance(error, UnicodeDecodeError) else "a directory"
-        raise ScenarioError(
-            [Problem(shown, 1, 1, f"{reason} — give a scenario YAML file")]
-        ) from None
+    except IsADirectoryError:
+        message = "a directory — give a scenario YAML file"
+        raise ScenarioError([Problem(shown, 1, 1, message)]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line_start = raw.rfind(b"\n", 0, error.start) + 1
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
+        message = f"byte 0x{raw[error.start]:02x} is not UTF-8 — save the file as UTF-8"
+        raise ScenarioError([Problem(shown, line, column, message)]) from None
     return parse_scenario(text, shown)
 
 
@@ -331,6 +385,9 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     data, marks, problems = _compose(text, path)
     if problems:
         raise ScenarioError(problems)
+    if data is None:
+        message = "the file holds no scenario — start it with 'id:', 'title:', …"
+        raise ScenarioError([Problem(path, 1, 1, message)])
     if not isinstance(data, dict):
         raise ScenarioError(
             [
@@ -343,12 +400,22 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        for detail in error.errors(include_url=False):
-            loc = _data_loc(tuple(detail["loc"]), data)
+        located = [(d, _data_loc(tuple(d["loc"]), data)) for d in error.errors(include_url=False)]
+        # a misspelt required field is one mistake: keep the did-you-mean, not the "missing"
+        meant = {
+            (loc[:-1], _suggestion(d, data)) for d, loc in located if d["type"] == "extra_forbidden"
+        }
+        # a value no member of a union accepts: the member with a list of names explains best
+        named = {loc for d, loc in located if d["type"] == "literal_error"}
+        for detail, loc in located:
+            if detail["type"] == "missing" and (loc[:-1], loc[-1]) in meant:
+                continue
+            if detail["type"] == "string_pattern_mismatch" and loc in named:
+                continue
             key = detail["type"] in ("extra_forbidden",)
             target = loc[:-1] if detail["type"] == "missing" else loc
             line, column = marks.at(target, key=key)
-            problems.append(Problem(path, line, column, _message(detail, loc, data)))
+            problems.append(Problem(path, line, column, _message(detail, loc, data, marks)))
     for loc, message in check_references(data):
         line, column = marks.at(loc)
         problems.append(Problem(path, line, column, message))

@@ -8,6 +8,7 @@ problems even when the model found others, and every problem is reported at once
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,7 +116,8 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                         "key ids are unique across the estate"
                     ),
                 )
-            key_owner[key_id] = str(user.get("name"))
+            # the first user keeps a duplicated id, so later checks see its keys intact
+            key_owner.setdefault(key_id, str(user.get("name")))
         if len(_list(user.get("keys"))) > 2:
             yield (*u_loc, "keys"), "an IAM user has at most 2 access keys — remove the extra ones"
 
@@ -176,14 +178,8 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             hint = did_you_mean(key, owned) if owned else f"user '{leaked_user}' has no keys"
             yield ("leak", "key"), f"'{key}' is not a key of user '{leaked_user}' — {hint}"
     path = leak.get("path")
-    if isinstance(path, str) and (path.startswith("/") or ".." in path.split("/") or "\\" in path):
-        yield (
-            ("leak", "path"),
-            (
-                f"'{path}' leaves the repository — "
-                "give a relative path inside it, like 'scripts/deploy.sh'"
-            ),
-        )
+    if isinstance(path, str) and (problem := _leak_path_problem(path)):
+        yield ("leak", "path"), f"'{path}' {problem}, like 'scripts/deploy.sh'"
     history = _dict(leak.get("history"))
     removed = _dict(leak.get("removed"))
     after = history.get("after", 0)
@@ -208,7 +204,12 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         inject = _dict(inject)
         loc: Loc = ("timeline", index)
         has_at, has_after = inject.get("at") is not None, inject.get("after") is not None
-        if has_at == has_after:
+        if has_at and has_after:
+            yield (
+                loc,
+                "an inject needs only one of 'at' (offset from the push) or 'after' — remove one",
+            )
+        elif not has_at and not has_after:
             yield (
                 loc,
                 "an inject needs exactly one of 'at' (offset from the push) or 'after' — add one",
@@ -272,7 +273,15 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             workload.get("user"), user_names, ("workload", "user"), "user", "account.estate.users"
         )
         key = workload.get("key")
-        if isinstance(key, str) and key in key_owner and key_owner[key] != workload.get("user"):
+        owner = workload.get("user")
+        # a misspelt workload user is one mistake, reported above: do not blame its key too
+        if (
+            isinstance(key, str)
+            and key in key_owner
+            and isinstance(owner, str)
+            and owner in user_names
+            and key_owner[key] != owner
+        ):
             yield (
                 ("workload", "key"),
                 f"key '{key}' belongs to user '{key_owner[key]}', not the workload's",
@@ -328,9 +337,25 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                     (*loc, "deadline"),
                     ("the deadline is after the exercise ends — lower it or raise 'duration'"),
                 )
-    points = sum(s.get("points", 0) for s in map(_dict, steps) if isinstance(s.get("points"), int))
-    if steps and points == 0:
+    # only when every step has valid points: a missing or mistyped one is reported by the model
+    given = [s.get("points") for s in map(_dict, steps)]
+    points = [p for p in given if type(p) is int]
+    if steps and len(points) == len(given) and sum(points) == 0:
         yield ("steps",), "no step is worth any points — give the steps points"
+
+
+def _leak_path_problem(path: str) -> str | None:
+    """What is wrong with a leak path, as the repository builder would refuse it."""
+    parts = path.split("/")
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path) or ".." in parts:
+        return "leaves the repository — give a relative path inside it"
+    if "\\" in path or re.search(r"[\x00-\x1f\x7f]", path):
+        return "holds a backslash or a control character — use '/' between folders"
+    if any(part in ("", ".") for part in parts):
+        return "has an empty or '.' part — give a plain relative path"
+    if any(part.lower().rstrip(". ") == ".git" for part in parts):
+        return "points into the .git directory — give a path in the work tree"
+    return None
 
 
 def _policy_refs(policies: Any, loc: Loc, own: set[str]) -> Iterator[Found]:

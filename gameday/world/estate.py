@@ -139,6 +139,7 @@ def _seed(account: MockAccount, scenario: Scenario, seed: int) -> SeededEstate:
 
     secret_arns = _seed_secrets(account, scenario, credentials, rng, born)
     _seed_buckets(account, scenario, born)
+    _seed_trails(account, scenario)
     instances = _seed_instances(account, scenario, t0 - INSTANCE_AGE)
     return SeededEstate(
         account_id=account_id,
@@ -297,6 +298,76 @@ def _seed_buckets(account: MockAccount, scenario: Scenario, born: datetime) -> N
         for item in bucket.objects:
             stored = storage.put_object(bucket.name, item.key, item.body.encode("utf-8"))
             stored.last_modified = naive_utc(account.clock.t0 - timedelta(days=1))
+
+
+def _seed_trails(account: MockAccount, scenario: Scenario) -> None:
+    for trail in scenario.account.estate.trails:
+        trails = backend("cloudtrail", account.account_id, trail.region)
+        trails.create_trail(
+            trail.name,
+            trail.bucket,
+            "",
+            "",
+            True,
+            trail.multi_region,
+            True,
+            False,
+            "",
+            "",
+            "",
+            [],
+        )
+        if trail.logging:
+            trails.start_logging(trail.name)
+
+
+def seeded_event(scenario: Scenario, estate: SeededEstate, account: MockAccount) -> dict[str, Any]:
+    """The fields of the `world.seeded` journal event (docs/journal.md) for a seeded estate."""
+    t0 = account.clock.t0
+    return {
+        "users": [
+            {
+                "name": user.name,
+                "console": user.console,
+                "keys": [
+                    {
+                        "ref": key.id,
+                        "access_key_id": estate.credential(key.id).access_key_id,
+                        "status": key.status,
+                        "created_t": (estate.keys[key.id].created - t0).total_seconds(),
+                    }
+                    for key in user.keys
+                ],
+            }
+            for user in scenario.account.estate.users
+        ],
+        "instances": [
+            {"instance_id": i, "region": region}
+            for region, ids in estate.instances.items()
+            for i in ids
+        ],
+        "secrets": [
+            {
+                "name": s.name,
+                "region": s.region,
+                "key_ref": s.from_key,
+                "access_key_id": estate.credential(s.from_key).access_key_id
+                if s.from_key
+                else None,
+            }
+            for s in scenario.account.estate.secrets
+        ],
+        "trails": [
+            {"name": t.name, "region": t.region, "logging": t.logging}
+            for t in scenario.account.estate.trails
+        ],
+        "principals": {
+            "responder": account.responder.credential.access_key_id,
+            "framework": account.framework.credential.access_key_id,
+            "workload": estate.workload.credential.access_key_id if estate.workload else None,
+            "attacker": estate.leaked.credential.access_key_id,
+        },
+    }
 
 
 def _seed_instances(

@@ -7,62 +7,15 @@ the gateway on 127.0.0.1. The journal the gateway wrote is then scored like any 
 
 from __future__ import annotations
 
-from typing import Any
-
 from gameday.journal import FixedClock, Journal, read_journal
 from gameday.scenario import Scenario
 from gameday.scoring.score import Evaluator
 from gameday.world.account import MockAccount
 from gameday.world.decoys import Credential
-from gameday.world.estate import SeededEstate
+from gameday.world.estate import SeededEstate, seeded_event
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 QUARANTINE_V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
-
-
-def world_seeded(scenario: Scenario, estate: SeededEstate, account: MockAccount) -> dict[str, Any]:
-    """The `world.seeded` event of docs/journal.md for a seeded estate."""
-    t0 = account.clock.t0
-    return {
-        "users": [
-            {
-                "name": user.name,
-                "console": user.console,
-                "keys": [
-                    {
-                        "ref": key.id,
-                        "access_key_id": estate.credential(key.id).access_key_id,
-                        "status": key.status,
-                        "created_t": (estate.keys[key.id].created - t0).total_seconds(),
-                    }
-                    for key in user.keys
-                ],
-            }
-            for user in scenario.account.estate.users
-        ],
-        "instances": [
-            {"instance_id": i, "region": region}
-            for region, ids in estate.instances.items()
-            for i in ids
-        ],
-        "secrets": [
-            {
-                "name": s.name,
-                "region": s.region,
-                "key_ref": s.from_key,
-                "access_key_id": estate.credential(s.from_key).access_key_id
-                if s.from_key
-                else None,
-            }
-            for s in scenario.account.estate.secrets
-        ],
-        "principals": {
-            "responder": account.responder.credential.access_key_id,
-            "framework": account.framework.credential.access_key_id,
-            "workload": estate.workload.credential.access_key_id if estate.workload else None,
-            "attacker": estate.leaked.credential.access_key_id,
-        },
-    }
 
 
 def test_a_journal_written_by_the_gateway_scores(
@@ -81,7 +34,7 @@ def test_a_journal_written_by_the_gateway_scores(
         leaked_user=estate.leaked.user_name,
         account_id=mock_account.account_id,
     )
-    journal.append("world.seeded", t=0, **world_seeded(seed_scenario, estate, mock_account))
+    journal.append("world.seeded", t=0, **seeded_event(seed_scenario, estate, mock_account))
 
     run_clock.t = 30.0
     iam = mock_account.client("iam", leaked)

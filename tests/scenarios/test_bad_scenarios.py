@@ -1,0 +1,138 @@
+"""Every file in tests/scenarios/bad/ through the real `gameday validate`, as an author runs it.
+
+Each bad file is the small scenario with one mistake an author really makes. Its first line,
+`# expect: path:line:col: message`, is the first line `gameday validate` must print (from the
+repository root); `# also:` lines that follow are the rest of the output, so a file reports
+exactly its mistakes — no more, no fewer, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import BAD_DIR, REPO_ROOT, SMALL_SCENARIO
+
+# A file that is not UTF-8 cannot hold its own expectation in a readable comment.
+EXPECTED_HERE = {
+    "not-utf8": [
+        "tests/scenarios/bad/not-utf8.yaml:25:21: byte 0xe9 is not UTF-8 — save the file as UTF-8"
+    ],
+}
+
+# Files that are not a variation of the small scenario.
+NOT_VARIATIONS = {"empty-file", "top-level-list", "not-utf8"}
+
+
+@dataclass(frozen=True)
+class BadFile:
+    path: Path
+    expected: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def shown(self) -> str:
+        """The path as `gameday validate` prints it when run from the repository root."""
+        return self.path.relative_to(REPO_ROOT).as_posix()
+
+
+def read_bad_file(path: Path) -> BadFile:
+    if path.stem in EXPECTED_HERE:
+        return BadFile(path, EXPECTED_HERE[path.stem])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines and lines[0].startswith("# expect: "), f"{path}: first line must be '# expect: …'"
+    expected = [lines[0].removeprefix("# expect: ")]
+    expected += [line.removeprefix("# also: ") for line in lines[1:] if line.startswith("# also: ")]
+    return BadFile(path, expected)
+
+
+BAD_FILES = [read_bad_file(path) for path in sorted(BAD_DIR.glob("*.yaml"))]
+
+
+def gameday(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gameday", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def with_known_poor(files: list[BadFile]) -> list[object]:
+    return [pytest.param(bad, id=bad.name) for bad in files]
+
+
+def test_there_are_enough_distinct_mistakes() -> None:
+    assert len(BAD_FILES) >= 30
+    messages = [bad.expected[0].split(": ", 1)[1] for bad in BAD_FILES]
+    repeated = {m for m in messages if messages.count(m) > 1}
+    assert not repeated, f"two files test the same mistake: {repeated}"
+
+
+def test_every_special_case_names_an_existing_file() -> None:
+    names = {bad.name for bad in BAD_FILES}
+    assert set(EXPECTED_HERE) <= names
+    assert names >= NOT_VARIATIONS
+
+
+@pytest.mark.parametrize("bad", [b for b in BAD_FILES if b.name not in NOT_VARIATIONS], ids=str)
+def test_bad_file_is_the_small_scenario_with_one_mistake(bad: BadFile) -> None:
+    lines = [
+        line
+        for line in bad.path.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#")
+    ]
+    changed = [
+        d for d in difflib.ndiff(SMALL_SCENARIO.splitlines(), lines) if d.startswith(("+ ", "- "))
+    ]
+    # one mistake touches a few lines (a renamed key, or a short block added or removed)
+    assert 0 < len(changed) <= 16, "\n".join(changed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", with_known_poor(BAD_FILES))
+def test_validate_reports_exactly_the_expected_problems(bad: BadFile) -> None:
+    result = gameday("validate", bad.shown)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert result.returncode == 2, output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[:1] == bad.expected[:1]
+    assert lines == bad.expected
+
+
+@pytest.mark.slow
+def test_three_mistakes_in_one_file_are_reported_together() -> None:
+    three = next(bad for bad in BAD_FILES if bad.name == "three-mistakes")
+    result = gameday("validate", three.shown)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert len(three.expected) == 3
+    assert lines == three.expected
+    # sorted by position, each in a different section of the scenario
+    positions = [tuple(int(n) for n in line.split(":")[1:3]) for line in lines]
+    assert positions == sorted(positions)
+    assert any("unknown field 'attaker'" in line for line in lines)
+    assert any("'phase'" in line for line in lines)
+    assert any("unknown key 'deploy-kye'" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_validating_many_files_at_once_reports_every_problem_of_every_file() -> None:
+    files = list(BAD_FILES)
+    result = gameday("validate", *(bad.shown for bad in files))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "Traceback" not in output
+    assert result.stderr.splitlines() == [line for bad in files for line in bad.expected]
