@@ -461,7 +461,9 @@ class State:
             self.first_response_t = self.t
 
     def _inject(self, event: Event) -> frozenset[str]:
-        if self.detected_t is None:
+        # Detection is AWS's first act the customer can see — the quarantine policy appearing
+        # on the user counts; the facilitator's console cues do not.
+        if self.detected_t is None and event.get("type") != "console":
             self.detected_t = self.t
         if event.get("type") != "quarantine" or event.get("status") == "failed":
             return frozenset({"kind:inject.delivered"})

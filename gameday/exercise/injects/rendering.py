@@ -1,0 +1,276 @@
+"""Rendering inject templates safely, and the simulation marker every message carries.
+
+Scenario text is data: templates (the project's and a scenario's or organisation's own)
+render in a sandboxed Jinja environment with strict undefined variables, template names
+cannot leave the template folders (not even through a symlink), HTML templates are
+autoescaped, and header fields reject newlines. Errors in a template are the author's to
+fix, so they surface as `UserError`s naming the template file and line.
+
+Templates set their subject with a top-level `{% set subject = ... %}`; `render` returns it
+beside the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, Template
+from jinja2.environment import Environment
+from jinja2.exceptions import (
+    SecurityError,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from gameday.errors import UserError, did_you_mean
+from gameday.exercise.injects.facts import IncidentFacts
+from gameday.journal import iso
+from gameday.paths import TEMPLATES
+from gameday.scenario.durations import format_duration
+from gameday.scenario.model import Scenario
+
+MARKER = "SIMULATION — game day exercise"
+SUBJECT_PREFIX = f"[{MARKER}]"
+TEXT_BANNER = f"[{MARKER}] gameday wrote this for a training exercise; it does not come from AWS."
+HTML_BANNER = (
+    '<div style="background:#b00020;color:#fff;font:bold 14px sans-serif;padding:8px 12px;'
+    f'margin-bottom:16px">{MARKER} — gameday wrote this for a training exercise; it does not '
+    "come from AWS.</div>"
+)
+
+TIME_TEXT = "%a, %d %b %Y %H:%M UTC"  # how notices write a moment: Thu, 01 Jan 2026 12:05 UTC
+TEMPLATES_ENV = "GAMEDAY_TEMPLATES"
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+_SUFFIXES = (".txt.j2", ".html.j2", ".md.j2", ".json.j2", ".j2")
+
+
+def project_templates() -> Path:
+    """The project's `templates/` folder.
+
+    `GAMEDAY_TEMPLATES` wins; otherwise the folder beside the `gameday` package (a checkout,
+    editable or not), then the copy a wheel would install under `share/gameday/templates`.
+    """
+    override = os.environ.get(TEMPLATES_ENV)
+    candidates = [Path(override)] if override else []
+    candidates.append(TEMPLATES)
+    candidates.append(Path(sys.prefix) / "share" / "gameday" / "templates")
+    for candidate in candidates:
+        if (candidate / "emails").is_dir():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise UserError(
+        f"cannot find gameday's templates (looked in {looked}) — run from a checkout of "
+        f"gameday or set {TEMPLATES_ENV} to its templates/ folder"
+    )
+
+
+def check_template_name(name: str) -> str:
+    """`name` if it is a relative path that stays inside the template folders."""
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise UserError(
+            f"template '{name}' is outside the template folders — name a relative path under "
+            "templates/, like 'emails/follow-up'"
+        )
+    return name
+
+
+def template_base(name: str | None, folder: str, default: str) -> str:
+    """The template a channel uses, without its suffix: `follow-up` → `emails/follow-up`."""
+    chosen = check_template_name(name or default)
+    if "/" not in chosen:
+        chosen = f"{folder}/{chosen}"
+    for suffix in _SUFFIXES:
+        if chosen.endswith(suffix):
+            return chosen[: -len(suffix)]
+    return chosen
+
+
+def header(value: str, field: str) -> str:
+    """A header field's value; a newline in it would let text forge headers."""
+    if "\r" in value or "\n" in value:
+        raise UserError(f"the {field} header contains a line break — keep it on one line")
+    return value
+
+
+def marked_subject(subject: str) -> str:
+    """The subject with the simulation marker in front (once)."""
+    subject = header(subject.strip(), "subject")
+    return subject if subject.startswith(SUBJECT_PREFIX) else f"{SUBJECT_PREFIX} {subject}"
+
+
+def marked_text(body: str) -> str:
+    """A plain-text body that shows the marker; a template that forgot it gets the banner."""
+    return body if MARKER in body else f"{TEXT_BANNER}\n\n{body}"
+
+
+def marked_html(body: str) -> str:
+    if MARKER in body:
+        return body
+    match = re.search(r"<body[^>]*>", body, re.IGNORECASE)
+    if match is None:
+        return HTML_BANNER + body
+    return body[: match.end()] + HTML_BANNER + body[match.end() :]
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith((".html", ".htm", ".html.j2"))
+
+
+class _ConfinedLoader(FileSystemLoader):
+    """A file loader that refuses a template whose real path leaves its folder (symlinks)."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        super().__init__([str(f) for f in folders])
+        self._roots = [f.resolve() for f in folders]
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        check_template_name(template)
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(root) for root in self._roots):
+            raise UserError(
+                f"template '{template}' resolves to {real}, outside the template folders — "
+                "copy the file into the folder instead of linking to it"
+            )
+        return source, filename, uptodate
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered template: its text and the variables it set at top level (`subject`)."""
+
+    text: str
+    exports: Mapping[str, Any]
+
+    def export(self, name: str) -> str | None:
+        value = self.exports.get(name)
+        return None if value is None else str(value)
+
+
+class Renderer:
+    """Renders templates from a scenario's folder first, then the project's `templates/`."""
+
+    def __init__(self, scenario_templates: Path | None = None, *, project: Path | None = None):
+        root = project or project_templates()
+        self.folders: tuple[Path, ...] = tuple(
+            folder for folder in (scenario_templates, root) if folder is not None
+        )
+        self._env = ImmutableSandboxedEnvironment(
+            loader=_ConfinedLoader(self.folders),
+            undefined=StrictUndefined,
+            autoescape=_autoescape,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def exists(self, name: str) -> bool:
+        check_template_name(name)
+        return any((folder / name).is_file() for folder in self.folders)
+
+    def names(self) -> list[str]:
+        return sorted(self._env.list_templates())
+
+    def render(self, name: str, variables: Mapping[str, Any]) -> Rendered:
+        check_template_name(name)
+        try:
+            template = self._env.get_template(name)
+            module = self._module(template, variables)
+        except TemplateNotFound as error:
+            near = did_you_mean(name, self.names())
+            folders = ", ".join(str(f) for f in self.folders)
+            raise UserError(f"template '{name}' not found in {folders} — {near}") from error
+        except TemplateError as error:
+            raise _template_error(error, name) from error
+        exports = {k: v for k, v in vars(module).items() if not k.startswith("_")}
+        return Rendered(str(module), exports)
+
+    def _module(self, template: Template, variables: Mapping[str, Any]) -> Any:
+        try:
+            return template.make_module(dict(variables))
+        except Exception:
+            # Unlike `render`, `make_module` leaves the traceback as compiled Python; this
+            # re-raises it rewritten so its frames carry the template's own line numbers.
+            self._env.handle_exception()
+
+    def render_string(self, source: str, variables: Mapping[str, Any], *, what: str) -> str:
+        """Render a short piece of scenario text (a subject, a console line) as a template."""
+        try:
+            template: Template = self._env.from_string(source)
+            return template.render(dict(variables))
+        except TemplateError as error:
+            raise _template_error(error, what) from error
+
+
+def _template_error(error: TemplateError, name: str) -> UserError:
+    where = name
+    if isinstance(error, TemplateSyntaxError):
+        where = f"{error.filename or name}:{error.lineno}"
+    else:
+        # Jinja rewrites tracebacks so template lines appear as frames of the template file.
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            if frame.filename.endswith((".j2", "<template>")) and frame.lineno is not None:
+                filename = name if frame.filename == "<template>" else frame.filename
+                where = f"{filename}:{frame.lineno}"
+                break
+    if isinstance(error, SecurityError):
+        return UserError(
+            f"{where}: unsafe template: {error.message} — templates may only read the "
+            "variables they are given (docs/injects.md lists them)"
+        )
+    if isinstance(error, UndefinedError):
+        return UserError(
+            f"{where}: {error.message} — docs/injects.md lists the variables templates can use"
+        )
+    return UserError(f"{where}: {error.message or error}")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything rendering an inject depends on: pure, so a preview renders the same text."""
+
+    scenario: Scenario
+    facts: IncidentFacts
+    renderer: Renderer
+    t: float  # seconds since T0 on the run clock
+
+    def variables(self, **extra: Any) -> dict[str, Any]:
+        """The variables every template can use (docs/injects.md), plus `extra`."""
+        facts = self.facts
+        moment = facts.at(self.t)
+        variables: dict[str, Any] = {
+            "marker": MARKER,
+            "scenario": {"id": self.scenario.id, "title": self.scenario.title},
+            "account_id": facts.account_id,
+            "account_alias": facts.account_alias,
+            "support_plan": facts.support_plan,
+            "regions": list(facts.regions),
+            "access_key_id": facts.access_key_id,
+            "user_name": facts.user_name,
+            "repository": facts.repository,
+            "repository_url": facts.repository_url,
+            "leak_path": facts.leak_path,
+            "leak_commit": facts.leak_commit,
+            "leak_commit_short": facts.leak_commit[:7],
+            "public_url": facts.public_url,
+            "case_id": facts.case_id,
+            "case_reference": facts.case_reference,
+            "contacts": {c.role: c.as_variables() for c in facts.contacts},
+            "t": self.t,
+            "elapsed": format_duration(self.t),
+            "t0": iso(facts.t0),
+            "now": iso(moment),
+            "now_text": moment.strftime(TIME_TEXT),
+        }
+        variables.update(extra)
+        return variables
