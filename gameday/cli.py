@@ -10,16 +10,19 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from gameday.errors import ExitCode, ScenarioError, UserError
+from gameday.rundir import resolve_run_dir
 from gameday.scenario import load_scenario
 from gameday.scenario.durations import format_duration
 from gameday.scenario.library import DEFAULT_LIBRARY, load_library, scenario_files
 from gameday.scenario.model import Scenario
+from gameday.scoring.model import Score
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -107,6 +110,271 @@ def build_repo(scenario_path: Path, out: Path, seed: int) -> None:
     click.echo(
         f"leaked key:  {built.credential.access_key_id}  (SIMULATION — live only in the mock)"
     )
+
+
+RUN_DIR = click.argument(
+    "run_dir", required=False, type=click.Path(path_type=Path, file_okay=False)
+)
+
+
+@cli.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
+@click.option("--team", default="blue", show_default=True, help="the team playing")
+@click.option("--out", type=click.Path(path_type=Path), help="run directory (default: runs/…)")
+@click.option(
+    "--clock",
+    "clock_kind",
+    type=click.Choice(["virtual", "wall"]),
+    default="wall",
+    show_default=True,
+    help="virtual time needs an automated responder",
+)
+@click.option("--speed", default=1.0, show_default=True, help="run seconds per real second")
+@click.option(
+    "--responder", default="human", show_default=True, help="human | PATH.py | replay:FILE"
+)
+@click.option("--seed", default=0, show_default=True, help="same seed, same run")
+@click.option("--smtp", metavar="HOST:PORT", help="also send the emails to this SMTP server")
+@click.option("--starttls", is_flag=True, help="use STARTTLS with --smtp")
+@click.option("--webhook", "webhook_url", metavar="URL", help="where webhook injects post")
+@click.option(
+    "--templates", type=click.Path(path_type=Path, file_okay=False), help="your own templates"
+)
+@click.option("--plain", is_flag=True, help="plain progress lines even on a terminal")
+def run(
+    scenario_path: Path,
+    team: str,
+    out: Path | None,
+    clock_kind: str,
+    speed: float,
+    responder: str,
+    seed: int,
+    smtp: str | None,
+    starttls: bool,
+    webhook_url: str | None,
+    templates: Path | None,
+    plain: bool,
+) -> None:
+    """Play SCENARIO: AWS's side, the attacker, the responders; then score and report."""
+    from gameday.exercise.injects import SmtpOptions
+    from gameday.exercise.run import RunOptions, run_exercise
+
+    options = RunOptions(
+        team=team,
+        out=out,
+        clock="virtual" if clock_kind == "virtual" else "wall",
+        speed=speed,
+        responder=responder,
+        seed=seed,
+        smtp=SmtpOptions.parse(smtp, starttls=starttls) if smtp else None,
+        webhook_url=webhook_url,
+        templates=templates,
+        live=False if plain else None,
+    )
+    result = run_exercise(scenario_path, options, stdout)
+    _print_score(result.score)
+    stdout.print(f"reports: {result.run_dir.path}/report.html, report.md, junit.xml, score.json")
+    if not result.score.passed:
+        sys.exit(ExitCode.FAILED)
+
+
+def _print_score(score: Score) -> None:
+    from gameday.scoring.table import render_score
+
+    render_score(score, stdout)
+
+
+@cli.command()
+@click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--templates", type=click.Path(path_type=Path, file_okay=False))
+def render(scenario_path: Path, seed: int, templates: Path | None) -> None:
+    """Preview every inject of SCENARIO, rendered, without running it."""
+    from gameday.exercise.injects import preview, sample_facts
+    from gameday.scenario.durations import format_duration as fmt
+
+    scenario = load_scenario(scenario_path)
+    for delivered in preview(scenario, sample_facts(scenario, seed=seed), templates=templates):
+        stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}")
+        if delivered.subject:
+            stdout.print(f"Subject: {delivered.subject}", markup=False)
+        stdout.print(delivered.body, markup=False)
+
+
+@cli.command()
+@RUN_DIR
+@click.option("--json", "as_json", is_flag=True, help="the score JSON on stdout")
+def score(run_dir: Path | None, as_json: bool) -> None:
+    """Re-score a run from its journal alone (and rewrite its score.json)."""
+    from gameday.report import load_run
+    from gameday.scoring.score import score_journal
+
+    run = resolve_run_dir(run_dir)
+    loaded = load_run(run.path, score_journal)
+    result = score_journal(loaded.scenario, list(loaded.events), loaded.team)
+    (run.path / "score.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_score(result)
+    if not result.passed:
+        sys.exit(ExitCode.FAILED)
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), help="training report folder"
+)
+def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """The report of one run, or a training report over many (or a folder of runs)."""
+    from gameday.report import load_run, write_reports, write_training_report
+    from gameday.scoring.score import score_journal
+
+    dirs = _run_dirs(run_dirs)
+    if len(dirs) == 1 and out is None:
+        run = load_run(dirs[0], score_journal)
+        result = score_journal(run.scenario, list(run.events), run.team)
+        for path in write_reports(dirs[0], run.scenario, list(run.events), result):
+            stdout.print(str(path))
+        return
+    target = out or Path("training-report")
+    runs = [load_run(d, score_journal) for d in dirs]
+    for path in write_training_report(runs, target):
+        stdout.print(str(path))
+
+
+def _run_dirs(given: tuple[Path, ...]) -> list[Path]:
+    if not given:
+        return [resolve_run_dir(None).path]
+    dirs: list[Path] = []
+    for path in given:
+        if (path / "scenario.yaml").exists():
+            dirs.append(path)
+        elif path.is_dir():
+            found = sorted(p for p in path.iterdir() if (p / "scenario.yaml").exists())
+            if not found:
+                raise UserError(f"{path}: no runs in this folder — give run directories")
+            dirs.extend(found)
+        else:
+            raise UserError(f"{path}: not a run directory")
+    return dirs
+
+
+@cli.command()
+@RUN_DIR
+def status(run_dir: Path | None) -> None:
+    """Where a run stands: its state, clock, and the latest events."""
+    from gameday.exercise.view import clock_text, describe
+    from gameday.journal import read_journal
+
+    run = resolve_run_dir(run_dir)
+    state = run.status()
+    events = read_journal(run.journal) if run.journal.exists() else []
+    live = "live" if state.get("alive") else "not running"
+    last_t = float(events[-1]["t"]) if events else 0.0
+    stdout.print(f"{run.path}: {state.get('state')} ({live}) at {clock_text(last_t)}")
+    lines = [(e, describe(e)) for e in events]
+    for event, described in [x for x in lines if x[1] is not None][-10:]:
+        assert described is not None
+        stdout.print(
+            f"  {clock_text(float(event['t']))}  {described[0]:<11} {described[1]}", markup=False
+        )
+
+
+def _command(run_dir: Path | None, command: str, **arguments: Any) -> None:
+    from gameday.exercise.control import send, wait_taken
+
+    run = resolve_run_dir(run_dir)
+    if not run.status().get("alive"):
+        raise UserError(f"{run.path}: the run is not running — nothing to {command}")
+    if wait_taken(send(run, command, **arguments)):
+        stdout.print(f"{command}: done ({run.path})")
+    else:
+        raise UserError(f"{run.path}: the run did not take '{command}' within 5 s — is it stuck?")
+
+
+@cli.command()
+@RUN_DIR
+def end(run_dir: Path | None) -> None:
+    """End a live run now; it scores and reports as usual."""
+    _command(run_dir, "end")
+
+
+@cli.command()
+@RUN_DIR
+def pause(run_dir: Path | None) -> None:
+    """Stop the run clock (a break, a question from the room)."""
+    _command(run_dir, "pause")
+
+
+@cli.command()
+@RUN_DIR
+def resume(run_dir: Path | None) -> None:
+    """Start the run clock again."""
+    _command(run_dir, "resume")
+
+
+@cli.command()
+@click.argument("args", nargs=-1, required=True)
+def note(args: tuple[str, ...]) -> None:
+    """Journal an out-of-band action: `gameday note [RUN_DIR] TEXT`."""
+    run_dir, text = _split_run_dir(args)
+    _note_or_mark(run_dir, "note", text=text, actor="responder")
+
+
+@cli.command()
+@click.argument("args", nargs=-1, required=True)
+def mark(args: tuple[str, ...]) -> None:
+    """The facilitator validates a manual step: `gameday mark [RUN_DIR] STEP_ID`."""
+    run_dir, step = _split_run_dir(args)
+    run = resolve_run_dir(run_dir)
+    scenario = load_scenario(run.scenario)
+    steps = [s.id for s in scenario.steps]
+    if step not in steps:
+        from gameday.errors import did_you_mean
+
+        raise UserError(f"unknown step '{step}' — {did_you_mean(step, steps)}")
+    _note_or_mark(run.path, "mark", step=step)
+
+
+def _split_run_dir(args: tuple[str, ...]) -> tuple[Path | None, str]:
+    if len(args) >= 2 and (Path(args[0]) / "scenario.yaml").exists():
+        return Path(args[0]), " ".join(args[1:])
+    return None, " ".join(args)
+
+
+def _note_or_mark(run_dir: Path | None, kind: str, **fields: Any) -> None:
+    from gameday.exercise.control import append_after_the_run
+
+    run = resolve_run_dir(run_dir)
+    if run.status().get("alive"):
+        _command(run.path, kind, **fields)
+        return
+    append_after_the_run(run, kind, by=_facilitator(), **fields)
+    stdout.print(f"{kind}: journaled after the run ({run.path}) — `gameday score` to re-score")
+
+
+def _facilitator() -> str:
+    import os
+
+    return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["private", "delete"]))
+@RUN_DIR
+def repo(action: str, run_dir: Path | None) -> None:
+    """The code host's actions on the leaky repository: make it private, or delete it."""
+    from gameday.world.repo import CodeHost
+
+    run = resolve_run_dir(run_dir)
+    if run.status().get("alive"):
+        _command(run.path, "repo", action=action)
+        return
+    host = CodeHost(run.remote)
+    host.make_private() if action == "private" else host.delete()
+    stdout.print(f"repository {'made private' if action == 'private' else 'deleted'} ({run.path})")
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
-WALL_CLOCK_FIELDS = frozenset({"wall"})
+# Fields that come from the real world, not the run: real time, and names made from it.
+WALL_CLOCK_FIELDS = frozenset({"wall", "requested_at", "maildir_key"})
 
 
 class RunClock(Protocol):

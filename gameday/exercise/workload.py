@@ -59,6 +59,8 @@ class WorkloadProbe:
         self.world = world
         self.journal = journal
         self.region = region
+        # One client per key the service has run with: a probe need not build a new one.
+        self._clients: dict[Credential, Any] = {}
 
     def probe(self) -> Probe:
         result = self._attempt()
@@ -79,7 +81,11 @@ class WorkloadProbe:
         if credential is None:
             return Probe(False, None, "MalformedSecret")
         self.world.register_key(credential.access_key_id, "workload")
-        client = self.world.client("sts", credential, user_agent=f"{self.spec.name}/2.4.1")
+        client = self._clients.get(credential)
+        if client is None:
+            client = self._clients[credential] = self.world.client(
+                "sts", credential, region=self.region, user_agent=f"{self.spec.name}/2.4.1"
+            )
         try:
             client.get_caller_identity()
         except ClientError as error:

@@ -229,7 +229,7 @@ class Call:
     actor: Actor = "responder"
     key_actor: Actor | None = None
     principal: dict[str, Any] = field(default_factory=dict)
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=lambda: _request_id())
 
     @property
     def iam_action(self) -> str:
@@ -272,6 +272,7 @@ class Gateway:
         self.journal: Journal | None = None
         self._local_seq = 0
         self._seq_lock = threading.Lock()
+        self._propagation: dict[str, float] = {}
         self._routers: dict[str, Any] = {}
         self._subscribed: weakref.WeakSet[Journal] = weakref.WeakSet()
         if journal is not None:
@@ -388,7 +389,7 @@ class Gateway:
             params=params,
             method=method,
             source_ip=source_ip,
-            user_agent=user_agent,
+            user_agent=canonical_user_agent(user_agent),
         )
         call.key_actor = self.registry.actor_of(access_key_id)
         if token_ok:
@@ -442,6 +443,8 @@ class Gateway:
         call.principal = principal
         if call.iam_action in NEVER_DENIED:
             return None
+        if self._propagating(principal):
+            return None
         denial = explicit_deny(
             policy_documents(account_id, key),
             call.iam_action,
@@ -451,6 +454,19 @@ class Gateway:
         if denial is not None:
             return _access_denied(call, principal["arn"], denial)
         return None
+
+    def delay_denies(self, user_name: str, seconds: float) -> None:
+        """IAM is eventually consistent: a deny attached now reaches every endpoint later.
+
+        For `seconds` of run time, calls by `user_name` are not held to its deny policies —
+        the window in which a freshly quarantined key still works for a while.
+        """
+        with self._seq_lock:
+            self._propagation[user_name] = self.clock.now() + seconds
+
+    def _propagating(self, principal: Mapping[str, Any]) -> bool:
+        until = self._propagation.get(str(principal.get("user_name")))
+        return until is not None and self.clock.now() < until
 
     # ── serving ───────────────────────────────────────────────────────────────────────────
 
@@ -598,6 +614,25 @@ def _result_of(call: Call, outcome: Outcome, response: Mapping[str, Any] | None)
         with suppress(ValueError):
             result["Name"] = json.loads(text).get("Name")
     return result
+
+
+def _request_id() -> str:
+    """A request id from moto's generator, so a seeded run repeats its ids too."""
+    from moto.moto_api._internal import mock_random
+
+    return str(mock_random.uuid4())
+
+
+_UA_FEATURES = re.compile(r"(?<=\bm/)[A-Za-z0-9,]+")
+
+
+def canonical_user_agent(user_agent: str) -> str:
+    """The user agent with botocore's feature list (`m/…`) sorted.
+
+    botocore writes the features it used from a set, so their order changes from one
+    process to the next; sorted, the same client always reads the same in CloudTrail.
+    """
+    return _UA_FEATURES.sub(lambda m: ",".join(sorted(m.group(0).split(","))), user_agent)
 
 
 _CREDENTIAL_ACTIONS = frozenset(

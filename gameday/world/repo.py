@@ -1126,13 +1126,14 @@ class CodeHost:
             return
         if state_event is not None:
             fields = dict(state_event)
-            self.journal.append(fields.pop("kind"), **fields)
+            # only the repository's owners, the responders, act on it at the code host
+            self.journal.append(fields.pop("kind"), actor="responder", **fields)
             with self._locked_state() as data:
                 data["journaled"] = state_event["kind"].removeprefix("repo.")
         for push in pushes:
             event: dict[str, Any] = {
                 "ref": push.ref, "old": push.old, "new": push.new,
-                "forced": push.forced, "commits": push.commits,
+                "forced": push.forced, "commits": push.commits, "actor": "responder",
             }  # fmt: skip
             if self.watch_key is not None:
                 event["key_in_history"] = self.key_in_history(self.watch_key)

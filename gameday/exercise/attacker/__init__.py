@@ -18,6 +18,7 @@ from gameday.exercise.attacker.base import (
     Outcome,
     Resource,
     Technique,
+    attacker_clients,
 )
 from gameday.journal import Journal
 from gameday.scenario.model import Ec2Mining, Scenario
@@ -31,6 +32,7 @@ __all__ = [
     "Planned",
     "Resource",
     "Technique",
+    "attacker_clients",
     "collection",
     "discovery",
     "execution",
@@ -77,6 +79,8 @@ class Attacker:
             status=outcome.status,
             succeeded=outcome.succeeded,
             failed=outcome.failed,
+            # The code the last refused call ended with (the journal's `error_code`), and all.
+            error_code=outcome.error_codes[-1] if outcome.error_codes else None,
             error_codes=sorted(set(outcome.error_codes)),
             created=[asdict(r) for r in outcome.created],
             loot=outcome.loot,

@@ -9,7 +9,7 @@ runner owns timing and journaling; a technique only makes its calls through the
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -31,6 +31,7 @@ Tactic = Literal[
 # Errors that mean "these credentials no longer work" rather than "this call is not allowed".
 DEAD_CREDENTIAL_CODES = frozenset(
     {
+        "AuthFailure",  # EC2's word for it
         "InvalidClientTokenId",
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
@@ -71,6 +72,70 @@ class ClientFactory(Protocol):
     def __call__(self, credential: Credential, service: str, region: str) -> Any: ...
 
 
+class AccountClients(Protocol):
+    """What `attacker_clients` needs of the mock account (`MockAccount.client`)."""
+
+    def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any: ...
+
+
+# Where the attacker's requests appear to come from. Documentation-reserved ranges
+# (TEST-NET-2 and TEST-NET-3, RFC 5737): they can never be anyone's real address, yet read as
+# public, foreign IPs in CloudTrail — unlike private ranges, which would look like the office.
+ATTACKER_SOURCE_IPS = (
+    "203.0.113.77",
+    "203.0.113.142",
+    "203.0.113.9",
+    "198.51.100.23",
+    "198.51.100.188",
+    "198.51.100.61",
+)
+# What the attacker's tools say they are: the AWS CLI and boto3 on a Kali box, and the
+# secret scanners that validate the keys they harvest.
+ATTACKER_USER_AGENTS = (
+    "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64.kali.2024 prompt/off",
+    "Boto3/1.34.2 md/Botocore#1.34.2 ua/2.0 os/linux#6.1.0-kali5-amd64 md/arch#x86_64 "
+    "lang/python#3.11.7 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.2",
+    "python-requests/2.31.0 TruffleHog",
+    "aws-sdk-go/1.50.8 (go1.21.6; linux; amd64)",
+)
+
+
+def attacker_clients(
+    account: AccountClients,
+    rng: random.Random,
+    *,
+    source_ips: Sequence[str] = (),
+    user_agents: Sequence[str] = (),
+) -> ClientFactory:
+    """The attacker's `client_factory`: clients of the mock account marked as the attacker's.
+
+    Each call comes from another address of a small pool (never the same one twice in a
+    row), so CloudTrail shows what real intrusions show: a different source IP per request.
+    Each credential is driven by one tool, whose user agent its calls carry. Clients are kept
+    per credential, service, region and source IP, so a call does not build a new boto3
+    client. `source_ips` and `user_agents` replace the pools (a scenario's `attacker` section).
+    """
+    ips = tuple(source_ips) or ATTACKER_SOURCE_IPS
+    agents = tuple(user_agents) or ATTACKER_USER_AGENTS
+    clients: dict[tuple[Credential, str, str, str], Any] = {}
+    tools: dict[Credential, str] = {}
+    previous: list[str] = []
+
+    def client_for(credential: Credential, service: str, region: str) -> Any:
+        source_ip = rng.choice([ip for ip in ips if ip not in previous] or list(ips))
+        previous[:] = [source_ip]
+        cache_key = (credential, service, region, source_ip)
+        client = clients.get(cache_key)
+        if client is None:
+            user_agent = tools.setdefault(credential, rng.choice(agents))
+            client = clients[cache_key] = account.client(
+                service, credential, region=region, source_ip=source_ip, user_agent=user_agent
+            )
+        return client
+
+    return client_for
+
+
 class AttackerContext:
     """The attacker's view of the world: a wallet of credentials and clients signed with them.
 
@@ -109,24 +174,29 @@ class AttackerContext:
         return any(True for _ in self.live_credentials())
 
     def call(self, service: str, operation: str, region: str = "us-east-1", **params: Any) -> Any:
-        """Call `operation` (a boto3 method name); None when every credential failed."""
-        last_code = ""
+        """Call `operation` (a boto3 method name); None when every credential failed.
+
+        A failed call's outcome keeps the error code of each credential tried; with no live
+        credential left no request is made at all, and the call fails with no code.
+        """
+        codes: list[str] = []
         for credential in list(self.live_credentials()):
             client = self._client_factory(credential, service, region)
             try:
                 result = getattr(client, operation)(**params)
             except ClientError as error:
-                last_code = str(error.response.get("Error", {}).get("Code", "ClientError"))
-                if last_code in DEAD_CREDENTIAL_CODES:
+                code = str(error.response.get("Error", {}).get("Code", "ClientError"))
+                codes.append(code)
+                if code in DEAD_CREDENTIAL_CODES:
                     self.dead.add(credential.access_key_id)
                     continue
-                if last_code in DENIED_CODES:
+                if code in DENIED_CODES:
                     continue
                 break  # a real failure of the request itself: another key will not help
             self.outcome.succeeded += 1
             return result
         self.outcome.failed += 1
-        self.outcome.error_codes.append(last_code or "NoCredentials")
+        self.outcome.error_codes.extend(codes)
         return None
 
     def created(self, resource: Resource) -> None:

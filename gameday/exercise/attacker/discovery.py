@@ -13,20 +13,45 @@ def _whoami(ctx: AttackerContext, params: Whoami) -> None:
 
 
 def _enumerate(ctx: AttackerContext, params: Enumerate) -> None:
-    ctx.call("iam", "list_users")
-    ctx.call("iam", "list_roles")
-    ctx.call("iam", "list_attached_user_policies", UserName=_own_user(ctx))
-    ctx.call("s3", "list_buckets")
-    regions = params.regions or ctx.regions_in_use
-    for region in regions:
-        ctx.call("ec2", "describe_instances", region=region)
-        ctx.call("secretsmanager", "list_secrets", region=region)
-        ctx.call("lambda", "list_functions", region=region)
+    # Enumeration tools start by asking whose key they hold: the policies worth listing
+    # first are the key owner's own. What they find is the attacker's map of the account.
+    found: dict[str, list[str]] = {}
+    identity = ctx.call("sts", "get_caller_identity")
+    users = ctx.call("iam", "list_users")
+    found["users"] = [u["UserName"] for u in (users or {}).get("Users", [])]
+    roles = ctx.call("iam", "list_roles")
+    found["roles"] = [r["RoleName"] for r in (roles or {}).get("Roles", [])]
+    own_user = _user_of(str((identity or {}).get("Arn", "")))
+    if own_user:
+        policies = ctx.call("iam", "list_attached_user_policies", UserName=own_user)
+        found["own_policies"] = [
+            p["PolicyArn"] for p in (policies or {}).get("AttachedPolicies", [])
+        ]
+    buckets = ctx.call("s3", "list_buckets")
+    found["buckets"] = [b["Name"] for b in (buckets or {}).get("Buckets", [])]
+    for key in ("instances", "secrets", "functions"):
+        found[key] = []
+    for region in params.regions or ctx.regions_in_use:
+        reservations = ctx.call("ec2", "describe_instances", region=region)
+        found["instances"] += [
+            f"{region}/{i['InstanceId']}"
+            for r in (reservations or {}).get("Reservations", [])
+            for i in r.get("Instances", [])
+        ]
+        secrets = ctx.call("secretsmanager", "list_secrets", region=region)
+        found["secrets"] += [f"{region}/{s['Name']}" for s in (secrets or {}).get("SecretList", [])]
+        functions = ctx.call("lambda", "list_functions", region=region)
+        found["functions"] += [
+            f"{region}/{f['FunctionName']}" for f in (functions or {}).get("Functions", [])
+        ]
+    ctx.outcome.loot.update(found)
 
 
-def _own_user(ctx: AttackerContext) -> str:
-    arn = str(ctx.outcome.loot.get("arn", ""))
-    return arn.rsplit("/", 1)[-1] if "/" in arn else "unknown"
+def _user_of(arn: str) -> str | None:
+    """The user name in an IAM user's ARN (None for a role session or nothing)."""
+    if ":user/" not in arn:
+        return None
+    return arn.rsplit("/", 1)[-1]
 
 
 TECHNIQUES.register(

@@ -57,12 +57,20 @@ def _lambda(ctx: AttackerContext, params: LambdaCreate) -> None:
 
 
 def _stop_logging(ctx: AttackerContext, params: StopLogging) -> None:
-    trails = ctx.call("cloudtrail", "describe_trails")
-    names = (
-        [params.trail] if params.trail else [t["Name"] for t in (trails or {}).get("trailList", [])]
-    )
+    # A trail is only switched off in its home region; DescribeTrails in each region shows
+    # that region's own trails and every multi-region trail, with its home region.
+    homes: dict[str, str] = {}
+    for region in dict.fromkeys(["us-east-1", *ctx.regions_in_use]):
+        listed = ctx.call("cloudtrail", "describe_trails", region=region)
+        for trail in (listed or {}).get("trailList", []):
+            if params.trail in (None, trail["Name"], trail["TrailARN"]):
+                homes.setdefault(trail["Name"], str(trail.get("HomeRegion") or region))
+    if params.trail and not homes:
+        homes[params.trail] = "us-east-1"  # not listed: try it where most trails live
     stopped = [
-        name for name in names if ctx.call("cloudtrail", "stop_logging", Name=name) is not None
+        name
+        for name, home in homes.items()
+        if ctx.call("cloudtrail", "stop_logging", region=home, Name=name) is not None
     ]
     ctx.outcome.loot["stopped_trails"] = stopped
 

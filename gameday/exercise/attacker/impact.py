@@ -21,6 +21,7 @@ def _launch(ctx: AttackerContext, params: Ec2Mining, region: str, count: int) ->
         "MinCount": count,
         "MaxCount": count,
         "UserData": USER_DATA,
+        "ClientToken": "".join(ctx.rng.choice("0123456789abcdef") for _ in range(32)),
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "worker"}]}
         ],
