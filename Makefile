@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed
 SCENARIO  ?= scenarios/exported-keys-in-script.yaml
 TEAM      ?= blue
 RESPONDER ?= human
-OUT       ?= runs/$(basename $(notdir $(SCENARIO)))-$(TEAM)
+CLOCK     ?= wall
+SPEED     ?= 1
+SEED      ?= 0
 
-.PHONY: install run-scenario test lint typecheck bench clean
+.PHONY: install run-scenario demo test bench clean
 
 install: $(STAMP)
 
@@ -20,8 +22,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run-scenario: $(STAMP)
-	$(BIN)/gameday validate $(SCENARIO)
-	$(BIN)/gameday build-repo $(SCENARIO) --out $(OUT)
+	$(BIN)/gameday run $(SCENARIO) --team $(TEAM) --responder $(RESPONDER) \
+		--clock $(CLOCK) --speed $(SPEED) --seed $(SEED)
+
+demo: $(STAMP)
+	$(BIN)/gameday run $(SCENARIO) --team reference --responder runbooks/reference.py \
+		--clock virtual --seed $(SEED)
 
 test: $(STAMP)
 	$(BIN)/ruff check gameday tests bench
