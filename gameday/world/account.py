@@ -274,6 +274,7 @@ class MockAccount:
         gateway.support = self._support_center()
         gateway.trail = CloudTrailEvents(self.account_id)
         gateway.registry.clear()
+        gateway.clear_propagation()
         gateway.attach_journal(self.journal)
         self._bootstrap()
         gateway.recording = True

@@ -464,6 +464,10 @@ class Gateway:
         with self._seq_lock:
             self._propagation[user_name] = self.clock.now() + seconds
 
+    def clear_propagation(self) -> None:
+        with self._seq_lock:
+            self._propagation.clear()
+
     def _propagating(self, principal: Mapping[str, Any]) -> bool:
         until = self._propagation.get(str(principal.get("user_name")))
         return until is not None and self.clock.now() < until

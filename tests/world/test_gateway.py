@@ -607,3 +607,19 @@ def test_support_api_needs_business_support_or_higher(
     with pytest.raises(ClientError) as refused:
         responder(mock_server, "support").describe_cases()
     assert error_of(refused)[0] == "SubscriptionRequiredException"
+
+
+def test_a_fresh_quarantine_takes_a_while_to_reach_every_endpoint(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    # IAM is eventually consistent: in the field report some attacker calls made 13 s after
+    # the quarantine landed still worked. The exercise models that window explicitly.
+    run_clock.t = 67.0
+    mock_account.gateway.delay_denies(LEAKED_USER, 30.0)
+    quarantine(mock_account, "V3")
+    run_clock.t = 80.0
+    attacker(mock_account, estate, "iam").create_user(UserName="svc-backup-admin")
+    run_clock.t = 97.0
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "iam").create_user(UserName="too-late")
+    assert error_of(denied)[0] == "AccessDenied"
