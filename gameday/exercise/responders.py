@@ -9,7 +9,8 @@ waits for it to finish, and nothing it does (or fails to do) stops the run.
   participant of the run clock (in virtual time, time stands still while it works). An
   exception it raises is journaled (`responder.error`, with the traceback) and shown.
 - `ReplayResponder(path)`: timed actions from a YAML file, or the responder's actions from a
-  previous run's `journal.jsonl`, done again at the same run times.
+  previous run's `journal.jsonl`, done again at the same run times. A YAML replay may fill
+  parameters in from what it learned during the run (`${…}`, below).
 
 Each gets a `RunbookContext` — the runbook API of DESIGN.md — and receives injects through
 the `InjectBus` the exercise publishes every delivered inject to.
@@ -34,6 +35,7 @@ from typing import Any, Literal, Protocol
 
 import boto3
 import botocore.session
+import jmespath
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationModel, Shape
@@ -448,13 +450,19 @@ class AwsCall:
 
 @dataclass(frozen=True)
 class ReplayStep:
-    """One action of a replay, at run time `at`; exactly one of `aws`, `note`, `repo`."""
+    """One action of a replay, at run time `at`; exactly one of `aws`, `note`, `repo`.
+
+    An `aws` action with `${…}` in its parameters keeps them raw in `template`: they are
+    filled in, and turned into boto3's shape, when the action is due.
+    """
 
     at: float
     origin: str  # where it was read, for messages: `file:line`
     aws: AwsCall | None = None
     note: str | None = None
     repo: RepoAction | None = None
+    save: str | None = None  # keep the call's response under this name
+    template: dict[str, Any] | None = None
 
 
 class _Model(BaseModel):
@@ -466,6 +474,16 @@ class _AwsItem(_Model):
     action: str
     region: str | None = None
     params: dict[str, Any] = {}
+    save: str | None = None
+
+    @model_validator(mode="after")
+    def _save_as_a_name(self) -> _AwsItem:
+        if self.save is not None:
+            if not _NAME.fullmatch(self.save):
+                raise ValueError(f"save: '{self.save}' is not a name (letters, digits, _)")
+            if self.save == NOTICE_FACTS:
+                raise ValueError(f"save: '{NOTICE_FACTS}' is reserved for AWS's notices")
+        return self
 
 
 class _ReplayItem(_Model):
@@ -490,6 +508,21 @@ class ReplayResponder(_ThreadedResponder):
                          params: {UserName: deploy, AccessKeyId: AKIA…, Status: Inactive}}}
         - {at: 6m, note: "Paged the on-call lead"}
         - {at: 9m, repo: private}
+    Parameters can use what the responder learned during the run, as a team copies an id
+    from one command's output into the next: `save: NAME` in an `aws` action keeps its
+    response, and `${EXPR}` in a later action's parameters is a JMESPath expression over
+    the saved responses by name and `notice` — the facts of AWS's notices delivered so far
+    (`access_key_id`, `user_name`, `account_id`, `case_id`, `case_reference`, `public_url`…).
+    A parameter that is exactly `"${EXPR}"` takes the value as it is (a list of instance ids,
+    say); inside longer text the value is written in. An expression that finds nothing when
+    its action is due is journaled as a `responder.error` and the action is skipped:
+        - {at: 9m, aws: {service: ec2, action: DescribeInstances, region: sa-east-1,
+                         save: mining}}
+        - {at: 9m, aws: {service: ec2, action: TerminateInstances, region: sa-east-1,
+                         params: {InstanceIds: "${mining.Reservations[].Instances[].InstanceId}"}}}
+        - {at: 10m, aws: {service: iam, action: DeleteAccessKey,
+                          params: {UserName: "${notice.user_name}",
+                                   AccessKeyId: "${notice.access_key_id}"}}}
     From a previous run's `journal.jsonl`: the responder's API calls (every `api.call` with
     actor `responder`, read-only or not), its notes, and the repository actions. Parameters
     as the journal recorded them (flat query parameters included) are turned back into
@@ -507,11 +540,14 @@ class ReplayResponder(_ThreadedResponder):
             self.steps = self._from_journal(path)
         else:
             self.steps = _replay_from_yaml(path)
+        # Responses kept by `save:`, by name; a recovery puts back those saved before a crash.
+        self.saved: dict[str, Any] = {}
 
     def respond(self, ctx: RunbookContext) -> None:
         for reason in self.skipped:
             ctx.log(f"{self.name}: not replayed: {reason}")
         clients: dict[tuple[str, str | None], Any] = {}
+        saved = self.saved
         for step in self.steps:
             ctx.sleep_until(step.at)
             if step.note is not None:
@@ -521,7 +557,17 @@ class ReplayResponder(_ThreadedResponder):
             elif step.repo == "delete":
                 ctx.delete_repo()
             elif step.aws is not None:
-                self._call(ctx, step, step.aws, clients)
+                call = step.aws
+                if step.template is not None:
+                    try:
+                        filled = fill_templates(step.template, _facts(saved, ctx.inbox()))
+                        call = aws_call(call.service, call.action, call.region, filled)
+                    except (TemplateError, UnknownCall) as error:
+                        self._failed(ctx, f"{step.origin}: {call.service}:{call.action}: {error}")
+                        continue
+                response = self._call(ctx, step, call, clients)
+                if step.save is not None and response is not None:
+                    saved[step.save] = response
 
     def _call(
         self,
@@ -529,25 +575,29 @@ class ReplayResponder(_ThreadedResponder):
         step: ReplayStep,
         call: AwsCall,
         clients: dict[tuple[str, str | None], Any],
-    ) -> None:
+    ) -> Any:
+        """Make the call; its response, or None when it was refused or not sent."""
         key = (call.service, call.region)
         if key not in clients:
             clients[key] = ctx.aws.client(call.service, region_name=call.region)
         client = clients[key]
         methods = {api: method for method, api in client.meta.method_to_api_mapping.items()}
         try:
-            getattr(client, methods[call.action])(**call.params)
+            return getattr(client, methods[call.action])(**call.params)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "error")
             ctx.log(f"{step.origin}: {call.service}:{call.action} refused ({code})")
         except BotoCoreError as error:
-            ctx.journal.append(
-                "responder.error",
-                actor="responder",
-                responder=self.name,
-                message=f"{step.origin}: {call.service}:{call.action} could not be sent: {error}",
+            self._failed(
+                ctx, f"{step.origin}: {call.service}:{call.action} could not be sent: {error}"
             )
-            ctx.log(f"{step.origin}: {call.service}:{call.action} could not be sent: {error}")
+        return None
+
+    def _failed(self, ctx: RunbookContext, message: str) -> None:
+        ctx.journal.append(
+            "responder.error", actor="responder", responder=self.name, message=message
+        )
+        ctx.log(message)
 
     def _from_journal(self, path: Path) -> list[ReplayStep]:
         steps: list[ReplayStep] = []
@@ -580,8 +630,13 @@ def _replay_from_yaml(path: Path) -> list[ReplayStep]:
         raise UserError(f"{where}: invalid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, list) or not isinstance(root, yaml.SequenceNode):
         raise UserError(f"{path}:1:1: a replay file is a list of timed actions (- at: 5m …)")
-    problems: list[str] = []
-    steps: list[ReplayStep] = []
+    problems: list[tuple[int, str]] = []  # (line, message): reported in file order
+
+    def problem(node: yaml.Node, message: str) -> None:
+        mark = node.start_mark
+        problems.append((mark.line, f"{path}:{mark.line + 1}:{mark.column + 1}: {message}"))
+
+    steps: list[tuple[ReplayStep, yaml.Node]] = []
     for index, raw in enumerate(data):
         node = root.value[index]
         origin = f"{path}:{node.start_mark.line + 1}"
@@ -590,26 +645,145 @@ def _replay_from_yaml(path: Path) -> list[ReplayStep]:
         except ValidationError as error:
             for detail in error.errors():
                 loc = tuple(detail["loc"])
-                mark = _node_at(node, loc).start_mark
                 field_name = ".".join(str(part) for part in loc) or "action"
                 message = str(detail["msg"]).removeprefix("Value error, ")
-                problems.append(
-                    f"{path}:{mark.line + 1}:{mark.column + 1}: {field_name}: {message}"
-                )
+                problem(_node_at(node, loc), f"{field_name}: {message}")
             continue
         if item.aws is not None:
+            aws = item.aws
+            template = aws.params if _expressions(aws.params) else None
             try:
-                call = aws_call(item.aws.service, item.aws.action, item.aws.region, item.aws.params)
+                # Templated parameters take their shape when filled in, at the action's time.
+                call = aws_call(
+                    aws.service, aws.action, aws.region, None if template else aws.params
+                )
             except UnknownCall as error:
-                mark = _node_at(node, ("aws", error.part)).start_mark
-                problems.append(f"{path}:{mark.line + 1}:{mark.column + 1}: {error}")
+                problem(_node_at(node, ("aws", error.part)), str(error))
                 continue
-            steps.append(ReplayStep(item.at, origin, aws=call))
+            steps.append(
+                (ReplayStep(item.at, origin, aws=call, save=aws.save, template=template), node)
+            )
         else:
-            steps.append(ReplayStep(item.at, origin, note=item.note, repo=item.repo))
+            steps.append((ReplayStep(item.at, origin, note=item.note, repo=item.repo), node))
+    steps.sort(key=lambda pair: pair[0].at)  # stable: same-time actions keep file order
+    # A `${NAME…}` may only use a response saved by an action done before it.
+    saved: set[str] = {NOTICE_FACTS}
+    for step, node in steps:
+        for expression in _expressions(step.template or {}):
+            if "${" in expression:
+                problem(_node_at(node, ("aws", "params")), f"'{expression}': a ${{ is not closed")
+                continue
+            try:
+                jmespath.compile(expression)
+            except jmespath.exceptions.JMESPathError as error:
+                problem(_node_at(node, ("aws", "params")), f"${{{expression}}}: {error}")
+                continue
+            name = _root_name(expression)
+            if name is not None and name not in saved:
+                known = did_you_mean(name, saved)
+                problem(
+                    _node_at(node, ("aws", "params")),
+                    f"${{{expression}}}: no earlier action saves '{name}' — {known}",
+                )
+        if step.save is not None:
+            saved.add(step.save)
     if problems:
-        raise UserError("\n".join(problems))
-    return sorted(steps, key=lambda step: step.at)  # stable: same-time actions keep file order
+        raise UserError("\n".join(message for _, message in sorted(problems, key=lambda p: p[0])))
+    return [step for step, _ in steps]
+
+
+# ── filling in `${…}` ─────────────────────────────────────────────────────────────────────
+
+NOTICE_FACTS = "notice"  # the name under which a replay reads the facts of AWS's notices
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE = re.compile(r"\$\{([^{}]+)\}")
+
+
+class TemplateError(ValueError):
+    """A `${…}` of a replay that cannot be filled in when its action is due."""
+
+
+def _expressions(value: Any) -> list[str]:
+    """Every `${…}` expression in a parameter value, nested ones included.
+
+    A `${` left open is returned whole, so that checking it reports it.
+    """
+    if isinstance(value, str):
+        found = [expression.strip() for expression in _TEMPLATE.findall(value)]
+        if "${" in _TEMPLATE.sub("", value):
+            found.append(value)
+        return found
+    if isinstance(value, Mapping):
+        return [found for item in value.values() for found in _expressions(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in _expressions(item)]
+    return []
+
+
+def _root_name(expression: str) -> str | None:
+    """The saved response an expression starts from (None for a function call or literal)."""
+    found = _NAME.match(expression)
+    if found is None or expression[found.end() :].lstrip().startswith("("):
+        return None
+    return found.group(0)
+
+
+def _facts(saved: Mapping[str, Any], notices: Iterable[Notice]) -> dict[str, Any]:
+    """What a replay's `${…}` reads: its saved responses, and the facts of AWS's notices."""
+    facts: dict[str, Any] = dict(saved)
+    learned: dict[str, Any] = {}
+    for notice in notices:
+        for name, value in notice.data.items():
+            learned.setdefault(name, value)  # every notice tells the same facts; first wins
+    if learned:
+        facts[NOTICE_FACTS] = learned
+    return facts
+
+
+def fill_templates(value: Any, facts: Mapping[str, Any]) -> Any:
+    """`value` with every `${EXPR}` replaced by what EXPR (JMESPath) finds in `facts`.
+
+    A string that is exactly one `${EXPR}` becomes the value found, whatever its type; a
+    longer string gets the value written in, which must then be text or a number.
+    Raises TemplateError when an expression finds nothing.
+    """
+    if isinstance(value, str):
+        whole = _TEMPLATE.fullmatch(value)
+        if whole is not None:
+            return _lookup(whole.group(1).strip(), facts)
+        return _TEMPLATE.sub(lambda found: _as_text(found.group(1).strip(), facts), value)
+    if isinstance(value, Mapping):
+        return {key: fill_templates(item, facts) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill_templates(item, facts) for item in value]
+    return value
+
+
+def _lookup(expression: str, facts: Mapping[str, Any]) -> Any:
+    name = _root_name(expression)
+    if name is not None and name not in facts:
+        if name == NOTICE_FACTS:
+            raise TemplateError(f"${{{expression}}}: no notice from AWS has arrived yet")
+        raise TemplateError(
+            f"${{{expression}}}: nothing saved as '{name}' (its call was refused or skipped)"
+        )
+    try:
+        found = jmespath.search(expression, dict(facts))
+    except jmespath.exceptions.JMESPathError as error:
+        raise TemplateError(f"${{{expression}}}: {error}") from None
+    if found is None:
+        raise TemplateError(f"${{{expression}}} found nothing")
+    return found
+
+
+def _as_text(expression: str, facts: Mapping[str, Any]) -> str:
+    found = _lookup(expression, facts)
+    if isinstance(found, bool) or not isinstance(found, str | int | float):
+        raise TemplateError(
+            f"${{{expression}}} is a {type(found).__name__}, not text: only a parameter that "
+            "is nothing but the ${…} can take it"
+        )
+    return str(found)
 
 
 def _node_at(node: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node:
