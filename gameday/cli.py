@@ -141,6 +141,9 @@ RUN_DIR = click.argument(
     "--templates", type=click.Path(path_type=Path, file_okay=False), help="your own templates"
 )
 @click.option("--plain", is_flag=True, help="plain progress lines even on a terminal")
+@click.option(
+    "--dashboard", is_flag=True, help="serve the facilitator's live web page on 127.0.0.1"
+)
 def run(
     scenario_path: Path,
     team: str,
@@ -154,6 +157,7 @@ def run(
     webhook_url: str | None,
     templates: Path | None,
     plain: bool,
+    dashboard: bool,
 ) -> None:
     """Play SCENARIO: AWS's side, the attacker, the responders; then score and report."""
     from gameday.exercise.injects import SmtpOptions
@@ -170,6 +174,7 @@ def run(
         webhook_url=webhook_url,
         templates=templates,
         live=False if plain else None,
+        dashboard=dashboard,
     )
     result = run_exercise(scenario_path, options, stdout)
     _print_score(result.score)
@@ -185,17 +190,60 @@ def _print_score(score: Score) -> None:
 
 
 @cli.command()
+@RUN_DIR
+@click.option("--smtp", metavar="HOST:PORT", help="as the run had it: also send emails there")
+@click.option("--starttls", is_flag=True, help="use STARTTLS with --smtp")
+@click.option("--webhook", "webhook_url", metavar="URL", help="as the run had it")
+@click.option(
+    "--templates", type=click.Path(path_type=Path, file_okay=False), help="as the run had them"
+)
+@click.option("--plain", is_flag=True, help="plain progress lines even on a terminal")
+@click.option(
+    "--dashboard", is_flag=True, help="serve the facilitator's live web page on 127.0.0.1"
+)
+def recover(
+    run_dir: Path | None,
+    smtp: str | None,
+    starttls: bool,
+    webhook_url: str | None,
+    templates: Path | None,
+    plain: bool,
+    dashboard: bool,
+) -> None:
+    """After a crash: rebuild the mock from the journal and go on from where the run stopped."""
+    from gameday.exercise.injects import SmtpOptions
+    from gameday.exercise.recovery import recover_run
+
+    result = recover_run(
+        resolve_run_dir(run_dir),
+        stdout,
+        by=_facilitator(),
+        smtp=SmtpOptions.parse(smtp, starttls=starttls) if smtp else None,
+        webhook_url=webhook_url,
+        templates=templates,
+        live=False if plain else None,
+        dashboard=dashboard,
+    )
+    _print_score(result.score)
+    stdout.print(f"reports: {result.run_dir.path}/report.html, report.md, junit.xml, score.json")
+    if not result.score.passed:
+        sys.exit(ExitCode.FAILED)
+
+
+@cli.command()
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False))
 def render(scenario_path: Path, seed: int, templates: Path | None) -> None:
     """Preview every inject of SCENARIO, rendered, without running it."""
     from gameday.exercise.injects import preview, sample_facts
+    from gameday.exercise.injects.rendering import MARKER
     from gameday.scenario.durations import format_duration as fmt
 
     scenario = load_scenario(scenario_path)
     for delivered in preview(scenario, sample_facts(scenario, seed=seed), templates=templates):
-        stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}")
+        # every preview marked, the quarantine (an act on the account, not a message) too
+        stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}  ·  {MARKER}")
         if delivered.subject:
             stdout.print(f"Subject: {delivered.subject}", markup=False)
         stdout.print(delivered.body, markup=False)
@@ -272,8 +320,12 @@ def status(run_dir: Path | None) -> None:
     state = run.status()
     events = read_journal(run.journal) if run.journal.exists() else []
     live = "live" if state.get("alive") else "not running"
-    last_t = float(events[-1]["t"]) if events else 0.0
+    # a live wall-clock run's own clock; otherwise the time of its latest event
+    now = run.run_time(state)
+    last_t = now if now is not None else float(events[-1]["t"]) if events else 0.0
     stdout.print(f"{run.path}: {state.get('state')} ({live}) at {clock_text(last_t)}")
+    if state.get("alive") and state.get("dashboard"):
+        stdout.print(f"dashboard: {state['dashboard']}", markup=False)
     lines = [(e, describe(e)) for e in events]
     for event, described in [x for x in lines if x[1] is not None][-10:]:
         assert described is not None
@@ -283,15 +335,13 @@ def status(run_dir: Path | None) -> None:
 
 
 def _command(run_dir: Path | None, command: str, **arguments: Any) -> None:
-    from gameday.exercise.control import send, wait_taken
+    from gameday.exercise.control import send, wait_reply
 
     run = resolve_run_dir(run_dir)
-    if not run.status().get("alive"):
-        raise UserError(f"{run.path}: the run is not running — nothing to {command}")
-    if wait_taken(send(run, command, **arguments)):
-        stdout.print(f"{command}: done ({run.path})")
-    else:
-        raise UserError(f"{run.path}: the run did not take '{command}' within 5 s — is it stuck?")
+    reply = wait_reply(send(run, command, **arguments), run)
+    if not reply.ok:
+        raise UserError(f"{run.path}: {command} refused — {reply.message}")
+    stdout.print(f"{reply.message} ({run.path})", markup=False)
 
 
 @cli.command()

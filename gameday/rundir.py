@@ -3,7 +3,7 @@
     runs/<scenario>-<team>-<UTC timestamp>/
         scenario.yaml  journal.jsonl  repo/  remote.git/  mail/  calls/  aws/
         HANDOUT.md  score.json  report.html  report.md  junit.xml
-        run.json       the live run's process and state, for other terminals
+        run.json       the live run's process, state and clock, for other terminals
         control/       commands from other terminals, waiting for the run to take them
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,9 @@ from gameday.errors import RunDirError
 
 DEFAULT_ROOT = Path("runs")
 _SAFE = re.compile(r"[^a-z0-9-]+")
+# run.json is read, changed and replaced whole: two threads of the run (the main one, the
+# control watcher) must not interleave, or one's change is lost
+_STATUS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,16 +82,44 @@ class RunDir:
 
     def write_status(self, **fields: Any) -> None:
         """Replace run.json atomically, so a reader never sees half of it."""
-        current = {}
-        if self.status_file.exists():
-            try:
-                current = json.loads(self.status_file.read_text(encoding="utf-8"))
-            except ValueError:
-                current = {}
-        current.update(fields)
-        temporary = self.status_file.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(current, indent=2, default=str), encoding="utf-8")
-        temporary.replace(self.status_file)
+        with _STATUS_LOCK:
+            current = {}
+            if self.status_file.exists():
+                try:
+                    current = json.loads(self.status_file.read_text(encoding="utf-8"))
+                except ValueError:
+                    current = {}
+            current.update(fields)
+            temporary = self.status_file.with_suffix(".json.tmp")
+            temporary.write_text(json.dumps(current, indent=2, default=str), encoding="utf-8")
+            temporary.replace(self.status_file)
+
+    def write_clock(self, t: float, *, speed: float, paused: bool) -> None:
+        """Publish a wall-clock run's clock, so other terminals can tell its run time.
+
+        At run time `t` now, going on at `speed` run seconds per real second unless
+        `paused`; the run writes it at its start and at each pause and resume.
+        """
+        self.write_status(
+            state="paused" if paused else "running",
+            run_clock={"t": t, "at": time.time(), "speed": speed, "paused": paused},
+        )
+
+    def run_time(self, status: dict[str, Any] | None = None) -> float | None:
+        """Where a live wall-clock run's clock stands now, as run.json tells.
+
+        None when it does not say: the run has ended, or its clock is virtual (virtual time
+        jumps; the journal tells where it is).
+        """
+        status = self.status() if status is None else status
+        clock = status.get("run_clock")
+        if not status.get("alive") or not isinstance(clock, dict):
+            return None
+        try:
+            t, at, speed = float(clock["t"]), float(clock["at"]), float(clock["speed"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return t if clock.get("paused") else t + max(0.0, time.time() - at) * speed
 
 
 def _alive(pid: int) -> bool:

@@ -1,9 +1,22 @@
-"""Control of a live run from other terminals: `gameday pause|resume|end|note|mark|repo`.
+"""Control of a live run from other terminals and the dashboard: pause, resume, end, note, mark…
 
-The run process is the journal's only writer. Another terminal drops a command file into
-`RUN_DIR/control/` (written under a temporary name, then renamed, so the run never reads
-half a command; each file has a unique name, so two people issuing commands at the same
-instant both land); the run's `ControlWatcher` takes them in order, acts, and journals them.
+The run process is the journal's only writer. A command comes from another terminal (`gameday
+pause`, …) or from the dashboard's buttons through the same door: `send` drops a command file
+into `RUN_DIR/control/`, and the run's `ControlWatcher` takes the files in order, hands each
+to its handler, and leaves a reply beside it for the sender (`wait_reply`).
+
+Two people may issue commands at the same instant, from threads or processes:
+- `send` numbers each command under an exclusive lock on `control/.lock`, and makes its file
+  appear (written under a temporary name, then renamed) before letting the next sender in.
+  Commands are therefore handled in the order they arrived, and the watcher can never see
+  command N+1 without command N.
+- The watcher claims a file by renaming it before acting, and a sender that gives up
+  withdraws it by deleting it: exactly one of the two wins, so a command is either done and
+  answered, or withdrawn and never done.
+- When the run ends the watcher closes the door under the same lock: commands still queued
+  are answered "the run ended", and any `send` after that fails with `RunNotLive`, as it
+  does for a run whose process is gone.
+
 When the run has ended, `note` and `mark` are appended to its journal directly, under a
 file lock, so a facilitator can still validate a manual step before re-scoring.
 """
@@ -18,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,26 +41,175 @@ from gameday.journal import FixedClock, Journal, read_journal
 from gameday.rundir import RunDir
 
 COMMANDS = ("pause", "resume", "end", "note", "mark", "repo", "fire-next")
-Handler = Callable[[dict[str, Any]], None]
+# A handler acts on one command; a string it returns is the reply its sender reads.
+Handler = Callable[[dict[str, Any]], object]
+ErrorSink = Callable[[dict[str, Any], BaseException], object]
+
+_LOCK = ".lock"
+_SEQUENCE = ".sequence"
+_CLOSED = ".closed"
+_REPLY_SUFFIX = ".reply"
+REPLY_KEPT_S = 300.0  # a reply nobody came back for is swept after this long
+
+
+class CommandRefused(UserError):
+    """Raised by a handler: the command cannot be done now; the message goes to its sender."""
+
+
+class RunNotLive(RunDirError):
+    """The run a command was meant for has ended, or its process is gone."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the run answered: done (`ok`), or refused, with a message either way."""
+
+    ok: bool
+    message: str
 
 
 def send(run: RunDir, command: str, **arguments: Any) -> Path:
-    """Queue a command for the live run; the path of its file."""
+    """Queue a command for the live run; the path of its file (give it to `wait_reply`).
+
+    Raises `RunNotLive` when the run has ended or its process is gone.
+    """
     if command not in COMMANDS:
         raise UserError(f"unknown command '{command}' — one of {', '.join(COMMANDS)}")
     run.control.mkdir(exist_ok=True)
-    name = f"{time.time_ns():020d}-{uuid.uuid4().hex}"
-    temporary = run.control / f".{name}.tmp"
-    temporary.write_text(
-        json.dumps({"command": command, "by": _who(), **arguments}), encoding="utf-8"
-    )
-    final = run.control / f"{name}.json"
-    temporary.replace(final)
+    body = json.dumps({"command": command, "by": _who(), **arguments})
+    with _control_lock(run):
+        if (run.control / _CLOSED).exists():
+            raise RunNotLive(_not_live_message(run, command, closed=True))
+        ensure_live(run, command)
+        name = f"{_next_number(run):012d}-{uuid.uuid4().hex[:12]}"
+        temporary = run.control / f".{name}.tmp"
+        temporary.write_text(body, encoding="utf-8")
+        final = run.control / f"{name}.json"
+        temporary.replace(final)
     return final
+
+
+def ensure_live(run: RunDir, command: str = "control") -> None:
+    """Raise `RunNotLive` unless the run's process is alive and the run has not ended."""
+    if not run.status().get("alive"):
+        raise RunNotLive(_not_live_message(run, command))
+
+
+def _not_live_message(run: RunDir, command: str, *, closed: bool = False) -> str:
+    status = run.status()
+    if closed or status.get("state") == "ended":
+        why = f" ({status['reason']})" if status.get("reason") else ""
+        state = f"the run has ended{why}"
+    elif status.get("state") == "unknown":
+        state = "the run has not started, or its run.json is gone"
+    else:
+        state = "the run's process is gone (crashed or killed)"
+    return (
+        f"{run.path}: {state} — cannot {command} it; `gameday score {run.path}` and "
+        f"`gameday report {run.path}` work on what it journaled"
+    )
 
 
 def _who() -> str:
     return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
+
+
+@contextmanager
+def _control_lock(run: RunDir) -> Iterator[None]:
+    with (run.control / _LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _next_number(run: RunDir) -> int:
+    """The next command's number; call with the control lock held."""
+    counter = run.control / _SEQUENCE
+    try:
+        last = int(counter.read_text(encoding="utf-8").strip() or 0)
+    except (FileNotFoundError, ValueError):
+        last = 0
+    # A counter lost or torn (a crash mid-write) must not number behind commands still queued.
+    queued = [_number_of(p) for p in run.control.glob("*.json")]
+    number = max([last, *queued]) + 1
+    temporary = counter.with_name(f"{_SEQUENCE}.tmp")
+    temporary.write_text(str(number), encoding="utf-8")
+    temporary.replace(counter)
+    return number
+
+
+def _number_of(path: Path) -> int:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _reply_path(command_file: Path) -> Path:
+    return command_file.with_name(command_file.stem + _REPLY_SUFFIX)
+
+
+def _claimed_path(command_file: Path) -> Path:
+    return command_file.with_name(f".{command_file.stem}.taking")
+
+
+def wait_reply(command_file: Path, run: RunDir, timeout: float = 5.0) -> Reply:
+    """The run's reply to a command `send` queued.
+
+    Raises `RunNotLive` if the run ends before taking it, and `UserError` if it has not
+    taken it within `timeout` seconds; either way the command is withdrawn, never done late.
+    """
+    reply_file = _reply_path(command_file)
+    claimed = _claimed_path(command_file)
+    command = _command_name(command_file)
+    deadline = time.monotonic() + timeout
+    next_liveness = time.monotonic() + 0.5
+    while True:
+        if reply_file.exists():
+            return _read_reply(reply_file)
+        taken = not command_file.exists()
+        if taken and not claimed.exists():
+            # Claimed and answered between the two checks above; the reply is there now.
+            if reply_file.exists():
+                return _read_reply(reply_file)
+            return Reply(True, f"{command}: taken")
+        now = time.monotonic()
+        if not taken and now >= next_liveness:
+            next_liveness = now + 0.5
+            if not run.status().get("alive") and _withdraw(command_file):
+                raise RunNotLive(_not_live_message(run, command))
+        if not taken and now >= deadline and _withdraw(command_file):
+            starting = run.status().get("state") == "starting"
+            why = "it is still starting — try again in a moment" if starting else "is it stuck?"
+            raise UserError(
+                f"{run.path}: the run did not take '{command}' within {timeout:g} s — {why} "
+                "(the command was withdrawn)"
+            )
+        time.sleep(0.02)
+
+
+def _command_name(command_file: Path) -> str:
+    try:
+        return str(json.loads(command_file.read_text(encoding="utf-8")).get("command"))
+    except (OSError, ValueError):
+        return "the command"
+
+
+def _withdraw(command_file: Path) -> bool:
+    """Delete a command the run has not claimed; False if the run got to it first."""
+    try:
+        command_file.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _read_reply(reply_file: Path) -> Reply:
+    try:
+        data = json.loads(reply_file.read_text(encoding="utf-8"))
+    finally:
+        reply_file.unlink(missing_ok=True)
+    return Reply(bool(data.get("ok")), str(data.get("message", "")))
 
 
 def wait_taken(command_file: Path, timeout: float = 5.0) -> bool:
@@ -85,42 +248,107 @@ def append_after_the_run(run: RunDir, kind: str, **fields: Any) -> dict[str, Any
 
 
 class ControlWatcher:
-    """Takes command files from `RUN_DIR/control/` and hands each to its handler."""
+    """Takes command files from `RUN_DIR/control/`, in order, and hands each to its handler.
 
-    def __init__(self, run: RunDir, handlers: dict[str, Handler], interval: float = 0.2) -> None:
+    A handler that raises `CommandRefused` refuses the command (its sender reads why); any
+    other exception is reported to `on_error` and answered as a failure — the watcher goes
+    on either way, so one bad command cannot leave the run deaf to the next.
+    """
+
+    def __init__(
+        self,
+        run: RunDir,
+        handlers: dict[str, Handler],
+        interval: float = 0.2,
+        *,
+        on_error: ErrorSink | None = None,
+    ) -> None:
         self.run = run
         self.handlers = handlers
         self.interval = interval
+        self.on_error = on_error
         self._stop = threading.Event()
+        self._take_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="control", daemon=True)
         run.control.mkdir(exist_ok=True)
 
     def start(self) -> ControlWatcher:
+        # A run resumed in this directory opens the door its predecessor closed.
+        with _control_lock(self.run):
+            (self.run.control / _CLOSED).unlink(missing_ok=True)
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "the run ended") -> None:
+        """Stop taking commands; those still queued are answered `reason`, later ones refused."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
+        with _control_lock(self.run):
+            (self.run.control / _CLOSED).write_text(reason, encoding="utf-8")
+            for path in sorted(self.run.control.glob("*.json")):
+                claimed = _claimed_path(path)
+                try:
+                    path.rename(claimed)
+                except FileNotFoundError:
+                    continue
+                self._reply(path, Reply(False, f"{reason} before it took this command"))
+                claimed.unlink(missing_ok=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.take()
+            self._sweep_replies()
 
     def take(self) -> int:
-        """Handle every command waiting now, oldest first; how many there were."""
-        files = sorted(self.run.control.glob("*.json"))
-        for path in files:
+        """Handle every command waiting now, oldest first; how many were handled."""
+        with self._take_lock:
+            handled = 0
+            for path in sorted(self.run.control.glob("*.json")):
+                claimed = _claimed_path(path)
+                try:
+                    path.rename(claimed)
+                except FileNotFoundError:
+                    continue  # withdrawn by its sender
+                try:
+                    self._reply(path, self._handle(claimed))
+                finally:
+                    claimed.unlink(missing_ok=True)
+                handled += 1
+            return handled
+
+    def _handle(self, claimed: Path) -> Reply:
+        try:
+            command = json.loads(claimed.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            return Reply(False, f"unreadable command: {error}")
+        if not isinstance(command, dict):
+            return Reply(False, "unreadable command: not a JSON object")
+        name = str(command.get("command"))
+        handler = self.handlers.get(name)
+        if handler is None:
+            return Reply(False, f"this run does not take '{name}'")
+        try:
+            said = handler(command)
+        except CommandRefused as refused:
+            return Reply(False, str(refused))
+        except Exception as error:
+            if self.on_error is not None:
+                self.on_error(command, error)
+            return Reply(False, f"{name} failed: {type(error).__name__}: {error}")
+        return Reply(True, said if isinstance(said, str) else f"{name}: done")
+
+    def _reply(self, command_file: Path, reply: Reply) -> None:
+        target = _reply_path(command_file)
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_text(json.dumps({"ok": reply.ok, "message": reply.message}), "utf-8")
+        temporary.replace(target)
+
+    def _sweep_replies(self) -> None:
+        cutoff = time.time() - REPLY_KEPT_S
+        for path in self.run.control.glob(f"*{_REPLY_SUFFIX}"):
             try:
-                command = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                path.unlink(missing_ok=True)
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except FileNotFoundError:
                 continue
-            handler = self.handlers.get(str(command.get("command")))
-            try:
-                if handler is not None:
-                    handler(command)
-            finally:
-                path.unlink(missing_ok=True)
-        return len(files)

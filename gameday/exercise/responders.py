@@ -335,6 +335,9 @@ class _ThreadedResponder(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
         self._thread: threading.Thread | None = None
+        # Set by a recovery whose journal shows the responder finished before the crash:
+        # its work is done, and it does not start again.
+        self.finished = False
 
     @abc.abstractmethod
     def respond(self, ctx: RunbookContext) -> None:
@@ -343,6 +346,8 @@ class _ThreadedResponder(abc.ABC):
     def start(self, ctx: RunbookContext) -> None:
         if self._thread is not None:
             raise RuntimeError(f"responder {self.name} has already started")
+        if self.finished:
+            return
         self._thread = ctx.clock.spawn("responder", functools.partial(self._run, ctx))
 
     def join(self, timeout: float | None = None) -> bool:
@@ -560,7 +565,7 @@ class ReplayResponder(_ThreadedResponder):
                 call = step.aws
                 if step.template is not None:
                     try:
-                        filled = fill_templates(step.template, _facts(saved, ctx.inbox()))
+                        filled = fill_templates(step.template, notice_facts(saved, ctx.inbox()))
                         call = aws_call(call.service, call.action, call.region, filled)
                     except (TemplateError, UnknownCall) as error:
                         self._failed(ctx, f"{step.origin}: {call.service}:{call.action}: {error}")
@@ -728,7 +733,7 @@ def _root_name(expression: str) -> str | None:
     return found.group(0)
 
 
-def _facts(saved: Mapping[str, Any], notices: Iterable[Notice]) -> dict[str, Any]:
+def notice_facts(saved: Mapping[str, Any], notices: Iterable[Notice]) -> dict[str, Any]:
     """What a replay's `${…}` reads: its saved responses, and the facts of AWS's notices."""
     facts: dict[str, Any] = dict(saved)
     learned: dict[str, Any] = {}

@@ -16,22 +16,23 @@ import random
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from moto.moto_api._internal import mock_random
 from rich.console import Console
 
-from gameday.errors import UserError
+from gameday.errors import UserError, did_you_mean
 from gameday.exercise.attacker import Attacker, AttackerContext
 from gameday.exercise.attacker.base import attacker_clients
 from gameday.exercise.clock import Clock, VirtualClock, WallClock
 from gameday.exercise.conditions import KeyStatus, SupportPlan
-from gameday.exercise.control import ControlWatcher
+from gameday.exercise.control import CommandRefused, ControlWatcher, Handler
+from gameday.exercise.dashboard import Dashboard
 from gameday.exercise.injects import (
     IncidentFacts,
     InjectContext,
@@ -40,11 +41,16 @@ from gameday.exercise.injects import (
     SmtpOptions,
     deliver,
 )
-from gameday.exercise.responders import InjectBus, RunbookContext, responder_from_spec
+from gameday.exercise.responders import (
+    InjectBus,
+    Responder,
+    RunbookContext,
+    responder_from_spec,
+)
 from gameday.exercise.timeline import Timeline, schedule_injects
-from gameday.exercise.view import FacilitatorView
+from gameday.exercise.view import FacilitatorView, clock_text
 from gameday.exercise.workload import WorkloadProbe
-from gameday.journal import Event, Journal, iso, read_journal
+from gameday.journal import Event, Journal, RunClock, iso, read_journal
 from gameday.report import write_reports
 from gameday.rundir import DEFAULT_ROOT, RunDir, new_run_dir
 from gameday.scenario import load_scenario
@@ -55,6 +61,7 @@ from gameday.scoring.state import State, is_quarantine
 from gameday.world.account import MockAccount
 from gameday.world.decoys import estate_credentials, leaked_key_ref
 from gameday.world.estate import seed_estate, seeded_event
+from gameday.world.gateway import VAULT_FILE, Vault
 from gameday.world.repo import DEFAULT_T0, CodeHost, build_repository
 
 CODE_HOST_POLL_S = 15.0
@@ -73,7 +80,11 @@ class RunOptions:
     webhook_url: str | None = None
     templates: Path | None = None
     live: bool | None = None  # None: a live panel on a terminal, plain lines elsewhere
+    dashboard: bool = False  # serve the facilitator's web dashboard on 127.0.0.1
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # A started mock to reuse, emptied for this run and left running after it (moto's
+    # backends are process-wide and a fresh mock costs seconds): see `run_exercises`.
+    account: MockAccount | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,67 @@ class RunResult:
     run_dir: RunDir
     score: Score
     reason: str
+
+
+class LeakSite(Protocol):
+    """Where the key leaked, as the injects tell it (a `BuiltRepository` is one)."""
+
+    @property
+    def public_url(self) -> str: ...
+
+    @property
+    def leak_commit(self) -> str: ...
+
+    @property
+    def leak_path(self) -> str: ...
+
+
+class Resumption(Protocol):
+    """A crashed run taken over where it stopped (`gameday.exercise.recovery.Recovery`).
+
+    It goes on as a new run goes, in its own run directory and on its clock continued from
+    the recovery time, except that the world is rebuilt from the journal and the timeline,
+    the attacker and the responder are restored rather than started afresh.
+    """
+
+    @property
+    def run(self) -> RunDir: ...
+
+    @property
+    def clock(self) -> Clock:
+        """The run clock: T0 as before, `now()` at the recovery time until it starts."""
+        ...
+
+    @property
+    def world_clock(self) -> RunClock:
+        """The clock the mock is seeded and rebuilt on, before it moves to the run clock."""
+        ...
+
+    @property
+    def leak(self) -> LeakSite: ...
+
+    @property
+    def stream(self) -> str:
+        """Added to the seed of random streams that must not repeat the crashed run's."""
+        ...
+
+    def rebuild(
+        self, account: MockAccount, journal: Journal, evaluator: Evaluator, responder: Responder
+    ) -> None:
+        """Replay the journal into the freshly seeded mock, put it on the run clock, catch the
+        live score and the responder up, and journal `run.recovered`."""
+        ...
+
+    def restore(
+        self,
+        timeline: Timeline,
+        bus: InjectBus,
+        attacker: Attacker,
+        account: MockAccount,
+    ) -> None:
+        """What already happened stays done: fired entries, delivered injects, the attacker's
+        wallet."""
+        ...
 
 
 class LiveState:
@@ -136,8 +208,19 @@ class LiveScore:
                     "check.changed", check=change.subject, value=change.holds, reason=change.reason
                 )
 
+    def score(self, now: float | None = None) -> Score:
+        """The running score as things stand at run time `now` (the dashboard's score)."""
+        with self._lock:
+            return self.evaluator.score(now=now)
 
-def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> RunResult:
+
+def run_exercise(
+    scenario_path: Path,
+    options: RunOptions,
+    console: Console,
+    *,
+    resume: Resumption | None = None,
+) -> RunResult:
     scenario = load_scenario(scenario_path)
     responder = responder_from_spec(options.responder)
     if options.clock == "virtual" and not responder.automated:
@@ -147,13 +230,15 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
         )
     if options.speed <= 0:
         raise UserError(f"--speed {options.speed} — give a positive factor, like 10")
-    run = _make_run_dir(scenario, options)
-    shutil.copyfile(scenario_path, run.scenario)
-
-    t0 = DEFAULT_T0 if options.clock == "virtual" else datetime.now(UTC).replace(microsecond=0)
-    clock: Clock = (
-        VirtualClock(t0) if options.clock == "virtual" else WallClock(options.speed, t0=t0)
-    )
+    clock: Clock
+    if resume is None:
+        run = _make_run_dir(scenario, options)
+        shutil.copyfile(scenario_path, run.scenario)
+        t0 = DEFAULT_T0 if options.clock == "virtual" else datetime.now(UTC).replace(microsecond=0)
+        clock = VirtualClock(t0) if options.clock == "virtual" else WallClock(options.speed, t0=t0)
+    else:
+        run, clock = resume.run, resume.clock
+        t0 = clock.t0
     journal = Journal(run.journal, clock)
     view = FacilitatorView(
         scenario,
@@ -169,6 +254,22 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
     journal.subscribe(live_score)
     console.print(f"run directory: {run.path}")
     run.write_status(pid=os.getpid(), state="starting", scenario=scenario.id, team=options.team)
+    dashboard: Dashboard | None = None
+    if options.dashboard:
+        dashboard = Dashboard(
+            run,
+            scenario,
+            options.team,
+            now=clock.now,
+            paused=lambda: clock.paused,
+            pending=lambda: [],
+            score=live_score.score,
+            rate=options.speed if options.clock == "wall" else None,
+        )
+        journal.subscribe(dashboard)
+        dashboard.start()
+        run.write_status(dashboard=dashboard.url)
+        console.print(f"dashboard: {dashboard.url}", markup=False, soft_wrap=True)
 
     account: MockAccount | None = None
     watcher: ControlWatcher | None = None
@@ -176,47 +277,71 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
     try:
         credentials = estate_credentials(scenario, options.seed)
         leaked = credentials[leaked_key_ref(scenario)]
-        console.print("building the leaky repository and the mock account …")
-        built = build_repository(scenario, run.path, seed=options.seed, t0=t0, credential=leaked)
-        account = MockAccount(
-            scenario.account.id,
-            clock,
-            regions=_regions(scenario),
-            support_plan=scenario.account.support_plan,
-            seed=options.seed,
-        ).start()
+        built: LeakSite
+        if resume is None:
+            console.print("building the leaky repository and the mock account …")
+            built = build_repository(
+                scenario, run.path, seed=options.seed, t0=t0, credential=leaked
+            )
+        else:
+            console.print("rebuilding the mock account from the journal …")
+            built = resume.leak
+        world_clock = clock if resume is None else resume.world_clock
+        if options.account is None:
+            account = MockAccount(
+                scenario.account.id,
+                world_clock,
+                regions=_regions(scenario),
+                support_plan=scenario.account.support_plan,
+                seed=options.seed,
+            ).start()
+        else:
+            account = options.account
+            account.reset(
+                clock=world_clock,
+                account_id=scenario.account.id,
+                regions=_regions(scenario),
+                support_plan=scenario.account.support_plan,
+                seed=options.seed,
+            )
         account.warm(_regions(scenario))
         # moto draws ids (instances, requests) from one generator: seeded after the parallel
         # warm-up, the same seed gives the same ids, and the same journal
         mock_random.seed(options.seed)
         estate = seed_estate(account, scenario, seed=options.seed)
+        if resume is not None:
+            resume.rebuild(account, journal, live_score.evaluator, responder)
         account.attach_journal(journal)
+        account.gateway.vault = Vault(run.path / VAULT_FILE)
         environment = account.write_profiles(run.path)
         mailbox.Maildir(run.mail, create=True)
         run.calls.mkdir(exist_ok=True)
 
-        journal.append(
-            "run.started",
-            t=0.0,
-            scenario=scenario.id,
-            team=options.team,
-            seed=options.seed,
-            clock=options.clock,
-            speed=options.speed,
-            responder=responder.name,
-            t0=iso(t0),
-            account_id=scenario.account.id,
-            leaked_access_key_id=leaked.access_key_id,
-            leaked_user=scenario.leak.user,
-            public_url=built.public_url,
-            repository=f"{scenario.leak.repository.owner}/{scenario.leak.repository.name}",
-        )
-        journal.append("world.seeded", t=0.0, **seeded_event(scenario, estate, account))
+        if resume is None:
+            journal.append(
+                "run.started",
+                t=0.0,
+                scenario=scenario.id,
+                team=options.team,
+                seed=options.seed,
+                clock=options.clock,
+                speed=options.speed,
+                responder=responder.name,
+                t0=iso(t0),
+                account_id=scenario.account.id,
+                leaked_access_key_id=leaked.access_key_id,
+                leaked_user=scenario.leak.user,
+                public_url=built.public_url,
+                repository=f"{scenario.leak.repository.owner}/{scenario.leak.repository.name}",
+            )
+            journal.append("world.seeded", t=0.0, **seeded_event(scenario, estate, account))
 
         code_host = CodeHost(run.remote, journal, watch_key=leaked.access_key_id)
         code_host.poll()  # the first poll takes the snapshot later pushes are compared with
         timeline = Timeline(clock, journal, end=scenario.duration)
         view.pending = timeline.pending
+        if dashboard is not None:
+            dashboard.pending = timeline.pending
         bus = InjectBus(clock)
         facts = IncidentFacts.from_scenario(
             scenario,
@@ -247,7 +372,7 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
             bus.publish(deliver(inject, inject_context))
 
         schedule_injects(timeline, scenario.timeline, fire, live_state)
-        _schedule_attacker(timeline, scenario, account, leaked, journal, options.seed)
+        attacker = _schedule_attacker(timeline, scenario, account, leaked, journal, options.seed)
         if scenario.workload is not None:
             probe = WorkloadProbe(scenario.workload, account, journal, _secret_region(scenario))
             timeline.schedule_every(
@@ -264,10 +389,13 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
             id="code-host",
             kind="code-host",
         )
+        if resume is not None:
+            resume.restore(timeline, bus, attacker, account)
 
         responder_session = account.session(account.responder.credential, framework_client=False)
         if options.clock == "virtual":
-            _repeatable_tokens(responder_session, random.Random(f"gameday-tokens:{options.seed}"))
+            stream = f"gameday-tokens:{options.seed}{resume.stream if resume else ''}"
+            _repeatable_tokens(responder_session, random.Random(stream))
         context = RunbookContext(
             aws=responder_session,
             clock=clock,
@@ -282,14 +410,24 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
             handout(scenario, run, options, environment, facts.case_id), encoding="utf-8"
         )
         watcher = ControlWatcher(
-            run, _control_handlers(clock, timeline, journal, code_host, scenario)
+            run,
+            _control_handlers(clock, timeline, journal, code_host, scenario),
+            on_error=lambda command, error: journal.append(
+                "error",
+                source=f"control {command.get('command')}",
+                message=f"{type(error).__name__}: {error}",
+            ),
         ).start()
         if not responder.automated:
             console.print(handout_summary(run, environment))
         responder.start(context)
         run.write_status(state="running", endpoint=account.endpoint_url, clock=options.clock)
         view.start()
+        if not clock.virtual:
+            journal.subscribe(_clock_publisher(run, options.speed))
         clock.start()
+        if not clock.virtual:
+            run.write_clock(clock.now(), speed=options.speed, paused=clock.paused)
         try:
             timeline.run()
             reason = "end" if timeline.stopped else "duration"
@@ -304,8 +442,12 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
             responder.join(10.0)
         journal.append("run.ended", t=ended_at, reason=reason)
         view.stop()
-        if account is not None:
+        if dashboard is not None:
+            dashboard.stop()
+        if account is not None and options.account is None:
             account.stop()
+        elif account is not None:
+            account.attach_journal(None)  # the shared mock outlives this run's journal
         journal.close()
         run.write_status(state="ended", reason=reason)
 
@@ -313,6 +455,33 @@ def run_exercise(scenario_path: Path, options: RunOptions, console: Console) -> 
     score = score_journal(scenario, events, options.team)
     write_reports(run.path, scenario, events, score)
     return RunResult(run, score, reason)
+
+
+def run_exercises(
+    runs: Iterable[tuple[Path, RunOptions]], console: Console
+) -> Iterator[RunResult]:
+    """Runs one after another on one warm mock account, each result as it comes.
+
+    The mock (moto's backends are process-wide) starts once and is emptied for each run, so
+    a batch of virtual-time runs — a scenario library in CI — does not pay the mock's
+    start-up and warm-up every time. A run's own `account` option is replaced.
+    """
+    account: MockAccount | None = None
+    try:
+        for path, options in runs:
+            if account is None:
+                first = load_scenario(path)
+                account = MockAccount(
+                    first.account.id,
+                    VirtualClock(DEFAULT_T0),
+                    regions=_regions(first),
+                    support_plan=first.account.support_plan,
+                    seed=options.seed,
+                ).start()
+            yield run_exercise(path, replace(options, account=account), console)
+    finally:
+        if account is not None:
+            account.stop()
 
 
 def _repeatable_tokens(session: Any, rng: random.Random) -> None:
@@ -362,7 +531,7 @@ def _schedule_attacker(
     leaked: Any,
     journal: Journal,
     seed: int,
-) -> None:
+) -> Attacker:
     rng = random.Random(f"gameday-attacker:{seed}")
     context = AttackerContext(
         account_id=scenario.account.id,
@@ -390,25 +559,42 @@ def _schedule_attacker(
                 id=f"{name}-again",
                 kind="attacker",
             )
+    return attacker
+
+
+def _clock_publisher(run: RunDir, speed: float) -> Callable[[Event], None]:
+    """Keeps run.json's clock in step with pauses, so `gameday status` tells the run time."""
+
+    def publish(event: Event) -> None:
+        if event["kind"] in ("run.paused", "run.resumed"):
+            run.write_clock(float(event["t"]), speed=speed, paused=event["kind"] == "run.paused")
+
+    return publish
 
 
 def _control_handlers(
     clock: Clock, timeline: Timeline, journal: Journal, code_host: CodeHost, scenario: Scenario
-) -> dict[str, Callable[[dict[str, Any]], None]]:
+) -> dict[str, Handler]:
     steps = {step.id for step in scenario.steps}
 
-    def pause(command: dict[str, Any]) -> None:
-        if not clock.paused:
-            journal.append("run.paused", by=command.get("by"))
-            clock.pause()
-
-    def resume(command: dict[str, Any]) -> None:
+    def pause(command: dict[str, Any]) -> str:
         if clock.paused:
-            clock.resume()
-            journal.append("run.resumed", by=command.get("by"))
+            return "already paused"
+        clock.pause()
+        # journaled at the very moment the clock stopped, which is when it stands from now on
+        journal.append("run.paused", by=command.get("by"))
+        return f"paused at {clock_text(clock.now())}"
 
-    def end(command: dict[str, Any]) -> None:
+    def resume(command: dict[str, Any]) -> str:
+        if not clock.paused:
+            return "not paused — the clock is running"
+        clock.resume()
+        journal.append("run.resumed", by=command.get("by"))
+        return f"resumed at {clock_text(clock.now())}"
+
+    def end(command: dict[str, Any]) -> str:
         timeline.stop()
+        return "ending — the run scores and reports now"
 
     def note(command: dict[str, Any]) -> None:
         journal.append(
@@ -418,9 +604,12 @@ def _control_handlers(
             by=command.get("by"),
         )
 
-    def mark(command: dict[str, Any]) -> None:
-        if command.get("step") in steps:
-            journal.append("mark", step=command.get("step"), by=command.get("by"))
+    def mark(command: dict[str, Any]) -> str:
+        step = str(command.get("step"))
+        if step not in steps:
+            raise CommandRefused(f"unknown step '{step}' — {did_you_mean(step, steps)}")
+        journal.append("mark", step=step, by=command.get("by"))
+        return f"marked {step}"
 
     def repo(command: dict[str, Any]) -> None:
         if command.get("action") == "private":
@@ -428,8 +617,11 @@ def _control_handlers(
         elif command.get("action") == "delete":
             code_host.delete()
 
-    def fire_next(command: dict[str, Any]) -> None:
-        timeline.fire_next_now()
+    def fire_next(command: dict[str, Any]) -> str:
+        fired = timeline.fire_next_now()
+        if fired is None:
+            raise CommandRefused("no inject is left to fire now (the rest wait on another)")
+        return f"{fired} fires now" + (" — on resume: the clock is paused" if clock.paused else "")
 
     return {
         "pause": pause,
@@ -480,7 +672,8 @@ boto3 picks up the same profile from those variables.
   with any mail client that reads Maildir, or as text).
 - **Phone calls** are read aloud by the facilitator; their scripts land in `{run.calls}/`.
 - **The AWS Support case** is in the mock's Support API:
-  `aws support describe-cases --include-resolved-cases`.
+  `aws support describe-cases --include-resolved-cases`. The email quotes the case's display
+  number; `add-communication-to-case` wants the `caseId` (`case-…`) that describe-cases shows.
 
 ## The repository
 
@@ -491,6 +684,13 @@ boto3 picks up the same profile from those variables.
 
 - `gameday note {run.path} "rotated the root password"` journals an out-of-band action.
 - The facilitator validates manual steps with `gameday mark {run.path} STEP_ID`.
+
+## If the exercise stops
+
+If the facilitator's machine crashes or sleeps, `gameday recover {run.path}` rebuilds the
+mock and the exercise goes on where it stopped, with the same credentials; your next
+command finds it. `{run.path}/.vault.jsonl` keeps what that needs (decoy secrets minted
+during the exercise, which exist nowhere but in the mock); it stays in the run directory.
 
 Good luck. Treat it as real.
 """

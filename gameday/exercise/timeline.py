@@ -198,6 +198,38 @@ class Timeline:
         self.clock.notify()
         return entry.id
 
+    def restore(
+        self, id: str, t: float, outcome: Literal["fired", "skipped", "failed"] = "fired"
+    ) -> None:
+        """Recovery: in the run being recovered, entry `id` fired (or was skipped, or failed)
+        at run time `t`. Nothing runs and nothing is journaled again.
+
+        A one-shot entry is settled; the entries `after` it become due from `t` (or are
+        settled with it when it did not fire). A periodic entry goes on at its first period
+        after `t`.
+        """
+        with self._lock:
+            entry = self._entries[id]
+            if entry.every is not None:
+                due = t if entry.due is None else entry.due
+                while due <= t:
+                    due += entry.every
+                if outcome == "fired" and entry.fired_at is None:
+                    entry.fired_at = t
+                    self._release(entry)
+                if entry.until is not None and due > entry.until:
+                    entry.state = "fired"
+                else:
+                    entry.state, entry.due = "scheduled", due
+            elif outcome == "fired":
+                entry.state, entry.fired_at = "fired", t
+                self._release(entry)
+            else:
+                entry.state = outcome
+                self._cascade(entry)  # its dependents' events are in the journal already
+            self._changed = True
+        self.clock.notify()
+
     def stop(self) -> None:
         """End the timeline now (the facilitator's `gameday end`); pending entries stay unfired."""
         with self._lock:

@@ -275,6 +275,7 @@ class MockAccount:
         gateway.trail = CloudTrailEvents(self.account_id)
         gateway.registry.clear()
         gateway.clear_propagation()
+        gateway.vault = None
         gateway.attach_journal(self.journal)
         self._bootstrap()
         gateway.recording = True

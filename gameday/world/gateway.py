@@ -9,7 +9,9 @@ For every request it
 - refuses an action matched by an explicit Deny in a policy attached to the caller
   (the quarantine policies, a deny-all) with AWS's `AccessDenied` and message;
 - answers what moto lacks itself: CloudTrail `LookupEvents` (from the journal) and Support;
-- journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code.
+- journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code;
+- keeps, for each successful call that changes state, the request as sent and the response in
+  the run's private vault (`Vault`), which is what `gameday recover` rebuilds the mock from.
 
 Actors: the framework registers which key belongs to which actor (`KeyRegistry`). A key
 created by a call (`CreateAccessKey`, STS credentials) belongs to the creator's actor. The
@@ -22,9 +24,11 @@ framework's clients may set the source IP and user agent recorded for their call
 
 from __future__ import annotations
 
+import base64
 import hmac
 import io
 import json
+import os
 import re
 import sys
 import threading
@@ -35,12 +39,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gameday.journal import Event, Journal, RunClock, iso, time_at
-from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents
+from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents, is_read_only
 from gameday.world.quarantine import Denial, explicit_deny
 from gameday.world.secret_values import access_key_id_in
 from gameday.world.support import SupportCenter, SupportError
@@ -179,6 +184,62 @@ class MotoTime:
 moto_time = MotoTime()
 
 
+# ── the vault: what a recovery needs and the journal must not hold ─────────────────────────
+
+VAULT_FILE = ".vault.jsonl"
+
+
+class Vault:
+    """`RUN_DIR/.vault.jsonl`: each state-changing call as it was really sent, and its answer.
+
+    The journal redacts secrets and keeps request parameters only, which is not enough to
+    rebuild the mock after a crash: a secret written, a key minted (its secret key), an S3
+    body. For every call that succeeds and is not read-only, the gateway appends one line —
+    `entry` (1, 2, 3 …), `service`, `action`, the `request` (method, path, query, headers, body
+    in base64) and the `response` (status, headers, body in base64) — and syncs it before the
+    `api.call` event that names it (`vault`: the entry) is journaled, so the journal never
+    names an entry the vault lacks. The file is created 0600 and holds decoy secrets only:
+    keys and values that exist nowhere but in the mock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._entries = max(read_vault(path), default=0) if path.exists() else 0
+
+    def append(self, record: Mapping[str, Any]) -> int:
+        """Write `record` as the next entry, synced to the disk; its entry number."""
+        with self._lock:
+            self._entries += 1
+            line = json.dumps({"entry": self._entries, **record}, separators=(",", ":")) + "\n"
+            data = line.encode("utf-8")
+            handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                while data:
+                    data = data[os.write(handle, data) :]
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            return self._entries
+
+
+def read_vault(path: Path) -> dict[int, dict[str, Any]]:
+    """A vault's entries by number; a torn last line (a crash mid-write) is left out."""
+    entries: dict[int, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.endswith("\n"):
+                break
+            record = json.loads(line)
+            entries[int(record["entry"])] = record
+    return entries
+
+
+def vault_body(record: Mapping[str, Any]) -> bytes:
+    """The body of a vault entry's `request` or `response`."""
+    return base64.b64decode(str(record.get("body") or ""))
+
+
 # ── who holds which key ────────────────────────────────────────────────────────────────────
 
 
@@ -269,7 +330,10 @@ class Gateway:
         self.registry = KeyRegistry()
         self.token = token
         self.recording = True
+        # A recovery replays calls that succeeded when first made: no key or deny check then.
+        self.replaying = False
         self.journal: Journal | None = None
+        self.vault: Vault | None = None
         self._local_seq = 0
         self._seq_lock = threading.Lock()
         self._propagation: dict[str, float] = {}
@@ -303,10 +367,11 @@ class Gateway:
             )
         with moto_time.following(self.clock):
             call = self._parse(environ)
+            request = self._request_record(call, environ)
             outcome = self._authorise(call)
             if outcome is None:
                 outcome = self._serve(call, environ)
-            self._record(call, outcome)
+            self._record(call, outcome, request)
         return self._send(start_response, outcome)
 
     def _send(self, start_response: StartResponse, outcome: Outcome) -> Iterable[bytes]:
@@ -399,6 +464,28 @@ class Gateway:
             call.actor = "framework"
         return call
 
+    def _request_record(self, call: Call, environ: WSGIEnvironment) -> dict[str, Any] | None:
+        """The request as sent, for the vault: only for calls that may change state."""
+        if (
+            self.vault is None
+            or self.journal is None
+            or not self.recording
+            or is_read_only(call.service, call.action)
+        ):
+            return None
+        body = _read_body(environ)  # kept for moto: the body is replaced by a copy
+        return {
+            "method": call.method,
+            "path": str(environ.get("PATH_INFO", "")),
+            "query": str(environ.get("QUERY_STRING", "")),
+            "headers": {
+                str(k): str(v)
+                for k, v in environ.items()
+                if str(k).startswith("HTTP_") or k in ("CONTENT_TYPE", "CONTENT_LENGTH")
+            },
+            "body": base64.b64encode(body).decode("ascii"),
+        }
+
     def _carries_token(self, environ: WSGIEnvironment) -> bool:
         offered = str(environ.get("HTTP_X_GAMEDAY_CLIENT", ""))
         return bool(offered) and hmac.compare_digest(offered, self.token)
@@ -441,7 +528,7 @@ class Gateway:
         account_id, key = found
         principal = principal_of(account_id, key)
         call.principal = principal
-        if call.iam_action in NEVER_DENIED:
+        if self.replaying or call.iam_action in NEVER_DENIED:
             return None
         if self._propagating(principal):
             return None
@@ -520,7 +607,7 @@ class Gateway:
 
     # ── the journal ───────────────────────────────────────────────────────────────────────
 
-    def _record(self, call: Call, outcome: Outcome) -> None:
+    def _record(self, call: Call, outcome: Outcome, request: dict[str, Any] | None = None) -> None:
         if not self.recording:
             return
         response, resources = self._created(call, outcome)
@@ -544,6 +631,19 @@ class Gateway:
             "result": _result_of(call, outcome, response),
         }
         if self.journal is not None:
+            if request is not None and self.vault is not None and outcome.status < 400:
+                fields["vault"] = self.vault.append(
+                    {
+                        "service": call.service,
+                        "action": call.action,
+                        "request": request,
+                        "response": {
+                            "status": outcome.status,
+                            "headers": [list(pair) for pair in outcome.headers],
+                            "body": base64.b64encode(outcome.body).decode("ascii"),
+                        },
+                    }
+                )
             self.journal.append("api.call", **fields)
             return
         with self._seq_lock:
@@ -832,7 +932,13 @@ def _read_body(environ: WSGIEnvironment) -> bytes:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    body: bytes
+    if length > 0:
+        body = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated") and "CONTENT_LENGTH" not in environ:
+        body = environ["wsgi.input"].read()  # a chunked body: the server ends the stream
+    else:
+        body = b""
     environ["wsgi.input"] = io.BytesIO(body)
     environ["gameday.body"] = body
     return body

@@ -197,7 +197,8 @@ class SupportCenter:
             case.communications.append(Communication(body, submitted_by, self._now()))
             case.status = "pending-customer-action"
         self._changed(
-            "support.communication-added", {"case_id": case_id, "submitted_by": submitted_by}
+            "support.communication-added",
+            {"case_id": case_id, "submitted_by": submitted_by, "body": body},
         )
 
     def case(self, case_id: str) -> Case:

@@ -193,7 +193,7 @@ def enumerate_effect(world: World, outcome: Outcome) -> None:
         world.account.responder.user_name,
     }
     assert set(loot["roles"]) >= {r.name for r in estate.roles}
-    assert loot["own_policies"] == []  # the leaked user's power comes through its group
+    assert loot["own_policies"] == ["arn:aws:iam::aws:policy/AdministratorAccess"]  # "temporarily"
     assert sorted(loot["buckets"]) == sorted(b.name for b in estate.buckets)
     assert sorted(loot["instances"]) == sorted(
         f"{region}/{i}" for region, ids in world.seeded.instances.items() for i in ids

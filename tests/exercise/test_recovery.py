@@ -1,0 +1,608 @@
+"""`gameday recover`: a run killed half-way is rebuilt from its journal and vault and goes on.
+
+The end-to-end tests kill a real `gameday run` with SIGKILL once its journal has passed the
+middle of the exercise, recover it with the real `gameday recover`, and compare with a run
+left alone. The equality test runs in virtual time: there the run is a pure function of the
+scenario, the seed and the responder's actions, so the recovered run must score exactly as
+the uninterrupted one — every step's status, points and `satisfied_at_s`, every penalty, the
+metrics. On the wall clock at a high speed two runs differ on their own (a call that takes
+40 ms of real time takes ten run seconds at 240×, enough for the attacker to get in before
+IAM's propagation delay runs out, or not), so the wall-clock test checks what recovery
+itself promises instead: the clock goes on from where it stopped with the same T0, no action
+of the responder is lost or done twice, and people using the generated profile keep going.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from gameday.errors import UserError
+from gameday.exercise.recovery import (
+    LeakFacts,
+    ResumedVirtualClock,
+    ResumedWallClock,
+    _replay_progress,
+    inspect_crash,
+    mend_tail,
+)
+from gameday.exercise.responders import (
+    InjectBus,
+    ReplayStep,
+    RunbookContext,
+    RunbookResponder,
+    aws_call,
+)
+from gameday.exercise.timeline import Timeline
+from gameday.journal import Event, Journal, read_journal
+from gameday.rundir import RunDir
+from gameday.world.account import MockAccount
+from gameday.world.gateway import VAULT_FILE, Vault, read_vault, vault_body
+from gameday.world.repo import CodeHost
+
+from .test_run_e2e import SEED_SCENARIO, LiveRun, aws_cli, environment, gameday
+
+Events = Callable[..., list[Event]]
+OpenJournal = Callable[..., Journal]
+
+# The seed scenario's main steps, spread over its two hours; the kill comes at one hour, so
+# some happen before it, some after, and some after it use what was learned before it
+# (`mining_ap`, `billing`). Times sit off the probe's minute and the code host's 15 s polls:
+# two things due at one instant may take turns in another order after a recovery.
+REPLAY = """\
+- at: 2m10s
+  note: Incident declared; incident lead named
+- at: 5m7s
+  aws: {service: iam, action: UpdateAccessKey,
+        params: {UserName: "${notice.user_name}", AccessKeyId: "${notice.access_key_id}",
+                 Status: Inactive}}
+- at: 8m7s
+  aws: {service: cloudtrail, action: LookupEvents, region: us-east-1,
+        params: {LookupAttributes: [{AttributeKey: AccessKeyId,
+                                     AttributeValue: "${notice.access_key_id}"}]}}
+- at: 12m7s
+  aws: {service: iam, action: ListAccessKeys, params: {UserName: svc-backup-admin},
+        save: backdoor}
+- at: 12m8s
+  aws: {service: iam, action: DeleteAccessKey,
+        params: {UserName: svc-backup-admin,
+                 AccessKeyId: "${backdoor.AccessKeyMetadata[0].AccessKeyId}"}}
+- at: 12m9s
+  aws: {service: iam, action: DetachUserPolicy,
+        params: {UserName: svc-backup-admin,
+                 PolicyArn: "arn:aws:iam::aws:policy/AdministratorAccess"}}
+- at: 12m10s
+  aws: {service: iam, action: DeleteUser, params: {UserName: svc-backup-admin}}
+- at: 20m7s
+  aws: {service: ec2, action: DescribeInstances, region: sa-east-1, save: mining_sa,
+        params: {Filters: [{Name: instance-state-name, Values: [running]}]}}
+- at: 20m8s
+  aws: {service: ec2, action: TerminateInstances, region: sa-east-1,
+        params: {InstanceIds: "${mining_sa.Reservations[].Instances[].InstanceId}"}}
+- at: 21m7s
+  aws: {service: ec2, action: DescribeInstances, region: ap-southeast-3, save: mining_ap,
+        params: {Filters: [{Name: instance-state-name, Values: [running]}]}}
+- at: 25m7s
+  aws: {service: iam, action: ListAccessKeys, params: {UserName: billing-api}, save: billing}
+- at: 25m8s
+  aws: {service: iam, action: CreateAccessKey, params: {UserName: billing-api}, save: fresh}
+- at: 26m7s
+  aws: {service: secretsmanager, action: PutSecretValue,
+        params: {SecretId: prod/billing-api/aws,
+                 SecretString: '{"aws_access_key_id": "${fresh.AccessKey.AccessKeyId}",
+                   "aws_secret_access_key": "${fresh.AccessKey.SecretAccessKey}"}'}}
+- at: 30m7s
+  aws: {service: iam, action: UpdateAccessKey,
+        params: {UserName: billing-api, Status: Inactive,
+                 AccessKeyId: "${billing.AccessKeyMetadata[0].AccessKeyId}"}}
+- at: 40m7s
+  note: Legal and the privacy office informed
+- at: 66m7s
+  repo: private
+- at: 70m7s
+  aws: {service: support, action: AddCommunicationToCase, region: us-east-1,
+        params: {caseId: "${notice.case_reference}",
+                 communicationBody: "The exposed key is disabled, the backdoor user is gone
+                   and the billing key is rotated."}}
+- at: 75m7s
+  aws: {service: ec2, action: TerminateInstances, region: ap-southeast-3,
+        params: {InstanceIds: "${mining_ap.Reservations[].Instances[].InstanceId}"}}
+- at: 80m7s
+  aws: {service: iam, action: DeleteAccessKey,
+        params: {UserName: "${notice.user_name}", AccessKeyId: "${notice.access_key_id}"}}
+- at: 85m7s
+  aws: {service: iam, action: DeleteAccessKey,
+        params: {UserName: billing-api,
+                 AccessKeyId: "${billing.AccessKeyMetadata[0].AccessKeyId}"}}
+"""
+REPLAY_STEPS = 20
+HALF_WAY = 3600.0  # the seed scenario lasts two hours
+RESPONDER_ACTS = ("api.call", "note", "responder.error", "repo.private", "repo.deleted")
+
+
+# ── the end-to-end harness ────────────────────────────────────────────────────────────────
+
+
+def write_replay(folder: Path) -> Path:
+    path = folder / "team-plan.yaml"
+    path.write_text(REPLAY, encoding="utf-8")
+    return path
+
+
+def kill_half_way(live: LiveRun) -> float:
+    """SIGKILL the run once its journal has passed the middle; the last journaled run time."""
+    live.wait_until(
+        lambda: any(float(e["t"]) >= HALF_WAY for e in live.events()),
+        "the journal to pass half-way",
+        timeout=150.0,
+    )
+    live.process.send_signal(signal.SIGKILL)
+    live.process.wait(30)
+    events = live.events()
+    assert not any(e["kind"] == "run.ended" for e in events), "the run ended before the kill"
+    return max(float(e["t"]) for e in events)
+
+
+def recover(out: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return gameday("recover", out, "--plain", cwd=cwd, timeout=240.0)
+
+
+def responder_acts(events: list[Event]) -> list[Event]:
+    """What the replay did: its calls, notes, repository actions and failures."""
+    return [
+        e
+        for e in events
+        if e["kind"] in RESPONDER_ACTS
+        and (e["kind"] != "api.call" or e.get("actor") == "responder")
+        and (e["kind"] != "note" or e.get("actor") == "responder")
+    ]
+
+
+def comparable(score: dict[str, Any]) -> dict[str, Any]:
+    return {k: score[k] for k in ("score", "passed", "steps", "penalties", "metrics")}
+
+
+# ── 1. virtual time: the recovered run scores exactly as the uninterrupted one ────────────
+
+
+@pytest.mark.slow
+def test_a_run_killed_half_way_and_recovered_scores_as_if_nothing_happened(
+    tmp_path: Path,
+) -> None:
+    plan = write_replay(tmp_path)
+    options = ("--clock", "virtual", "--responder", f"replay:{plan}", "--seed", "3")
+
+    def uninterrupted() -> dict[str, Any]:
+        with LiveRun(SEED_SCENARIO, tmp_path / "whole", *options) as live:
+            assert live.finish(180.0) in (0, 1), live.log()
+        return dict(json.loads((tmp_path / "whole" / "score.json").read_text()))
+
+    with ThreadPoolExecutor(1) as pool:
+        whole = pool.submit(uninterrupted)
+        with LiveRun(SEED_SCENARIO, tmp_path / "crashed", *options) as live:
+            stopped_at = kill_half_way(live)
+        recovered = recover(tmp_path / "crashed", tmp_path)
+        expected = whole.result()
+    assert recovered.returncode in (0, 1), recovered.stdout + recovered.stderr
+    run = RunDir(tmp_path / "crashed")
+    score = json.loads((run.path / "score.json").read_text())
+    assert comparable(score) == comparable(expected)
+
+    events = read_journal(run.journal)
+    marks = [e for e in events if e["kind"] == "run.recovered"]
+    assert len(marks) == 1
+    mark = marks[0]
+    assert mark["from_t"] == stopped_at == mark["t"]
+    assert mark["replayed"] > 10 and mark["reopened"] == 1 and mark["failed"] == []
+    assert mark["by"] == "test-lead"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == "duration"
+    # every action of the plan was done once: none lost in the crash, none done again
+    acts = responder_acts(events)
+    assert len(acts) == REPLAY_STEPS, [(e["t"], e["kind"], e.get("action")) for e in acts]
+    assert not [e for e in acts if e["kind"] == "responder.error"]
+    # what was learned before the crash served after it: the ap-southeast-3 instances
+    # listed at 21m7s were terminated at 75m7s, with the ids the attacker's launch had
+    launched = {
+        r["id"]
+        for e in events
+        if e["kind"] == "attacker.technique"
+        for r in e["created"]
+        if r["kind"] == "instance" and r["region"] == "ap-southeast-3"
+    }
+    terminate = next(
+        e for e in acts if e.get("action") == "TerminateInstances" and e["t"] > stopped_at
+    )
+    assert terminate["status"] == 200 and launched
+    assert {v for k, v in terminate["params"].items() if k.startswith("InstanceId")} == launched
+    assert_vault_private(run)
+
+
+def assert_vault_private(run: RunDir) -> None:
+    """The vault is the run's alone, and its secrets reach neither journal nor reports."""
+    vault = run.path / VAULT_FILE
+    assert stat.S_IMODE(vault.stat().st_mode) == 0o600
+    secrets = [
+        text
+        for entry in read_vault(vault).values()
+        if entry["action"] in ("CreateAccessKey", "PutSecretValue")
+        for text in (vault_body(entry["response"]), vault_body(entry["request"]))
+    ]
+    minted = [s.split(b"<SecretAccessKey>")[1].split(b"<")[0] for s in secrets if b"<Secret" in s]
+    assert minted
+    for name in ("journal.jsonl", "score.json", "report.html", "report.md", "junit.xml"):
+        text = (run.path / name).read_bytes()
+        assert not any(secret in text for secret in minted), name
+
+
+# ── 2. the wall clock: time goes on, nothing is lost or done twice, people keep going ─────
+
+
+@pytest.mark.slow
+def test_a_wall_clock_run_goes_on_from_where_it_stopped_with_the_same_t0(
+    tmp_path: Path,
+) -> None:
+    plan = write_replay(tmp_path)
+    out = tmp_path / "crashed"
+    with LiveRun(
+        SEED_SCENARIO, out, "--clock", "wall", "--speed", "480", "--responder", f"replay:{plan}"
+    ) as live:
+        stopped_at = kill_half_way(live)
+    run = RunDir(out)
+    before = read_journal(run.journal)
+    t0 = datetime.fromisoformat(before[0]["t0"].replace("Z", "+00:00"))
+    credentials = (out / "aws" / "credentials").read_text()
+    old_endpoint = (out / "aws" / "config").read_text()
+
+    log = tmp_path / "recover.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gameday", "recover", str(out), "--plain"],
+            cwd=tmp_path,
+            env=environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # a person with the generated profile carries on against the rebuilt mock
+        mark = wait_for_event(run, "run.recovered", process, log)
+        assert mark["from_t"] == stopped_at
+        wait_for(lambda: run.status().get("state") == "running", process, log)
+        assert (out / "aws" / "credentials").read_text() == credentials
+        config = (out / "aws" / "config").read_text()
+        assert config != old_endpoint and f"endpoint_url = {run.status()['endpoint']}" in config
+        identity = aws_cli(run)("sts", "get-caller-identity")
+        assert identity.returncode == 0, identity.stderr
+        assert json.loads(identity.stdout)["Arn"].endswith(":user/incident-responder")
+        assert process.wait(180) in (0, 1), log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    events = read_journal(run.journal)
+    after = events[len(before) :]
+    assert after[0]["kind"] == "run.recovered"
+    assert all(float(e["t"]) >= stopped_at for e in after)
+    # on the original timeline: `time` is T0 + t (to the journal's millisecond)
+    assert all(
+        abs(
+            datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+            - (t0 + timedelta(seconds=float(e["t"])))
+        )
+        <= timedelta(milliseconds=2)
+        for e in after
+    )
+    assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == "duration"
+    assert float(events[-1]["t"]) >= 7200.0
+    # the person's call is the responder's too; the plan's actions: each one once, those
+    # after the crash at their times
+    acts = responder_acts(events)
+    assert [e["t"] > stopped_at for e in acts if e.get("action") == "GetCallerIdentity"] == [True]
+    acts = [e for e in acts if e.get("action") != "GetCallerIdentity"]
+    assert len(acts) == REPLAY_STEPS, [(e["t"], e["kind"], e.get("action")) for e in acts]
+    assert acts[-5]["kind"] == "repo.private" and float(acts[-5]["t"]) >= 66 * 60 + 7
+    due = (70 * 60 + 7, 75 * 60 + 7, 80 * 60 + 7, 85 * 60 + 7)
+    assert all(float(e["t"]) >= at for e, at in zip(acts[-4:], due, strict=True))
+    # and a run that ended is not recovered twice
+    again = recover(out, tmp_path)
+    assert again.returncode == 2 and "nothing to recover" in again.stderr
+
+
+def wait_for(condition: Callable[[], Any], process: subprocess.Popen[bytes], log: Path) -> Any:
+    """Poll `condition` while the recovering process lives; what it returned."""
+    deadline = datetime.now(UTC) + timedelta(seconds=120)
+    while datetime.now(UTC) < deadline:
+        found = condition()
+        if found:
+            return found
+        assert process.poll() is None, log.read_text()
+        threading.Event().wait(0.1)
+    raise AssertionError(f"timed out after 120 s\n{log.read_text()}")
+
+
+def wait_for_event(run: RunDir, kind: str, process: subprocess.Popen[bytes], log: Path) -> Event:
+    found: Event = wait_for(
+        lambda: next((e for e in read_journal(run.journal) if e["kind"] == kind), None),
+        process,
+        log,
+    )
+    return found
+
+
+# ── 3. what recovery refuses ──────────────────────────────────────────────────────────────
+
+
+def crashed_run(
+    tmp_path: Path, events: list[dict[str, Any]], *, tail: str = "", name: str = "run"
+) -> RunDir:
+    run = RunDir(tmp_path / name)
+    run.path.mkdir()
+    run.scenario.write_text(SEED_SCENARIO.read_text())
+    lines = [json.dumps({"seq": i, "time": "x", **e}) for i, e in enumerate(events, start=1)]
+    run.journal.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+    return run
+
+
+STARTED = {
+    "t": 0.0,
+    "kind": "run.started",
+    "t0": "2026-03-02T12:33:12.000Z",
+    "responder": "human",
+    "public_url": "https://github.com/acme/tools/blob/0123abc/scripts/deploy%20it.sh",
+}
+
+
+def test_a_run_that_never_started_or_that_ended_is_not_recovered(tmp_path: Path) -> None:
+    never = crashed_run(tmp_path, [{"t": 0.0, "kind": "world.seeded"}])
+    with pytest.raises(UserError, match="stopped before T0"):
+        inspect_crash(never)
+    ended = crashed_run(
+        tmp_path, [STARTED, {"t": 7200.0, "kind": "run.ended", "reason": "duration"}], name="b"
+    )
+    with pytest.raises(UserError, match=r"ended \(duration\) — nothing to recover"):
+        inspect_crash(ended)
+
+
+def test_a_live_run_is_not_recovered(tmp_path: Path) -> None:
+    run = crashed_run(tmp_path, [STARTED])
+    run.write_status(pid=os.getpid(), state="running")
+    with pytest.raises(UserError, match=f"still running \\(pid {os.getpid()}\\)"):
+        inspect_crash(run)
+
+
+def test_a_call_the_vault_lacks_makes_the_run_unrecoverable(tmp_path: Path) -> None:
+    call = {"t": 90.0, "kind": "api.call", "service": "iam", "action": "CreateUser"}
+    run = crashed_run(tmp_path, [STARTED, {**call, "status": 200, "vault": 1}])
+    with pytest.raises(UserError, match=r"event 2 \(iam:CreateUser\) has no entry"):
+        inspect_crash(run)
+    # read-only or refused calls change nothing: they need no entry
+    quiet = crashed_run(
+        tmp_path,
+        [STARTED, {**call, "status": 403}, {**call, "action": "ListUsers", "status": 200}],
+        name="quiet",
+    )
+    crash = inspect_crash(quiet)
+    assert crash.from_t == 90.0 and crash.responder_spec == "human"
+    assert crash.t0 == datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
+
+
+def test_a_line_torn_by_the_crash_is_cut_off(tmp_path: Path) -> None:
+    run = crashed_run(tmp_path, [STARTED, {"t": 61.5, "kind": "note"}], tail='{"seq": 3, "t": 7')
+    crash = inspect_crash(run)
+    assert crash.from_t == 61.5
+    assert run.journal.read_text().endswith("\n")
+    assert [e["seq"] for e in read_journal(run.journal)] == [1, 2]
+    assert not mend_tail(run.journal)
+
+
+def test_the_leak_is_read_back_from_its_public_url() -> None:
+    leak = LeakFacts.from_url(str(STARTED["public_url"]))
+    assert (leak.leak_commit, leak.leak_path) == ("0123abc", "scripts/deploy it.sh")
+    with pytest.raises(UserError, match="no leak commit"):
+        LeakFacts.from_url("https://github.com/acme/tools")
+
+
+# ── 4. the clocks go on from where they stopped ───────────────────────────────────────────
+
+
+T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
+
+
+def test_resumed_virtual_time_starts_at_the_recovery_time() -> None:
+    clock = ResumedVirtualClock(T0, 3600.0)
+    woke: list[float] = []
+
+    def sleeper() -> None:
+        clock.sleep_until(3700.0)
+        woke.append(clock.now())
+
+    assert clock.now() == 3600.0 and clock.t0 == T0
+    thread = clock.spawn("sleeper", sleeper)
+    clock.start()
+    thread.join(5)
+    assert woke == [3700.0]
+    clock.close()
+
+
+def test_resumed_wall_time_stands_at_the_recovery_time_until_it_starts() -> None:
+    clock = ResumedWallClock(600.0, T0, 3600.0)
+    assert clock.now() == 3600.0 and clock.t0 == T0
+    threading.Event().wait(0.05)
+    assert clock.now() == 3600.0  # not started: time stands
+    clock.start()
+    threading.Event().wait(0.05)
+    assert 3600.0 + 0.04 * 600 <= clock.now() < 3600.0 + 5 * 600
+    clock.close()
+
+
+# ── 5. the timeline restores what fired without firing it again ──────────────────────────
+
+
+def test_restored_entries_do_not_fire_again_and_release_what_comes_after(
+    open_journal: OpenJournal, events: Events
+) -> None:
+    clock = ResumedVirtualClock(T0, 1000.0)
+    journal = open_journal(clock)
+    timeline = Timeline(clock, journal, end=1200.0)
+    fired: list[tuple[str, float]] = []
+
+    def note(name: str) -> Callable[[], None]:
+        return lambda: fired.append((name, clock.now()))
+
+    timeline.schedule(note("case"), at=110.0, id="case", kind="inject")
+    timeline.schedule(note("email"), after="case", delay=900.0, id="email", kind="inject")
+    timeline.schedule(note("call"), at=300.0, id="call", kind="inject")
+    timeline.schedule(note("follow-up"), after="call", delay=60.0, id="follow-up", kind="inject")
+    timeline.schedule(note("late"), at=500.0, id="late", kind="inject")
+    timeline.schedule_every(note("probe"), 60.0, start=0.0, id="probe", kind="workload")
+    timeline.restore("case", 110.0)
+    timeline.restore("call", 300.0, "skipped")
+    timeline.restore("probe", 960.0)
+    clock.start()
+    timeline.run()
+    # the case fired before the crash: its email is due 900 s after it, at 1010; the call was
+    # skipped, and its follow-up with it; `late` was due but never journaled: it fires now
+    assert fired == [
+        ("late", 1000.0),
+        ("email", 1010.0),
+        ("probe", 1020.0),
+        ("probe", 1080.0),
+        ("probe", 1140.0),
+        ("probe", 1200.0),
+    ]
+    assert events(journal) == []  # a restore journals nothing: the journal has it already
+    assert timeline.state("follow-up") == "skipped"
+    clock.close()
+
+
+# ── 6. matching a replay's steps with what the journal shows done ─────────────────────────
+
+
+def step(at: float, line: int, *, action: str | None = None, note: str | None = None) -> ReplayStep:
+    call = aws_call("iam", action) if action else None
+    return ReplayStep(at, f"plan.yaml:{line}", aws=call, note=note, repo=None)
+
+
+def act(seq: int, t: float, kind: str = "api.call", **fields: Any) -> Event:
+    base = {"seq": seq, "t": t, "kind": kind}
+    if kind in ("api.call", "note"):
+        base["actor"] = "responder"
+    return {**base, **fields}
+
+
+def test_the_replay_goes_on_after_the_last_action_the_journal_shows_done() -> None:
+    steps = [
+        step(300, 1, action="UpdateAccessKey"),
+        step(300, 2, note="contained"),
+        step(600, 3, action="DeleteAccessKey"),
+        step(600, 4, action="DeleteAccessKey"),
+        step(900, 5, action="CreateAccessKey"),
+        step(1200, 6, action="UpdateAccessKey"),
+    ]
+    journal = [
+        act(1, 300.2, action="UpdateAccessKey"),
+        act(2, 300.3, "note", text="contained"),
+        act(3, 300.3, "note", text="from another terminal"),
+        act(4, 600.1, action="DeleteAccessKey"),
+        act(5, 600.2, action="ListUsers"),
+        act(6, 610.0, action="DeleteAccessKey"),
+        act(7, 900.5, "responder.error", message="plan.yaml:5: iam:CreateAccessKey: no key"),
+    ]
+    assert _replay_progress(steps, journal)[0] == 5
+    # the crash came between two actions due at one instant: the second is still to do
+    assert _replay_progress(steps, journal[:4])[0] == 3
+    # a step that left no trace is done once a later one shows
+    assert _replay_progress(steps, [journal[0], journal[3]])[0] == 3
+    # an action is never taken for a step not yet due when it happened
+    assert _replay_progress(steps, [act(1, 100.0, action="DeleteAccessKey")])[0] == 0
+
+
+# ── 7. the gateway's vault ────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture
+def vaulted(mock_account: MockAccount, tmp_path: Path) -> Iterator[Vault]:
+    vault = Vault(tmp_path / VAULT_FILE)
+    mock_account.gateway.vault = vault
+    try:
+        yield vault
+    finally:
+        mock_account.gateway.vault = None  # the mock is shared with later tests
+
+
+def test_the_vault_keeps_what_the_journal_redacts(
+    mock_account: MockAccount, journal: Journal, vaulted: Vault
+) -> None:
+    iam = mock_account.client("iam", mock_account.responder.credential, framework_client=False)
+    secrets = mock_account.client(
+        "secretsmanager", mock_account.responder.credential, framework_client=False
+    )
+    minted = iam.create_access_key(UserName="incident-responder")["AccessKey"]
+    secrets.create_secret(Name="prod/x", SecretString="correct-horse-battery-staple")
+    iam.list_users()
+    calls = [e for e in read_journal(journal.path) if e["kind"] == "api.call"]
+    assert [(e["action"], e.get("vault")) for e in calls] == [
+        ("CreateAccessKey", 1),
+        ("CreateSecret", 2),
+        ("ListUsers", None),
+    ]
+    entries = read_vault(vaulted.path)
+    assert minted["SecretAccessKey"].encode() in vault_body(entries[1]["response"])
+    assert b"correct-horse-battery-staple" in vault_body(entries[2]["request"])
+    assert entries[2]["request"]["method"] == "POST"
+    text = journal.path.read_text()
+    assert minted["SecretAccessKey"] not in text and "correct-horse" not in text
+    assert stat.S_IMODE(vaulted.path.stat().st_mode) == 0o600
+    # a second writer (a recovered run) numbers on from the last entry
+    assert Vault(vaulted.path).append({"service": "iam", "action": "TagUser"}) == 3
+
+
+def test_a_torn_vault_entry_is_left_out(tmp_path: Path) -> None:
+    path = tmp_path / VAULT_FILE
+    Vault(path).append({"service": "iam", "action": "CreateUser"})
+    with path.open("a") as handle:
+        handle.write('{"entry": 2, "serv')
+    assert list(read_vault(path)) == [1]
+
+
+def test_a_responder_that_had_finished_does_not_start_again(
+    tmp_path: Path, open_journal: OpenJournal, events: Events
+) -> None:
+    runbook = tmp_path / "runbook.py"
+    runbook.write_text('def respond(ctx):\n    ctx.note("acted")\n', encoding="utf-8")
+    clock = ResumedVirtualClock(T0, 4000.0)
+    journal = open_journal(clock)
+    context = RunbookContext(
+        aws=boto3.Session(region_name="us-east-1"),
+        clock=clock,
+        journal=journal,
+        inbox=InjectBus(clock).inbox(),
+        repo=tmp_path,
+        code_host=CodeHost(tmp_path / "remote.git"),
+    )
+    done, going = RunbookResponder(runbook), RunbookResponder(runbook)
+    done.finished = True
+    done.start(context)
+    going.start(context)
+    clock.start()
+    assert done.join(5) and going.join(5)
+    assert [e["kind"] for e in events(journal)] == [
+        "responder.started",
+        "note",
+        "responder.finished",
+    ]
+    clock.close()

@@ -1,0 +1,159 @@
+"""`gameday run` and `gameday render` refuse bad input cleanly, and preview what a run sends.
+
+Each mistake exits 2 with a message that says where and what, never a traceback, and before
+anything is built: no run directory is left behind. (A runbook that fails once the run is
+under way is another matter: `tests/exercise/test_run_e2e.py` shows the run completing.)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from exercise.test_run_e2e import REFERENCE_RUNBOOK, SEED_SCENARIO, gameday, write_scenario
+
+from gameday.exercise.injects.rendering import MARKER
+from gameday.scenario import load_scenario
+
+BAD_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "bad"
+
+
+def assert_user_error(
+    result: subprocess.CompletedProcess[str], folder: Path, *, traceback: bool = False
+) -> list[str]:
+    """Exit 2, a message on stderr, nothing written; the message's lines.
+
+    No traceback, unless it is the user's own (`traceback`): then none of gameday's frames.
+    """
+    assert result.returncode == 2, result.stdout + result.stderr
+    if traceback:
+        assert "gameday/" not in result.stderr
+    else:
+        assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip()
+    assert not (folder / "runs").exists()
+    return result.stderr.splitlines()
+
+
+def test_a_bad_scenario_is_refused_with_every_mistake_located(tmp_path: Path) -> None:
+    bad = BAD_SCENARIOS / "three-mistakes.yaml"
+    relative = Path("tests/scenarios/bad/three-mistakes.yaml")  # as its expectations name it
+    (tmp_path / relative).parent.mkdir(parents=True)
+    shutil.copyfile(bad, tmp_path / relative)
+    expected = [
+        line.split(": ", 1)[1]
+        for line in bad.read_text(encoding="utf-8").splitlines()
+        if line.startswith(("# expect: ", "# also: "))
+    ]
+
+    result = gameday(
+        "run", relative, "--clock", "virtual", "--responder", REFERENCE_RUNBOOK, cwd=tmp_path
+    )
+    lines = assert_user_error(result, tmp_path)
+    assert lines == expected
+    assert all(re.match(r"^[^:]+:\d+:\d+: ", line) for line in lines)
+
+
+def test_a_missing_scenario_is_refused(tmp_path: Path) -> None:
+    result = gameday("run", "nowhere.yaml", "--clock", "virtual", cwd=tmp_path)
+    [line] = assert_user_error(result, tmp_path)
+    assert line.startswith("nowhere.yaml")
+
+
+def test_a_human_responder_needs_the_wall_clock(tmp_path: Path) -> None:
+    result = gameday(
+        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", "human", cwd=tmp_path
+    )
+    [line] = assert_user_error(result, tmp_path)
+    assert line == (
+        "a human responder needs the wall clock — drop --clock virtual, or give a runbook "
+        "(--responder PATH.py) or a replay (--responder replay:FILE)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def respond(ctx)\n    pass\n", r"^{path}:1:17: invalid Python: expected ':'$"),
+        ("def act(ctx):\n    pass\n", r"^{path}: defines no respond\(ctx\) function"),
+        ("def respond():\n    pass\n", r"^{path}: respond\(\) must take one argument"),
+    ],
+    ids=["syntax-error", "no-respond", "respond-without-context"],
+)
+def test_a_broken_runbook_is_refused_before_the_run(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    runbook = tmp_path / "runbook.py"
+    runbook.write_text(source, encoding="utf-8")
+    result = gameday(
+        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path
+    )
+    lines = assert_user_error(result, tmp_path)
+    assert re.match(message.format(path=re.escape(str(runbook))), lines[0]), lines
+
+
+def test_a_runbook_that_fails_to_import_shows_its_own_traceback(tmp_path: Path) -> None:
+    runbook = tmp_path / "runbook.py"
+    runbook.write_text("import json\nimport no_such_module_here\n", encoding="utf-8")
+    result = gameday(
+        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path
+    )
+    lines = assert_user_error(result, tmp_path, traceback=True)
+    assert lines[0] == f"{runbook}: importing the runbook failed — fix the error below"
+    assert f'File "{runbook}", line 2, in <module>' in result.stderr
+    assert lines[-1] == "ModuleNotFoundError: No module named 'no_such_module_here'"
+
+
+def test_a_missing_runbook_is_refused(tmp_path: Path) -> None:
+    result = gameday(
+        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", "nowhere.py", cwd=tmp_path
+    )
+    [line] = assert_user_error(result, tmp_path)
+    assert line.startswith("nowhere.py: no such runbook")
+
+
+@pytest.mark.parametrize("speed", ["0", "-2"])
+def test_the_speed_must_be_positive(tmp_path: Path, speed: str) -> None:
+    result = gameday("run", SEED_SCENARIO, f"--speed={speed}", cwd=tmp_path)
+    [line] = assert_user_error(result, tmp_path)
+    assert line.startswith(f"--speed {float(speed)}")
+
+
+def test_a_used_run_directory_is_refused(tmp_path: Path) -> None:
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "notes.txt").write_text("keep me", encoding="utf-8")
+    scenario = write_scenario(tmp_path)
+    result = gameday(
+        "run", scenario, "--clock", "virtual", "--responder", REFERENCE_RUNBOOK, "--out", used,
+        cwd=tmp_path,
+    )  # fmt: skip
+    [line] = assert_user_error(result, tmp_path)
+    assert line == f"{used}: not empty — give a new folder for the run"
+    assert [p.name for p in used.iterdir()] == ["notes.txt"]
+
+
+# ── render ────────────────────────────────────────────────────────────────────────────────
+
+
+def test_render_previews_every_inject_marked_as_a_simulation(tmp_path: Path) -> None:
+    result = gameday("render", SEED_SCENARIO, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # each opens with a rule: `──── T+1m50s  support-case  support-case  ·  SIMULATION — … ────`
+    rule = re.compile(rf"^─+ T\+(\S+)  (\S+)  (\S+)  ·  {MARKER} ─+$", re.MULTILINE)
+    headers = list(rule.finditer(result.stdout))
+    scenario = load_scenario(SEED_SCENARIO)
+    assert sorted((m.group(3), m.group(2)) for m in headers) == sorted(
+        (i.id, i.type) for i in scenario.timeline
+    )
+    # what reaches the responders carries the marker in its own text, not only in the rule
+    ends = [m.start() for m in headers[1:]] + [len(result.stdout)]
+    for header, end in zip(headers, ends, strict=True):
+        text = result.stdout[header.end() : end]
+        # not a message to the responders: an act on the account, a cue for the facilitator
+        if header.group(2) not in ("quarantine", "console"):
+            assert MARKER in text, f"{header.group(3)} is not marked:\n{text}"
+    assert not (tmp_path / "runs").exists()
