@@ -183,6 +183,62 @@ def run(
         sys.exit(ExitCode.FAILED)
 
 
+@cli.command("run-many")
+@click.argument(
+    "scenario_paths",
+    metavar="SCENARIO...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+)
+@click.option("--responder", required=True, help="PATH.py | replay:FILE (automated)")
+@click.option("--team", default="ci", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="folder for the run directories (default: runs/…)",
+)
+def run_many(
+    scenario_paths: tuple[Path, ...], responder: str, team: str, seed: int, out: Path | None
+) -> None:
+    """Run an automated responder through many scenarios in virtual time, on one warm mock.
+
+    CI's way to run a runbook like a test suite: one line per scenario, exit 1 if any run
+    misses its pass mark.
+    """
+    from gameday.exercise.run import RunOptions, run_exercises
+    from gameday.scenario.library import scenario_files
+
+    paths = list(scenario_files(scenario_paths))
+    batch = [
+        (
+            path,
+            RunOptions(
+                team=team,
+                out=(out / path.stem) if out else None,
+                clock="virtual",
+                responder=responder,
+                seed=seed,
+                live=False,
+            ),
+        )
+        for path in paths
+    ]
+    failed = 0
+    for path, result in zip(paths, run_exercises(batch, Console(quiet=True)), strict=False):
+        verdict = "passed" if result.score.passed else "FAILED"
+        failed += not result.score.passed
+        stdout.print(
+            f"{verdict:6}  {result.score.score:6.1f}/100 (pass {result.score.pass_mark})  "
+            f"{path.stem}  {result.run_dir.path}",
+            markup=False,
+        )
+    stdout.print(f"{len(paths) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(ExitCode.FAILED)
+
+
 def _print_score(score: Score) -> None:
     from gameday.scoring.table import render_score
 

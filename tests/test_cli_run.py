@@ -157,3 +157,19 @@ def test_render_previews_every_inject_marked_as_a_simulation(tmp_path: Path) -> 
         if header.group(2) not in ("quarantine", "console"):
             assert MARKER in text, f"{header.group(3)} is not marked:\n{text}"
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_run_many_runs_a_runbook_through_scenarios_like_a_test_suite(tmp_path: Path) -> None:
+    library = SEED_SCENARIO.parent
+    scenarios = [SEED_SCENARIO, library / "false-alarm-inactive-key.yaml"]
+    careless = REFERENCE_RUNBOOK.parent / "careless.py"
+    result = gameday("run-many", *scenarios, "--responder", careless, "--out", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["FAILED", "FAILED"]
+    assert lines[-1] == "0 passed, 2 failed"
+    for scenario in scenarios:
+        run = tmp_path / scenario.stem
+        assert (run / "score.json").exists() and (run / "junit.xml").exists()

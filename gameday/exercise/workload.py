@@ -84,7 +84,11 @@ class WorkloadProbe:
         client = self._clients.get(credential)
         if client is None:
             client = self._clients[credential] = self.world.client(
-                "sts", credential, region=self.region, user_agent=f"{self.spec.name}/2.4.1"
+                "sts",
+                credential,
+                region=self.region,
+                user_agent=f"{self.spec.name}/2.4.1",
+                actor="workload",
             )
         try:
             client.get_caller_identity()

@@ -40,6 +40,7 @@ from gameday.journal import Journal, RunClock, time_at
 from gameday.world.cloudtrail import CloudTrailEvents
 from gameday.world.decoys import Credential, generate_access_key, generate_id
 from gameday.world.gateway import (
+    ACTOR_HEADER,
     CLIENT_HEADER,
     SOURCE_IP_HEADER,
     USER_AGENT_HEADER,
@@ -84,6 +85,9 @@ def _request_handler() -> type:
 def prepare_moto() -> None:
     """Process-wide settings that must precede moto's first IAM backend."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    # moto would load ~1,000 public images into every region's EC2 backend (≈50 ms a region,
+    # and a sweep touches every region); nobody in the exercise looks images up
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     os.environ.pop("MOTO_ACCOUNT_ID", None)
     moto_time.install()
 
@@ -348,6 +352,7 @@ class MockAccount:
         framework_client: bool = True,
         source_ip: str | None = None,
         user_agent: str | None = None,
+        actor: Actor | None = None,
     ) -> MockSession:
         """A boto3 session signing with `credential` against this account.
 
@@ -362,6 +367,8 @@ class MockAccount:
                 headers[SOURCE_IP_HEADER] = source_ip
             if user_agent:
                 headers[USER_AGENT_HEADER] = user_agent
+            if actor:
+                headers[ACTOR_HEADER] = actor
         return MockSession(
             self.endpoint_url,
             headers,

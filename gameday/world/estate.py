@@ -394,10 +394,14 @@ def _seed_instances(
     return {region: tuple(ids) for region, ids in by_region.items()}
 
 
+# The company's own golden image, as an id: moto's public images are not loaded (see
+# prepare_moto) and an instance needs no registered image to run in the mock.
+WEB_TIER_IMAGE = "ami-0c7217cdde317cfec"
+
+
 def _default_image(compute: Any) -> str:
-    # moto ships public images per region; prefer an Amazon Linux one, as a web tier would.
     images = list(compute.amis.values())
     for image in images:
         if "amzn" in str(getattr(image, "name", "")).lower():
             return str(image.id)
-    return str(images[0].id)
+    return str(images[0].id) if images else WEB_TIER_IMAGE

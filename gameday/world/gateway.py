@@ -56,6 +56,8 @@ ACTORS: tuple[Actor, ...] = ("attacker", "responder", "workload", "framework")
 CLIENT_HEADER = "X-Gameday-Client"
 SOURCE_IP_HEADER = "X-Gameday-Source-Ip"
 USER_AGENT_HEADER = "X-Gameday-User-Agent"
+ACTOR_HEADER = "X-Gameday-Actor"  # a framework client says whose hands it is (with the token)
+_DECLARABLE_ACTORS = frozenset({"attacker", "workload", "framework"})
 _GAMEDAY_ENVIRON_PREFIX = "HTTP_X_GAMEDAY_"
 MOTO_ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 
@@ -436,9 +438,11 @@ class Gateway:
         token_ok = self._carries_token(environ)
         user_agent = str(environ.get("HTTP_USER_AGENT", ""))
         source_ip = str(environ.get("REMOTE_ADDR", "127.0.0.1"))
+        declared = ""
         if token_ok:
             user_agent = str(environ.get("HTTP_X_GAMEDAY_USER_AGENT") or user_agent)
             source_ip = str(environ.get("HTTP_X_GAMEDAY_SOURCE_IP") or source_ip)
+            declared = str(environ.get("HTTP_X_GAMEDAY_ACTOR", ""))
         for key in [k for k in environ if str(k).startswith(_GAMEDAY_ENVIRON_PREFIX)]:
             del environ[key]
         # moto would let this header choose the account; here only the signing key does.
@@ -458,7 +462,12 @@ class Gateway:
         )
         call.key_actor = self.registry.actor_of(access_key_id)
         if token_ok:
-            call.actor = call.key_actor or "framework"
+            # A key can be two parties' at once (the leaked key may be the workload's own):
+            # the framework's client then says whose call it is.
+            if declared in _DECLARABLE_ACTORS:
+                call.actor = declared  # type: ignore[assignment]
+            else:
+                call.actor = call.key_actor or "framework"
         elif call.key_actor == "framework":
             # Only the framework holds its own key's secret, whatever client it signs with.
             call.actor = "framework"

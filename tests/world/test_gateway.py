@@ -623,3 +623,19 @@ def test_a_fresh_quarantine_takes_a_while_to_reach_every_endpoint(
     with pytest.raises(ClientError) as denied:
         attacker(mock_account, estate, "iam").create_user(UserName="too-late")
     assert error_of(denied)[0] == "AccessDenied"
+
+
+def test_a_key_two_parties_hold_is_journaled_as_whoever_says_they_use_it(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    # When the leaked key is the production service's own, the attacker and the workload
+    # sign with the same key; the framework's clients say whose hands each call is in.
+    leaked = estate.leaked.credential
+    mock_account.register_key(leaked.access_key_id, "workload")
+    mock_account.client("sts", leaked, actor="attacker").get_caller_identity()
+    mock_account.client("sts", leaked, actor="workload").get_caller_identity()
+    calls = [e for e in read_journal(journal.path) if e["kind"] == "api.call"]
+    assert [(c["actor"], c["access_key_id"]) for c in calls[-2:]] == [
+        ("attacker", leaked.access_key_id),
+        ("workload", leaked.access_key_id),
+    ]

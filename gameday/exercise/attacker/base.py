@@ -129,7 +129,12 @@ def attacker_clients(
         if client is None:
             user_agent = tools.setdefault(credential, rng.choice(agents))
             client = clients[cache_key] = account.client(
-                service, credential, region=region, source_ip=source_ip, user_agent=user_agent
+                service,
+                credential,
+                region=region,
+                source_ip=source_ip,
+                user_agent=user_agent,
+                actor="attacker",
             )
         return client
 
