@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,29 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 @click.version_option(package_name="gameday")
 def cli() -> None:
     """Incident-response game days for leaked AWS credentials, against a mock AWS account."""
+
+
+def delivery_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of a live run (`run`, and `recover` giving them back to a crashed one)."""
+    options = [
+        click.option(
+            "--smtp", metavar="HOST:PORT", help="also send the emails to this SMTP server"
+        ),
+        click.option("--starttls", is_flag=True, help="use STARTTLS with --smtp"),
+        click.option("--webhook", "webhook_url", metavar="URL", help="where webhook injects post"),
+        click.option(
+            "--templates",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="your own templates",
+        ),
+        click.option("--plain", is_flag=True, help="plain progress lines even on a terminal"),
+        click.option(
+            "--dashboard", is_flag=True, help="serve the facilitator's live web page on 127.0.0.1"
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @cli.command("list")
@@ -134,16 +158,7 @@ RUN_DIR = click.argument(
     "--responder", default="human", show_default=True, help="human | PATH.py | replay:FILE"
 )
 @click.option("--seed", default=0, show_default=True, help="same seed, same run")
-@click.option("--smtp", metavar="HOST:PORT", help="also send the emails to this SMTP server")
-@click.option("--starttls", is_flag=True, help="use STARTTLS with --smtp")
-@click.option("--webhook", "webhook_url", metavar="URL", help="where webhook injects post")
-@click.option(
-    "--templates", type=click.Path(path_type=Path, file_okay=False), help="your own templates"
-)
-@click.option("--plain", is_flag=True, help="plain progress lines even on a terminal")
-@click.option(
-    "--dashboard", is_flag=True, help="serve the facilitator's live web page on 127.0.0.1"
-)
+@delivery_options
 def run(
     scenario_path: Path,
     team: str,
@@ -247,16 +262,7 @@ def _print_score(score: Score) -> None:
 
 @cli.command()
 @RUN_DIR
-@click.option("--smtp", metavar="HOST:PORT", help="as the run had it: also send emails there")
-@click.option("--starttls", is_flag=True, help="use STARTTLS with --smtp")
-@click.option("--webhook", "webhook_url", metavar="URL", help="as the run had it")
-@click.option(
-    "--templates", type=click.Path(path_type=Path, file_okay=False), help="as the run had them"
-)
-@click.option("--plain", is_flag=True, help="plain progress lines even on a terminal")
-@click.option(
-    "--dashboard", is_flag=True, help="serve the facilitator's live web page on 127.0.0.1"
-)
+@delivery_options
 def recover(
     run_dir: Path | None,
     smtp: str | None,

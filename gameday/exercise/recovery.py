@@ -101,7 +101,6 @@ from gameday.exercise.responders import (
     TemplateError,
     UnknownCall,
     aws_call,
-    bare_botocore_session,
     fill_templates,
     notice_facts,
 )
@@ -112,7 +111,7 @@ from gameday.rundir import RunDir
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Scenario
 from gameday.scoring.score import Evaluator
-from gameday.world.account import MockAccount, iam_backend
+from gameday.world.account import MockAccount, bare_botocore_session, iam_backend
 from gameday.world.cloudtrail import is_read_only
 from gameday.world.decoys import Credential
 from gameday.world.gateway import (

@@ -22,7 +22,6 @@ import abc
 import functools
 import importlib.util
 import inspect
-import os
 import re
 import sys
 import threading
@@ -46,6 +45,8 @@ from gameday.exercise.clock import Clock, RunEnded
 from gameday.journal import Journal, iter_journal, time_at
 from gameday.scenario.durations import format_duration, parse_duration
 from gameday.scenario.model import Duration, Scenario
+from gameday.world.account import MockSession as AccountSession
+from gameday.world.account import bare_botocore_session
 
 RepoAction = Literal["private", "delete"]
 # How the code host journals its changes, and which replay action each stands for.
@@ -156,12 +157,11 @@ class CodeHost(Protocol):
     def delete(self) -> None: ...
 
 
-class MockSession(boto3.Session):  # type: ignore[misc]
-    """A boto3 Session whose clients and resources talk to the mock unless told otherwise.
+class MockSession(AccountSession):
+    """A session on the mock from explicit credentials (for runbooks tried outside a run).
 
-    Built from explicit credentials over an empty configuration, so nothing from the
-    user's environment (`AWS_PROFILE`, `~/.aws/config`, `AWS_ACCESS_KEY_ID`) leaks in and
-    no request can reach a real AWS endpoint by accident.
+    Clients and resources talk to the mock unless told otherwise, and nothing from the
+    user's environment (`AWS_PROFILE`, `~/.aws/config`, `AWS_ACCESS_KEY_ID`) leaks in.
     """
 
     def __init__(
@@ -174,31 +174,13 @@ class MockSession(boto3.Session):  # type: ignore[misc]
         session_token: str | None = None,
     ) -> None:
         super().__init__(
+            endpoint_url,
+            {},
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,
             aws_session_token=session_token,
             region_name=region_name,
-            botocore_session=bare_botocore_session(),
         )
-        self.endpoint_url = endpoint_url
-
-    def client(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or self.endpoint_url
-        return super().client(*args, **kwargs)
-
-    def resource(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or self.endpoint_url
-        return super().resource(*args, **kwargs)
-
-
-def bare_botocore_session() -> botocore.session.Session:
-    """A botocore session that reads no configuration of the machine it runs on."""
-    # No profile, and none taken from AWS_PROFILE: a profile this machine has (or lacks)
-    # can neither redirect nor break the session; config files are empty.
-    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-    for variable in ("config_file", "credentials_file"):
-        core.set_config_variable(variable, os.devnull)
-    return core
 
 
 def _show(text: str) -> None:

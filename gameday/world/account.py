@@ -470,7 +470,7 @@ class MockSession(boto3.Session):  # type: ignore[misc]
     """A boto3 Session whose clients point at the mock and carry the framework's headers."""
 
     def __init__(self, endpoint_url: str, headers: Mapping[str, str], **kwargs: Any) -> None:
-        super().__init__(botocore_session=_botocore_session(), **kwargs)
+        super().__init__(botocore_session=bare_botocore_session(), **kwargs)
         self.endpoint_url = endpoint_url
         self._headers = dict(headers)
         if self._headers:
@@ -493,14 +493,21 @@ _shared_loader: Any = None
 _loader_lock = threading.Lock()
 
 
-def _botocore_session() -> Any:
-    """A botocore session sharing one model loader with every other: reading botocore's
-    service models is most of the cost of a new client, and they never change."""
+def bare_botocore_session() -> Any:
+    """A botocore session that reads no configuration of the machine it runs on.
+
+    No profile (not even one named by AWS_PROFILE) and empty config files: nothing on this
+    machine can redirect a client to a real endpoint or break it. Every session shares one
+    model loader — reading botocore's service models is most of the cost of a new client,
+    and they never change.
+    """
     global _shared_loader
     import botocore.loaders
     import botocore.session
 
-    session = botocore.session.Session()
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    for variable in ("config_file", "credentials_file"):
+        session.set_config_variable(variable, os.devnull)
     with _loader_lock:
         if _shared_loader is None:
             _shared_loader = botocore.loaders.create_loader()
