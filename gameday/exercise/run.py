@@ -407,7 +407,10 @@ def run_exercise(
             log=lambda text: view.say(text),
         )
         run.handout.write_text(
-            handout(scenario, run, options, environment, facts.case_id), encoding="utf-8"
+            handout(
+                scenario, run, options, environment, facts.case_id, account.responder.user_name
+            ),
+            encoding="utf-8",
         )
         watcher = ControlWatcher(
             run,
@@ -644,7 +647,12 @@ def handout_summary(run: RunDir, environment: dict[str, str]) -> str:
 
 
 def handout(
-    scenario: Scenario, run: RunDir, options: RunOptions, environment: dict[str, str], case_id: str
+    scenario: Scenario,
+    run: RunDir,
+    options: RunOptions,
+    environment: dict[str, str],
+    case_id: str,
+    user_name: str,
 ) -> str:
     exports = "\n".join(f"export {k}={v}" for k, v in environment.items())
     return f"""# Responder handout — {scenario.title}
@@ -657,7 +665,8 @@ Support plan: {scenario.account.support_plan}
 
 ## Your AWS access
 
-You are the `incident-responder` IAM user (AdministratorAccess). In a shell:
+You sign in as `{user_name}`, your team's own IAM user in the account (an administrator),
+with its access key. In a shell:
 
 ```sh
 {exports}

@@ -432,6 +432,24 @@ class Workload(Model):
     probe_every: Duration = 60
 
 
+# ── the responders ────────────────────────────────────────────────────────────────────────
+
+
+# The responders' user when the scenario names none: added to the estate as an old admin.
+DEFAULT_RESPONDERS_USER = "security-oncall"
+
+
+class Responders(Model):
+    """Who the responders are in the account: an IAM user of the estate, whose access key
+    their AWS profile (and a runbook's `ctx.aws`) signs with."""
+
+    user: IamName | None = Field(
+        default=None,
+        description="an estate user with an active key (not the leaked key's user, not the "
+        "workload's); default: a security on-call admin added to the estate",
+    )
+
+
 # ── expected steps, penalties, scoring ────────────────────────────────────────────────────
 
 
@@ -578,6 +596,7 @@ class Scenario(Model):
     timeline: list[Inject] = []
     attacker: Attacker = Attacker()
     workload: Workload | None = None
+    responders: Responders = Responders()
     steps: list[Step] = Field(min_length=1)
     penalties: list[Penalty] = []
     pass_mark: int = Field(default=70, ge=0, le=100)

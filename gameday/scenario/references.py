@@ -14,6 +14,7 @@ from typing import Any
 
 from gameday.errors import did_you_mean
 from gameday.scenario.durations import parse_duration
+from gameday.scenario.model import DEFAULT_RESPONDERS_USER
 
 Loc = tuple[str | int, ...]
 Found = tuple[Loc, str]
@@ -239,9 +240,8 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 "aws.persistence.iam-create-login-profile",
             ):
                 yield from _known(name, user_names, (*loc, field), "user", "account.estate.users")
-            elif (
-                technique.get("technique") == "aws.persistence.iam-create-backdoor-user"
-                and name in user_names
+            elif technique.get("technique") == "aws.persistence.iam-create-backdoor-user" and (
+                name in user_names or name == _default_responders(data)
             ):
                 yield (
                     (*loc, field),
@@ -296,6 +296,8 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             "account.estate.secrets",
         )
 
+    yield from _responders_refs(data, users, user_names)
+
     # steps and penalties
     steps = _list(data.get("steps"))
     step_ids = {s["id"] for s in steps if isinstance(_dict(s).get("id"), str)}
@@ -342,6 +344,52 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
     points = [p for p in given if type(p) is int]
     if steps and len(points) == len(given) and sum(points) == 0:
         yield ("steps",), "no step is worth any points — give the steps points"
+
+
+def _default_responders(data: dict[str, Any]) -> str | None:
+    """The user the world adds for the responders when the scenario names none."""
+    return None if "user" in _dict(data.get("responders")) else DEFAULT_RESPONDERS_USER
+
+
+def _responders_refs(
+    data: dict[str, Any], users: list[Any], user_names: set[str]
+) -> Iterator[Found]:
+    """The responders' user: an estate user of their own, with a key for their AWS profile."""
+    name = _dict(data.get("responders")).get("user")
+    if name is None:
+        for index, user in enumerate(users):
+            if _dict(user).get("name") == DEFAULT_RESPONDERS_USER:
+                yield (
+                    ("account", "estate", "users", index, "name"),
+                    (
+                        f"'{DEFAULT_RESPONDERS_USER}' is the name of the responders' default user "
+                        "— name this user under responders.user (with an active key), or rename it"
+                    ),
+                )
+        return
+    loc: Loc = ("responders", "user")
+    if not isinstance(name, str) or name not in user_names:
+        yield from _known(name, user_names, loc, "user", "account.estate.users")
+        return
+    if name == _dict(data.get("leak")).get("user"):
+        yield (
+            loc,
+            f"user '{name}' owns the key that leaks — the responders need a user of their own",
+        )
+        return
+    if name == _dict(data.get("workload")).get("user"):
+        yield (
+            loc,
+            f"user '{name}' is the workload's — the responders need a user of their own",
+        )
+        return
+    user = next(_dict(u) for u in users if _dict(u).get("name") == name)
+    if not any(_dict(key).get("status", "Active") == "Active" for key in _list(user.get("keys"))):
+        yield (
+            loc,
+            f"user '{name}' has no active access key for the responders' AWS profile — "
+            "add one under its 'keys'",
+        )
 
 
 def _leak_path_problem(path: str) -> str | None:

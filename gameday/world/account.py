@@ -1,18 +1,24 @@
 """The mock AWS account: moto's WSGI app behind the gateway, served in-process on loopback.
 
 `MockAccount` owns the server's lifecycle (start, warm, reset, stop), the run clock moto
-stamps its times with, and the exercise's own principals:
+stamps its times with, and who signs what:
 
-- the framework's admin user (`gameday-framework`, path `/gameday/`), for what the exercise
-  does through the API;
-- the responders' admin user `incident-responder` (AdministratorAccess), whose key goes in
-  the generated AWS CLI profile (`write_profiles`);
-- the attacker and the workload sign with estate keys (`gameday.world.estate`).
+- the framework — what AWS itself does (the quarantine, the Health event) and the exercise's
+  plumbing (warm-up) — signs with a credential that lives only in this object's memory
+  (`framework_credential`). It is no IAM user or key of the account: nothing in
+  `iam list-users` belongs to the exercise, and nothing the responders do to the account's
+  users, keys or policies can stop AWS acting. The gateway knows the credential
+  (`Gateway.framework_credential`) and acts with it in the scenario's account;
+- the responders sign with a key of an estate user, old and with a history like any other
+  (`gameday.world.estate`: the scenario's `responders.user`, or a default on-call admin);
+  its key goes in the generated AWS CLI profile (`write_profiles`);
+- the attacker and the workload sign with estate keys too.
 
 moto's AWS managed policies are loaded (`MOTO_IAM_LOAD_MANAGED_POLICIES`), so the quarantine
 policies attach by their real ARNs. moto picks the account of a request from the key that
-signed it, so the principals are created in the scenario's account; `MOTO_ACCOUNT_ID` is
-never set. The server binds 127.0.0.1 on an ephemeral port.
+signed it (the framework's through the gateway's account header), so everything happens in
+the scenario's account; `MOTO_ACCOUNT_ID` is never set. The server binds 127.0.0.1 on an
+ephemeral port.
 
 Times: moto stamps what it creates with `moto.core.utils.utcnow`; while the gateway serves a
 request that function answers the run clock (`clock.t0 + clock.now()`, see
@@ -38,7 +44,7 @@ import boto3
 
 from gameday.journal import Journal, RunClock, time_at
 from gameday.world.cloudtrail import CloudTrailEvents
-from gameday.world.decoys import Credential, generate_access_key, generate_id
+from gameday.world.decoys import BASE32, SECRET_ALPHABET, SECRET_LENGTH, Credential
 from gameday.world.gateway import (
     ACTOR_HEADER,
     CLIENT_HEADER,
@@ -53,14 +59,13 @@ from gameday.world.support import SupportCenter
 LOOPBACK = "127.0.0.1"
 PROFILE = "gameday"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
-FRAMEWORK_USER = "gameday-framework"
-FRAMEWORK_PATH = "/gameday/"
-RESPONDER_USER = "incident-responder"
+# AWS's own sessions carry temporary keys; the framework's is one of no IAM user.
+FRAMEWORK_KEY_PREFIX = "ASIA"
 
 
 @dataclass(frozen=True)
 class Principal:
-    """An IAM user the exercise signs with, and the actor its calls are journaled as."""
+    """An IAM user of the estate the exercise signs with, and the actor its calls count as."""
 
     user_name: str
     arn: str
@@ -148,10 +153,17 @@ def install_access_key(
     return key
 
 
-def _principal_credential(account_id: str, seed: int, role: str) -> Credential:
-    return generate_access_key(
-        account_id, random.Random(f"gameday-principal:{seed}:{account_id}:{role}")
-    )
+def framework_credential(account_id: str, seed: int) -> Credential:
+    """The framework's credential: in no IAM backend, its secret drawn anew in each process.
+
+    The key id comes from the seed, so two runs with one seed journal the same calls; the
+    secret comes from the operating system's randomness and is never written anywhere, so
+    the key id a journal shows lets nobody sign as the framework.
+    """
+    rng = random.Random(f"gameday-framework:{seed}:{account_id}")
+    access_key_id = FRAMEWORK_KEY_PREFIX + "".join(rng.choice(BASE32) for _ in range(16))
+    secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
+    return Credential(access_key_id, secret)
 
 
 # ── the account ────────────────────────────────────────────────────────────────────────────
@@ -181,21 +193,13 @@ class MockAccount:
         self._thread: threading.Thread | None = None
         self._gateway: Gateway | None = None
         self.moto_app: Any = None
-        self.framework = self._principal(FRAMEWORK_USER, FRAMEWORK_PATH, "framework")
-        self.responder = self._principal(RESPONDER_USER, "/", "responder")
-
-    def _principal(self, user_name: str, path: str, actor: Actor) -> Principal:
-        return Principal(
-            user_name=user_name,
-            arn=f"arn:aws:iam::{self.account_id}:user{path}{user_name}",
-            actor=actor,
-            credential=_principal_credential(self.account_id, self.seed, actor),
-        )
+        self.framework_credential = framework_credential(account_id, seed)
+        self._responder: Principal | None = None
 
     # ── lifecycle ─────────────────────────────────────────────────────────────────────────
 
     def start(self) -> MockAccount:
-        """Serve the account, bootstrap the principals and warm the backends; idempotent."""
+        """Serve the account and warm the backends; idempotent."""
         if self._server is not None:
             return self
         prepare_moto()
@@ -212,6 +216,7 @@ class MockAccount:
             token=self.token,
             journal=self.journal,
         )
+        self._gateway.framework_credential = self.framework_credential
         self._server = make_server(
             LOOPBACK, 0, self._gateway, threaded=True, request_handler=_request_handler()
         )
@@ -221,7 +226,6 @@ class MockAccount:
         self._thread.start()
         # The account is this object's: whatever an earlier mock left in it goes.
         forget_account(self.account_id)
-        self._bootstrap()
         self.warm()
         return self
 
@@ -268,8 +272,8 @@ class MockAccount:
         self.regions = tuple(dict.fromkeys(regions)) if regions else self.regions
         self.support_plan = support_plan or self.support_plan
         self.seed = self.seed if seed is None else seed
-        self.framework = self._principal(FRAMEWORK_USER, FRAMEWORK_PATH, "framework")
-        self.responder = self._principal(RESPONDER_USER, "/", "responder")
+        self.framework_credential = framework_credential(self.account_id, self.seed)
+        self._responder = None
         gateway.recording = False
         for forgotten_id in forgotten:
             forget_account(forgotten_id)
@@ -281,7 +285,7 @@ class MockAccount:
         gateway.clear_propagation()
         gateway.vault = None
         gateway.attach_journal(self.journal)
-        self._bootstrap()
+        gateway.framework_credential = self.framework_credential
         gateway.recording = True
 
     def _support_center(self) -> SupportCenter:
@@ -337,6 +341,22 @@ class MockAccount:
         """moto's IAM backend of this account (in-process; for checks and seeding)."""
         return iam_backend(self.account_id)
 
+    @property
+    def responder(self) -> Principal:
+        """The estate user the responders sign as (set when the estate is seeded)."""
+        if self._responder is None:
+            raise RuntimeError(
+                "the responders' user comes with the estate: seed it first "
+                "(gameday.world.estate.seed_estate)"
+            )
+        return self._responder
+
+    def adopt_responder(self, principal: Principal, key_ids: Iterable[str] = ()) -> None:
+        """The responders sign as `principal`; its keys (and `key_ids`) are theirs."""
+        self._responder = principal
+        for access_key_id in {principal.credential.access_key_id, *key_ids}:
+            self.register_key(access_key_id, principal.actor)
+
     def register_key(self, access_key_id: str, actor: Actor) -> None:
         self.gateway.registry.register(access_key_id, actor)
 
@@ -380,7 +400,7 @@ class MockAccount:
     def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any:
         """A boto3 client; by default the framework's own."""
         region = options.pop("region", None)
-        session = self.session(credential or self.framework.credential, region=region, **options)
+        session = self.session(credential or self.framework_credential, region=region, **options)
         return session.client(service)
 
     def write_profiles(self, run_dir: Path) -> dict[str, str]:
@@ -409,34 +429,7 @@ class MockAccount:
         credentials.chmod(0o600)
         return profile_environment(run_dir)
 
-    # ── bootstrap and warm-up ─────────────────────────────────────────────────────────────
-
-    def _bootstrap(self) -> None:
-        """Create the framework's and the responders' admin users in the account."""
-        with moto_time.following(self.clock):
-            self._create_principals()
-
-    def _create_principals(self) -> None:
-        iam = self.iam()
-        created = self.clock.t0
-        for principal, path in ((self.framework, FRAMEWORK_PATH), (self.responder, "/")):
-            user = iam.create_user(
-                region_name="us-east-1",
-                user_name=principal.user_name,
-                path=path,
-                tags=[{"Key": "gameday:principal", "Value": principal.actor}],
-            )
-            user.id = generate_id(
-                "AIDA",
-                self.account_id,
-                random.Random(f"gameday-principal-id:{self.seed}:{principal.actor}"),
-            )
-            user.create_date = naive_utc(created)
-            iam.attach_user_policy(ADMINISTRATOR_ACCESS, principal.user_name)
-            install_access_key(
-                self.account_id, principal.user_name, principal.credential, created=created
-            )
-            self.gateway.registry.register(principal.credential.access_key_id, principal.actor)
+    # ── warm-up ───────────────────────────────────────────────────────────────────────────
 
     def warm(self, regions: Iterable[str] | None = None) -> float:
         """Load every backend a run touches before the clock starts; the seconds it took."""

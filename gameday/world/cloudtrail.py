@@ -3,9 +3,13 @@
 Every `api.call` the gateway journals is also an event here, kept in an in-memory index fed
 by `Journal.subscribe`, so a lookup never re-reads the journal file. Only what CloudTrail's
 event history really shows is kept: management events of authenticated callers, not S3
-object-level (data) events, not requests rejected for bad credentials, and not the
-exercise's own framework calls. Each event lives in the region it happened in (IAM's in
-us-east-1), and a lookup sees only its own region's history, as in AWS.
+object-level (data) events, not requests rejected for bad credentials. Of the framework's
+calls (`actor: framework`), only AWS's own acts on the account are events — the quarantine
+policy AWS attaches (`AWS_ACTS`) — and they read as AWS's: a `userIdentity` of type
+`AWSService` invoked by "AWS Internal", from "AWS Internal", with no access key; the
+exercise's plumbing (warm-up, the Health event it puts on the bus) is not there at all.
+Each event lives in the region it happened in (IAM's in us-east-1), and a lookup sees only
+its own region's history, as in AWS.
 
 `lookup_events` takes the request as boto3 sends it and returns CloudTrail's response shape:
 `Events[]` with `EventId`, `EventName`, `ReadOnly`, `AccessKeyId`, `EventTime`, `EventSource`,
@@ -61,6 +65,10 @@ EVENT_SOURCES = {"cloudwatch": "monitoring.amazonaws.com", "ses": "ses.amazonaws
 _S3_MANAGEMENT_OBJECT_ACTIONS = frozenset(
     {"PutObjectLockConfiguration", "GetObjectLockConfiguration"}
 )
+# What AWS itself does to a customer's account that the account's event history shows: the
+# quarantine of a user whose key leaked (a managed policy, or the old inline one).
+AWS_ACTS = frozenset({("iam", "AttachUserPolicy"), ("iam", "PutUserPolicy")})
+AWS_INTERNAL = "AWS Internal"
 
 
 class CloudTrailError(Exception):
@@ -120,6 +128,12 @@ def _camel(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _user_identity(event: Event) -> dict[str, Any]:
     principal: Mapping[str, Any] = event.get("principal") or {}
+    if principal.get("type") == "AWSService":
+        return {
+            "type": "AWSService",
+            "invokedBy": principal.get("invoked_by") or AWS_INTERNAL,
+            "accountId": principal.get("account_id", ""),
+        }
     identity: dict[str, Any] = {
         "type": principal.get("type", "IAMUser"),
         "principalId": principal.get("principal_id", ""),
@@ -145,10 +159,13 @@ def _user_identity(event: Event) -> dict[str, Any]:
 
 def record_of(event: Event, account_id: str) -> dict[str, Any] | None:
     """The CloudTrail record of a journal event, or None when CloudTrail would not show it."""
-    if event.get("kind") != "api.call" or event.get("actor") == "framework":
+    if event.get("kind") != "api.call":
         return None
     service = str(event.get("service", ""))
     action = str(event.get("action", ""))
+    by_aws = event.get("actor") == "framework"
+    if by_aws and (service, action) not in AWS_ACTS:
+        return None
     error_code = event.get("error_code")
     if error_code in UNAUTHENTICATED_ERRORS or not event.get("access_key_id"):
         return None
@@ -163,8 +180,8 @@ def record_of(event: Event, account_id: str) -> dict[str, Any] | None:
         "eventSource": event_source(service),
         "eventName": action,
         "awsRegion": region,
-        "sourceIPAddress": event.get("source_ip") or "127.0.0.1",
-        "userAgent": event.get("user_agent") or "",
+        "sourceIPAddress": AWS_INTERNAL if by_aws else event.get("source_ip") or "127.0.0.1",
+        "userAgent": AWS_INTERNAL if by_aws else event.get("user_agent") or "",
         "requestParameters": _camel(event.get("params") or {}) or None,
         "responseElements": event.get("response") or None,
         "requestID": event.get("request_id") or event_id,
@@ -215,13 +232,13 @@ class CloudTrailEvents:
             "ResourceType": tuple(str(r["type"]) for r in resources),
             "ResourceName": tuple(str(r["name"]) for r in resources),
             "EventSource": (record["eventSource"],),
-            "AccessKeyId": (record["userIdentity"]["accessKeyId"],),
+            "AccessKeyId": (str(record["userIdentity"].get("accessKeyId") or ""),),
         }
-        summary = {
+        summary: dict[str, Any] = {
             "EventId": record["eventID"],
             "EventName": record["eventName"],
             "ReadOnly": attributes["ReadOnly"][0],
-            "AccessKeyId": record["userIdentity"]["accessKeyId"],
+            "AccessKeyId": attributes["AccessKeyId"][0],
             "EventSource": record["eventSource"],
             "Username": attributes["Username"][0],
             "Resources": [
@@ -229,6 +246,9 @@ class CloudTrailEvents:
             ],
             "CloudTrailEvent": json.dumps(record, separators=(",", ":")),
         }
+        for name in ("AccessKeyId", "Username"):
+            if not summary[name]:
+                del summary[name]  # AWS's own acts have neither
         trail_event = TrailEvent(
             seq=int(event["seq"]),
             event_id=record["eventID"],
@@ -241,7 +261,7 @@ class CloudTrailEvents:
             position = len(self._events)
             self._events.append(trail_event)
             for key, values in attributes.items():
-                for value in set(values):
+                for value in set(values) - {""}:
                     self._index[(key, value)].append(position)
 
     def __len__(self) -> int:

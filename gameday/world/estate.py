@@ -8,6 +8,12 @@ days before the run's T0 to `aws iam list-access-keys`, and its last use as the 
 Access keys carry exactly the IDs and secrets of `decoys.estate_credentials`, so the key in
 the decoy repository is live here. The leaked key is registered to the attacker and the
 workload's key to the workload; every other key is the responders' to use.
+
+The responders are an estate user too, as they would be in their own account: the one the
+scenario names (`responders.user`), or else a security on-call admin added to the estate
+(`DEFAULT_RESPONDERS_USER`) — two years old, in the estate's admin group or with
+AdministratorAccess, a console password with MFA, one access key about ninety days old and
+used a few days ago. Its first active key is the one their AWS profile signs with.
 """
 
 from __future__ import annotations
@@ -20,8 +26,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gameday.scenario.model import Scenario, User
-from gameday.world.account import MockAccount, backend, install_access_key, naive_utc
+from gameday.scenario.model import DEFAULT_RESPONDERS_USER, Scenario, User
+from gameday.world.account import (
+    ADMINISTRATOR_ACCESS,
+    MockAccount,
+    Principal,
+    backend,
+    install_access_key,
+    naive_utc,
+)
 from gameday.world.decoys import Credential, estate_credentials, generate_id, leaked_key_ref
 from gameday.world.gateway import moto_time
 
@@ -50,6 +63,8 @@ class SeededEstate:
     keys: Mapping[str, SeededKey]
     leaked: SeededKey
     workload: SeededKey | None
+    responders: SeededKey  # the key the responders' profile signs with
+    users: tuple[User, ...]  # every user seeded: the scenario's, and the responders' default
     user_arns: Mapping[str, str]
     instances: Mapping[str, tuple[str, ...]]
     secrets: Mapping[str, str]
@@ -62,9 +77,73 @@ class SeededEstate:
 
 
 def seed_estate(account: MockAccount, scenario: Scenario, *, seed: int = 0) -> SeededEstate:
-    """Create the scenario's users, groups, roles, policies, keys, secrets, buckets, instances."""
+    """Create the scenario's users, groups, roles, policies, keys, secrets, buckets, instances,
+    and the responders' user; the account's responder signs as that user from then on."""
     with moto_time.following(account.clock):
         return _seed(account, scenario, seed)
+
+
+def default_responders_user(scenario: Scenario, seed: int) -> User:
+    """The security on-call admin added to an estate whose scenario names no responders' user.
+
+    An engineer would recognise the account: a shared on-call admin made two years ago, in the
+    estate's admin group when it has one (else with AdministratorAccess of its own), with a
+    console password and MFA, and one access key rotated about ninety days ago and used a few
+    days before the leak.
+    """
+    rng = random.Random(f"gameday-responders:{seed}:{scenario.account.id}")
+    estate = scenario.account.estate
+    admin_groups = [g.name for g in estate.groups if ADMINISTRATOR_ACCESS in g.policies]
+    taken = {key.id for user in estate.users for key in user.keys}
+    ref = f"{DEFAULT_RESPONDERS_USER}-key"
+    while ref in taken:
+        ref += "-x"
+    day = 86400
+    return User.model_validate(
+        {
+            "name": DEFAULT_RESPONDERS_USER,
+            "age": rng.randint(700 * day, 760 * day),
+            "groups": admin_groups[:1],
+            "policies": [] if admin_groups else [ADMINISTRATOR_ACCESS],
+            "keys": [
+                {
+                    "id": ref,
+                    "age": rng.randint(84 * day, 97 * day),
+                    "last_used": rng.randint(2 * day, 5 * day),
+                    "last_used_service": "iam",
+                    "last_used_region": scenario.account.regions[0],
+                }
+            ],
+            "console": True,
+            "mfa": True,
+            "tags": {"team": "security", "purpose": "incident response on-call"},
+        }
+    )
+
+
+def responders_user(scenario: Scenario, seed: int) -> User:
+    """The estate user the responders sign as: the scenario's `responders.user`, or the default."""
+    named = scenario.responders.user
+    if named is None:
+        return default_responders_user(scenario, seed)
+    for user in scenario.account.estate.users:
+        if user.name == named:
+            return user
+    raise ValueError(f"responders.user '{named}' is not a user of the estate")
+
+
+def _with_user(scenario: Scenario, user: User) -> Scenario:
+    estate = scenario.account.estate
+    grown = estate.model_copy(update={"users": [*estate.users, user]})
+    account = scenario.account.model_copy(update={"estate": grown})
+    return scenario.model_copy(update={"account": account})
+
+
+def _responders_key(user: User) -> str:
+    for key in user.keys:
+        if key.status == "Active":
+            return key.id
+    raise ValueError(f"user '{user.name}' has no active access key for the responders")
 
 
 def _seed(account: MockAccount, scenario: Scenario, seed: int) -> SeededEstate:
@@ -129,6 +208,26 @@ def _seed(account: MockAccount, scenario: Scenario, seed: int) -> SeededEstate:
     user_arns: dict[str, str] = {}
     for user in estate.users:
         user_arns[user.name] = _seed_user(account, user, credentials, keys, arn_of, rng, born)
+    users = list(estate.users)
+    responders = responders_user(scenario, seed)
+    if scenario.responders.user is None:
+        # Its own streams: the estate's ids and keys stay what they are without it.
+        users.append(responders)
+        credentials = estate_credentials(_with_user(scenario, responders), seed)
+        own = random.Random(f"gameday-responders-estate:{seed}:{account_id}")
+        user_arns[responders.name] = _seed_user(
+            account, responders, credentials, keys, arn_of, own, born
+        )
+    responders_key = keys[_responders_key(responders)]
+    account.adopt_responder(
+        Principal(
+            user_name=responders.name,
+            arn=user_arns[responders.name],
+            actor="responder",
+            credential=responders_key.credential,
+        ),
+        [keys[key.id].credential.access_key_id for key in responders.keys],
+    )
 
     leaked = keys[leaked_key_ref(scenario)]
     account.register_key(leaked.credential.access_key_id, "attacker")
@@ -146,6 +245,8 @@ def _seed(account: MockAccount, scenario: Scenario, seed: int) -> SeededEstate:
         keys=keys,
         leaked=leaked,
         workload=workload,
+        responders=responders_key,
+        users=tuple(users),
         user_arns=user_arns,
         instances=instances,
         secrets=secret_arns,
@@ -213,8 +314,10 @@ def _seed_user(
     if user.mfa:
         device = iam.create_virtual_mfa_device(device_name=user.name, path="/")
         iam.enable_mfa_device(user.name, device.serial_number, "123456", "654321")
-        if device.enable_date is not None:
-            device.enable_date = naive_utc(created + timedelta(hours=1))
+        # moto dates both the virtual device and the user's record of it "now" (T0)
+        enabled = naive_utc(created + timedelta(hours=1))
+        device.enable_date = enabled
+        made.mfa_devices[device.serial_number].enable_date = enabled
     for key in user.keys:
         credential = credentials[key.id]
         key_created = t0 - timedelta(seconds=key.age)
@@ -339,7 +442,7 @@ def seeded_event(scenario: Scenario, estate: SeededEstate, account: MockAccount)
                     for key in user.keys
                 ],
             }
-            for user in scenario.account.estate.users
+            for user in estate.users
         ],
         "instances": [
             {"instance_id": i, "region": region}
@@ -362,8 +465,13 @@ def seeded_event(scenario: Scenario, estate: SeededEstate, account: MockAccount)
             for t in scenario.account.estate.trails
         ],
         "principals": {
-            "responder": account.responder.credential.access_key_id,
-            "framework": account.framework.credential.access_key_id,
+            "responder": [
+                estate.keys[key.id].credential.access_key_id
+                for user in estate.users
+                if user.name == account.responder.user_name
+                for key in user.keys
+            ],
+            "framework": account.framework_credential.access_key_id,
             "workload": estate.workload.credential.access_key_id if estate.workload else None,
             "attacker": estate.leaked.credential.access_key_id,
         },

@@ -46,6 +46,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gameday.journal import Event, Journal, RunClock, iso, time_at
 from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents, is_read_only
+from gameday.world.decoys import Credential
 from gameday.world.quarantine import Denial, explicit_deny
 from gameday.world.secret_values import access_key_id_in
 from gameday.world.support import SupportCenter, SupportError
@@ -331,6 +332,8 @@ class Gateway:
         self.trail = trail
         self.registry = KeyRegistry()
         self.token = token
+        # The framework's credential (AWS's own hands): in no IAM backend; set by the account.
+        self.framework_credential: Credential | None = None
         self.recording = True
         # A recovery replays calls that succeeded when first made: no key or deny check then.
         self.replaying = False
@@ -461,6 +464,10 @@ class Gateway:
             user_agent=canonical_user_agent(user_agent),
         )
         call.key_actor = self.registry.actor_of(access_key_id)
+        framework = self.framework_credential
+        if framework is not None and access_key_id == framework.access_key_id:
+            # Only the framework's own clients (they carry the token) sign with its key.
+            call.key_actor = "framework" if token_ok else None
         if token_ok:
             # A key can be two parties' at once (the leaked key may be the workload's own):
             # the framework's client then says whose call it is.
@@ -531,6 +538,19 @@ class Gateway:
             return _error(
                 call, 403, "MissingAuthenticationToken", "Request is missing Authentication Token"
             )
+        framework = self.framework_credential
+        if (
+            framework is not None
+            and call.access_key_id == framework.access_key_id
+            and call.key_actor == "framework"
+        ):
+            # AWS acting in the account: no IAM key whose status or policies could stop it.
+            call.principal = {
+                "type": "AWSService",
+                "invoked_by": "AWS Internal",
+                "account_id": self.account_id,
+            }
+            return None
         found = find_access_key(call.access_key_id)
         if found is None or found[1].status != "Active":
             return _invalid_key(call)

@@ -1,21 +1,29 @@
-"""The mock account: where it listens, its principals, the seeded estate and its dates."""
+"""The mock account: where it listens, who signs what, the seeded estate and its dates."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from gameday.journal import FixedClock
-from gameday.scenario import Scenario
+from gameday.journal import FixedClock, Journal, read_journal
+from gameday.paths import SCENARIOS
+from gameday.scenario import Scenario, load_scenario
+from gameday.scenario.model import DEFAULT_RESPONDERS_USER
 from gameday.world.account import ADMINISTRATOR_ACCESS, MockAccount, backend
-from gameday.world.decoys import account_of, estate_credentials
-from gameday.world.estate import SeededEstate
+from gameday.world.decoys import SECRET_ALPHABET, Credential, account_of, estate_credentials
+from gameday.world.estate import SeededEstate, seed_estate, seeded_event
+from gameday.world.gateway import find_access_key
+
+LIBRARY = sorted(SCENARIOS.glob("*.yaml"))
 
 
 def responder(account: MockAccount, service: str, region: str | None = None) -> Any:
@@ -35,18 +43,156 @@ def test_the_server_listens_on_127_0_0_1_only(mock_account: MockAccount) -> None
         pass
 
 
-def test_principals_live_in_the_scenarios_account_with_admin_rights(
-    mock_account: MockAccount,
+def test_the_framework_is_no_user_or_key_of_the_account_yet_acts_in_it(
+    mock_account: MockAccount, journal: Journal
 ) -> None:
-    for principal in (mock_account.framework, mock_account.responder):
-        identity = mock_account.client("sts", principal.credential).get_caller_identity()
-        assert identity["Account"] == mock_account.account_id
-        assert identity["Arn"] == principal.arn
-        assert account_of(principal.credential.access_key_id) == mock_account.account_id
-        attached = mock_account.client("iam").list_attached_user_policies(
-            UserName=principal.user_name
-        )
-        assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [ADMINISTRATOR_ACCESS]
+    framework = mock_account.framework_credential
+    assert mock_account.client("iam").list_users()["Users"] == []  # no tenant of the exercise
+    assert find_access_key(framework.access_key_id) is None
+    assert not framework.access_key_id.startswith("AKIA")
+    assert mock_account.gateway.framework_credential == framework
+
+    mock_account.client("iam").create_user(UserName="made-by-aws")
+    assert "made-by-aws" in mock_account.iam().users  # the scenario's account, nobody else's
+    call = [e for e in read_journal(journal.path) if e["kind"] == "api.call"][-1]
+    assert call["action"] == "CreateUser"
+    assert call["actor"] == "framework" and call["access_key_id"] == framework.access_key_id
+    assert call["principal"] == {
+        "type": "AWSService",
+        "invoked_by": "AWS Internal",
+        "account_id": mock_account.account_id,
+    }
+
+
+def test_the_framework_credential_is_drawn_anew_for_every_account_object(
+    mock_account: MockAccount, seed_scenario: Scenario
+) -> None:
+    other = MockAccount(seed_scenario.account.id, FixedClock(), seed=mock_account.seed)
+    ours, theirs = mock_account.framework_credential, other.framework_credential
+    # one seed journals one key id; the secret is this process's and this object's alone
+    assert ours.access_key_id == theirs.access_key_id
+    assert ours.secret_access_key != theirs.secret_access_key
+    assert len(ours.secret_access_key) == 40 and set(ours.secret_access_key) <= set(SECRET_ALPHABET)
+
+
+def test_the_framework_key_id_from_the_journal_signs_nothing(
+    mock_account: MockAccount, estate: SeededEstate, seed_scenario: Scenario, journal: Journal
+) -> None:
+    fields = seeded_event(seed_scenario, estate, mock_account)
+    key_id = fields["principals"]["framework"]
+    assert key_id == mock_account.framework_credential.access_key_id
+    for secret in ("".join(secrets.choice(SECRET_ALPHABET) for _ in range(40)), "x" * 40):
+        guessed = mock_account.session(Credential(key_id, secret), framework_client=False)
+        for service, call in (("sts", "get_caller_identity"), ("iam", "list_users")):
+            with pytest.raises(ClientError) as refused:
+                getattr(guessed.client(service), call)()
+            assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert "hacked" not in mock_account.iam().users
+
+
+def test_the_responders_are_an_old_admin_of_the_estate_with_a_history(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    t0 = mock_account.clock.t0
+    me = mock_account.responder
+    before = mock_account.iam().access_keys[me.credential.access_key_id].last_used.timestamp
+    iam = responder(mock_account, "iam")
+    assert me.user_name == DEFAULT_RESPONDERS_USER
+    identity = responder(mock_account, "sts").get_caller_identity()
+    assert (
+        identity["Arn"] == me.arn == f"arn:aws:iam::{mock_account.account_id}:user/{me.user_name}"
+    )
+    assert account_of(me.credential.access_key_id) == mock_account.account_id
+
+    user = iam.get_user(UserName=me.user_name)["User"]
+    assert timedelta(days=700) <= t0 - user["CreateDate"] <= timedelta(days=760)
+    assert user["UserId"].startswith("AIDA")
+    groups = [g["GroupName"] for g in iam.list_groups_for_user(UserName=me.user_name)["Groups"]]
+    assert groups == ["platform-admins"]  # the estate's admin group: AdministratorAccess
+    assert iam.get_login_profile(UserName=me.user_name)["LoginProfile"]["UserName"] == me.user_name
+    (device,) = iam.list_mfa_devices(UserName=me.user_name)["MFADevices"]
+    assert device["EnableDate"] < t0 - timedelta(days=600)
+
+    (key,) = iam.list_access_keys(UserName=me.user_name)["AccessKeyMetadata"]
+    assert (
+        key["AccessKeyId"]
+        == me.credential.access_key_id
+        == estate.responders.credential.access_key_id
+    )
+    assert timedelta(days=84) <= t0 - key["CreateDate"] <= timedelta(days=97)
+    # the calls above used the key just now, as AWS would record; before them, days ago
+    assert timedelta(days=2) <= t0 - before.replace(tzinfo=t0.tzinfo) <= timedelta(days=5)
+    used = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"]
+    assert used["LastUsedDate"] == t0
+    assert mock_account.gateway.registry.actor_of(key["AccessKeyId"]) == "responder"
+
+
+def test_the_responders_default_user_has_administrator_access_without_an_admin_group(
+    mock_account: MockAccount, seed_scenario: Scenario
+) -> None:
+    estate = seed_scenario.account.estate
+    plain = estate.model_copy(
+        update={"groups": [g for g in estate.groups if g.name == "developers"]}
+    )
+    users = [u.model_copy(update={"groups": []}) for u in estate.users]
+    account = seed_scenario.account.model_copy(
+        update={"estate": plain.model_copy(update={"users": users})}
+    )
+    seed_estate(mock_account, seed_scenario.model_copy(update={"account": account}), seed=7)
+    iam = responder(mock_account, "iam")
+    attached = iam.list_attached_user_policies(UserName=DEFAULT_RESPONDERS_USER)
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [ADMINISTRATOR_ACCESS]
+    assert iam.list_groups_for_user(UserName=DEFAULT_RESPONDERS_USER)["Groups"] == []
+
+
+def test_a_scenario_may_name_the_responders_user(
+    mock_account: MockAccount, seed_scenario: Scenario, journal: Journal
+) -> None:
+    named = seed_scenario.model_copy(
+        update={"responders": seed_scenario.responders.model_copy(update={"user": "m.okafor"})}
+    )
+    estate = seed_estate(mock_account, named, seed=7)
+    okafor = estate_credentials(named, 7)["okafor-cli"]
+    assert mock_account.responder.user_name == "m.okafor"
+    assert mock_account.responder.credential == okafor == estate.responders.credential
+    assert responder(mock_account, "sts").get_caller_identity()["Arn"].endswith(":user/m.okafor")
+    names = {u["UserName"] for u in responder(mock_account, "iam").list_users()["Users"]}
+    assert names == {u.name for u in named.account.estate.users}  # nobody added
+    assert seeded_event(named, estate, mock_account)["principals"]["responder"] == [
+        okafor.access_key_id
+    ]
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_the_responders_profile_lists_only_the_estate(
+    mock_account: MockAccount,
+    journal: Journal,
+    run_clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: Path,
+) -> None:
+    scenario = load_scenario(path)
+    mock_account.reset(
+        clock=run_clock,
+        journal=journal,
+        account_id=scenario.account.id,
+        regions=scenario.account.regions,
+        support_plan=scenario.account.support_plan,
+        seed=7,
+    )
+    estate = seed_estate(mock_account, scenario, seed=7)
+    for name, value in mock_account.write_profiles(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    profile = boto3.Session()  # the generated profile, as the team's own tools read it
+    users = profile.client("iam").list_users()["Users"]
+
+    expected = {u.name for u in scenario.account.estate.users}
+    if scenario.responders.user is None:
+        expected.add(DEFAULT_RESPONDERS_USER)
+    assert {u["UserName"] for u in users} == expected == {u.name for u in estate.users}
+    assert profile.client("sts").get_caller_identity()["Arn"] == mock_account.responder.arn
+    assert not any(u["Path"].startswith("/gameday") for u in users)
 
 
 def test_the_estate_is_seeded_with_the_scenarios_keys_and_their_age(
@@ -143,7 +289,7 @@ def test_what_is_created_during_the_run_is_dated_on_the_run_clock(
 
 
 def test_reset_empties_the_account_and_leaves_other_accounts_alone(
-    mock_account: MockAccount, journal: Any, run_clock: FixedClock
+    mock_account: MockAccount, estate: SeededEstate, journal: Any, run_clock: FixedClock
 ) -> None:
     other = backend("iam", "111122223333")
     other.create_user(region_name="us-east-1", user_name="someone-elses")
@@ -151,13 +297,14 @@ def test_reset_empties_the_account_and_leaves_other_accounts_alone(
 
     mock_account.reset(clock=run_clock, journal=journal)
 
-    names = [u["UserName"] for u in responder(mock_account, "iam").list_users()["Users"]]
-    assert names == ["gameday-framework", "incident-responder"]
+    assert mock_account.iam().users == {}
+    with pytest.raises(RuntimeError, match="seed it first"):
+        mock_account.responder  # noqa: B018 — the responders' user came with the old estate
     assert "someone-elses" in backend("iam", "111122223333").users
 
 
 def test_write_profiles_writes_a_config_the_cli_and_sdks_read(
-    mock_account: MockAccount, tmp_path: Path
+    mock_account: MockAccount, estate: SeededEstate, tmp_path: Path
 ) -> None:
     environment = mock_account.write_profiles(tmp_path)
 
@@ -166,9 +313,9 @@ def test_write_profiles_writes_a_config_the_cli_and_sdks_read(
     assert "[profile gameday]" in config
     assert f"endpoint_url = {mock_account.endpoint_url}" in config
     assert f"region = {mock_account.region}" in config
-    assert mock_account.responder.credential.access_key_id in credentials.read_text(
-        encoding="utf-8"
-    )
+    written = credentials.read_text(encoding="utf-8")
+    assert mock_account.responder.credential.access_key_id in written
+    assert mock_account.framework_credential.secret_access_key not in written
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert environment == {
         "AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
