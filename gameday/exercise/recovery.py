@@ -20,7 +20,10 @@ goes on to `run.ended`, the score and the reports as if nothing had happened.
      CloudTrail's `ReadOnly`) is sent again as recorded in its vault entry, by whoever
      signed it, the replay clock standing at the call's `t` so that moto dates what it
      creates as it did (`gateway.MotoTime`). The quarantine the framework attached, the
-     Health event it put on EventBridge are calls like any other. EC2 instance and Spot
+     Health event it put on EventBridge are calls like any other, except that the
+     framework's credential lives in no IAM backend and in no file — each process draws its
+     own — so its recorded requests are signed anew with this process's framework
+     credential before they are sent (`_as_framework`). EC2 instance and Spot
      request ids moto would draw anew are pinned to those the journal recorded; an access
      key or a role's temporary credentials minted by a call get back the id, secret key and
      session token of the vault's answer, so the attacker's wallet and the responders'
@@ -429,8 +432,11 @@ class Recovery:
     def _replay_call(self, account: MockAccount, event: Event) -> None:
         service, action = str(event["service"]), str(event["action"])
         entry = self.crash.vault[int(event["vault"])]
+        request = entry["request"]
+        if event.get("actor") == "framework":
+            request = _as_framework(account, request)
         with _pinned_ids(service, action, event.get("result") or {}):
-            status, body = _send(account, entry["request"])
+            status, body = _send(account, request)
         if status >= 400:
             self.progress.failed.append(
                 {"seq": event["seq"], "service": service, "action": action, "status": status}
@@ -612,6 +618,61 @@ def _pinned_ids(service: str, action: str, result: Mapping[str, Any]) -> Iterato
         yield
     finally:
         setattr(module, target[1], draw)
+
+
+_SIGV4 = re.compile(
+    r"Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
+    r"\s*SignedHeaders=(?P<signed>[^,]+),"
+)
+
+
+def _environ_name(header: str) -> str:
+    name = header.upper().replace("-", "_")
+    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+
+
+def _as_framework(account: MockAccount, request: Mapping[str, Any]) -> dict[str, Any]:
+    """A framework request of the crashed run, signed as this process's framework signs.
+
+    The same headers are signed at the same request time (`X-Amz-Date`), with this
+    process's framework credential, and the framework client's token goes with it.
+    """
+    headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+    scope = _SIGV4.search(headers.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return dict(request)
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    host = f"{account.address[0]}:{account.address[1]}"
+    headers["HTTP_HOST"] = host
+    body = vault_body(request)
+    if "CONTENT_LENGTH" in headers:
+        headers["CONTENT_LENGTH"] = str(len(body))
+    signed = scope.group("signed").split(";")
+    query = str(request.get("query") or "")
+    unsigned = AWSRequest(
+        method=str(request["method"]),
+        url=f"http://{host}{request['path']}" + (f"?{query}" if query else ""),
+        headers={name: headers.get(_environ_name(name), "") for name in signed},
+        data=body,
+    )
+    unsigned.context["timestamp"] = headers.get("HTTP_X_AMZ_DATE", "")
+    credential = account.framework_credential
+    signer = SigV4Auth(
+        Credentials(credential.access_key_id, credential.secret_access_key),
+        scope.group("service"),
+        scope.group("region"),
+    )
+    signer._modify_request_before_signing(unsigned)
+    canonical = signer.canonical_request(unsigned)
+    signer._inject_signature_to_request(
+        unsigned, signer.signature(signer.string_to_sign(unsigned, canonical), unsigned)
+    )
+    headers["HTTP_AUTHORIZATION"] = str(unsigned.headers["Authorization"])
+    headers["HTTP_X_GAMEDAY_CLIENT"] = account.token
+    return {**request, "headers": headers}
 
 
 def _send(account: MockAccount, request: Mapping[str, Any]) -> tuple[int, bytes]:

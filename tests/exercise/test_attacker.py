@@ -188,10 +188,9 @@ def whoami_effect(world: World, outcome: Outcome) -> None:
 def enumerate_effect(world: World, outcome: Outcome) -> None:
     estate = world.scenario.account.estate
     loot = outcome.loot
-    assert set(loot["users"]) == {u.name for u in estate.users} | {
-        world.account.framework.user_name,
-        world.account.responder.user_name,
-    }
+    # the estate and nobody else: the exercise's machinery is no user of the account
+    assert set(loot["users"]) == {u.name for u in world.seeded.users}
+    assert world.account.responder.user_name in loot["users"]
     assert set(loot["roles"]) >= {r.name for r in estate.roles}
     assert loot["own_policies"] == ["arn:aws:iam::aws:policy/AdministratorAccess"]  # "temporarily"
     assert sorted(loot["buckets"]) == sorted(b.name for b in estate.buckets)

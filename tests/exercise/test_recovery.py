@@ -35,7 +35,9 @@ from gameday.exercise.recovery import (
     LeakFacts,
     ResumedVirtualClock,
     ResumedWallClock,
+    _as_framework,
     _replay_progress,
+    _send,
     inspect_crash,
     mend_tail,
 )
@@ -49,7 +51,11 @@ from gameday.exercise.responders import (
 from gameday.exercise.timeline import Timeline
 from gameday.journal import Event, Journal, read_journal
 from gameday.rundir import RunDir
+from gameday.scenario import Scenario
+from gameday.scenario.model import DEFAULT_RESPONDERS_USER
 from gameday.world.account import MockAccount
+from gameday.world.decoys import Credential
+from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.gateway import VAULT_FILE, Vault, read_vault, vault_body
 from gameday.world.repo import CodeHost
 
@@ -286,7 +292,7 @@ def test_a_wall_clock_run_goes_on_from_where_it_stopped_with_the_same_t0(
         assert config != old_endpoint and f"endpoint_url = {run.status()['endpoint']}" in config
         identity = aws_cli(run)("sts", "get-caller-identity")
         assert identity.returncode == 0, identity.stderr
-        assert json.loads(identity.stdout)["Arn"].endswith(":user/incident-responder")
+        assert json.loads(identity.stdout)["Arn"].endswith(f":user/{DEFAULT_RESPONDERS_USER}")
         assert process.wait(180) in (0, 1), log.read_text()
     finally:
         if process.poll() is None:
@@ -545,13 +551,13 @@ def vaulted(mock_account: MockAccount, tmp_path: Path) -> Iterator[Vault]:
 
 
 def test_the_vault_keeps_what_the_journal_redacts(
-    mock_account: MockAccount, journal: Journal, vaulted: Vault
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, vaulted: Vault
 ) -> None:
     iam = mock_account.client("iam", mock_account.responder.credential, framework_client=False)
     secrets = mock_account.client(
         "secretsmanager", mock_account.responder.credential, framework_client=False
     )
-    minted = iam.create_access_key(UserName="incident-responder")["AccessKey"]
+    minted = iam.create_access_key(UserName=mock_account.responder.user_name)["AccessKey"]
     secrets.create_secret(Name="prod/x", SecretString="correct-horse-battery-staple")
     iam.list_users()
     calls = [e for e in read_journal(journal.path) if e["kind"] == "api.call"]
@@ -569,6 +575,46 @@ def test_the_vault_keeps_what_the_journal_redacts(
     assert stat.S_IMODE(vaulted.path.stat().st_mode) == 0o600
     # a second writer (a recovered run) numbers on from the last entry
     assert Vault(vaulted.path).append({"service": "iam", "action": "TagUser"}) == 3
+
+
+def test_the_frameworks_calls_are_replayed_with_the_credential_of_the_new_process(
+    mock_account: MockAccount,
+    estate: SeededEstate,
+    seed_scenario: Scenario,
+    journal: Journal,
+    vaulted: Vault,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    quarantine = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    leaked_user = estate.leaked.user_name
+    old_key = mock_account.framework_credential.access_key_id
+    mock_account.client("iam").attach_user_policy(UserName=leaked_user, PolicyArn=quarantine)
+    (call,) = [e for e in read_journal(journal.path) if e["kind"] == "api.call"]
+    assert call["actor"] == "framework" and call["access_key_id"] == old_key
+    recorded = read_vault(vaulted.path)[call["vault"]]["request"]
+
+    # Another process: its framework credential is its own (here not even the key id is the
+    # same), and the account is rebuilt from the scenario.
+    fresh = framework_credential_unlike(mock_account.framework_credential)
+    monkeypatch.setattr("gameday.world.account.framework_credential", lambda *_: fresh)
+    mock_account.reset(clock=mock_account.clock, journal=None, seed=mock_account.seed)
+    seed_estate(mock_account, seed_scenario, seed=mock_account.seed)
+    assert mock_account.framework_credential == fresh
+    iam = mock_account.iam()
+    assert quarantine not in iam.users[leaked_user].managed_policies
+
+    status, _ = _send(mock_account, recorded)  # as signed by the process that died
+    assert status == 403 and quarantine not in iam.users[leaked_user].managed_policies
+    status, _ = _send(mock_account, _as_framework(mock_account, recorded))
+    assert status == 200 and quarantine in iam.users[leaked_user].managed_policies
+
+
+def framework_credential_unlike(old: Credential) -> Credential:
+    from gameday.world.account import framework_credential
+
+    drawn = framework_credential("000000000000", 99)
+    assert drawn.access_key_id != old.access_key_id
+    return drawn
 
 
 def test_a_torn_vault_entry_is_left_out(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def framework_aws(moto_endpoint: str) -> MockAws:
-    """Credentials acting in the scenario's account, as the framework's own."""
+    """Credentials acting in the scenario's account, as the framework's own (AWS's side)."""
     bootstrap = boto3.client(
         "sts",
         region_name="us-east-1",
@@ -53,8 +53,8 @@ def framework_aws(moto_endpoint: str) -> MockAws:
         aws_secret_access_key="bootstrap-secret-for-the-mock-only-0000000",
     )
     credentials = bootstrap.assume_role(
-        RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/gameday-framework",
-        RoleSessionName="gameday-framework",
+        RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/aws-side-of-the-incident",
+        RoleSessionName="aws-internal",
     )["Credentials"]
     return MockAws(
         endpoint_url=moto_endpoint,
