@@ -7,6 +7,7 @@ traceback shows and the exit code is 3.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gameday.errors import ExitCode, ScenarioError, UserError
-from gameday.rundir import resolve_run_dir
+from gameday.exercise.facilitator import TOKEN_VARIABLE
+from gameday.rundir import RunDir, resolve_run_dir
 from gameday.scenario import load_scenario
 from gameday.scenario.durations import format_duration
 from gameday.scenario.library import DEFAULT_LIBRARY, load_library, scenario_files
@@ -139,6 +141,19 @@ def build_repo(scenario_path: Path, out: Path, seed: int) -> None:
 RUN_DIR = click.argument(
     "run_dir", required=False, type=click.Path(path_type=Path, file_okay=False)
 )
+TOKEN = click.option(
+    "--token",
+    envvar=TOKEN_VARIABLE,
+    show_envvar=True,
+    metavar="TOKEN",
+    help="the facilitator token `gameday run` printed at the start (better: the variable, "
+    "which the process list does not show)",
+)
+
+
+def _forget_the_token() -> None:
+    """A run's responders (a runbook's subprocesses) must not inherit a facilitator token."""
+    os.environ.pop(TOKEN_VARIABLE, None)
 
 
 @cli.command()
@@ -174,10 +189,15 @@ def run(
     plain: bool,
     dashboard: bool,
 ) -> None:
-    """Play SCENARIO: AWS's side, the attacker, the responders; then score and report."""
+    """Play SCENARIO: AWS's side, the attacker, the responders; then score and report.
+
+    The facilitator token is printed once at the start: keep it for mark, end, pause,
+    resume and `note --as facilitator`.
+    """
     from gameday.exercise.injects import SmtpOptions
     from gameday.exercise.run import RunOptions, run_exercise
 
+    _forget_the_token()
     options = RunOptions(
         team=team,
         out=out,
@@ -225,6 +245,7 @@ def run_many(
     from gameday.exercise.run import RunOptions, run_exercises
     from gameday.scenario.library import scenario_files
 
+    _forget_the_token()
     paths = list(scenario_files(scenario_paths))
     batch = [
         (
@@ -263,6 +284,7 @@ def _print_score(score: Score) -> None:
 @cli.command()
 @RUN_DIR
 @delivery_options
+@TOKEN
 def recover(
     run_dir: Path | None,
     smtp: str | None,
@@ -271,11 +293,16 @@ def recover(
     templates: Path | None,
     plain: bool,
     dashboard: bool,
+    token: str | None,
 ) -> None:
-    """After a crash: rebuild the mock from the journal and go on from where the run stopped."""
+    """After a crash: rebuild the mock from the journal and go on from where the run stopped.
+
+    With the run's facilitator token it keeps working; without, a new one is printed.
+    """
     from gameday.exercise.injects import SmtpOptions
     from gameday.exercise.recovery import recover_run
 
+    _forget_the_token()
     result = recover_run(
         resolve_run_dir(run_dir),
         stdout,
@@ -285,6 +312,7 @@ def recover(
         templates=templates,
         live=False if plain else None,
         dashboard=dashboard,
+        token=token or None,
     )
     _print_score(result.score)
     stdout.print(f"reports: {result.run_dir.path}/report.html, report.md, junit.xml, score.json")
@@ -373,21 +401,44 @@ def _run_dirs(given: tuple[Path, ...]) -> list[Path]:
 
 @cli.command()
 @RUN_DIR
-def status(run_dir: Path | None) -> None:
-    """Where a run stands: its state, clock, and the latest events."""
+@TOKEN
+def status(run_dir: Path | None, token: str | None) -> None:
+    """Where a run stands: its state, clock, and the latest events.
+
+    Without RUN_DIR, the newest live run (or, when none is, the newest run, saying so).
+    """
+    from gameday.errors import RunDirError
+    from gameday.exercise.facilitator import check_token
     from gameday.exercise.view import clock_text, describe
     from gameday.journal import read_journal
 
-    run = resolve_run_dir(run_dir)
+    try:
+        run = resolve_run_dir(run_dir, live=run_dir is None)
+    except RunDirError as none_live:
+        if run_dir is not None or "no live run" not in str(none_live):
+            raise
+        stdout.print(str(none_live).split(";")[0], markup=False)
+        run = resolve_run_dir(None)
     state = run.status()
     events = read_journal(run.journal) if run.journal.exists() else []
-    live = "live" if state.get("alive") else "not running"
     # a live wall-clock run's own clock; otherwise the time of its latest event
     now = run.run_time(state)
     last_t = now if now is not None else float(events[-1]["t"]) if events else 0.0
-    stdout.print(f"{run.path}: {state.get('state')} ({live}) at {clock_text(last_t)}")
+    if state.get("crashed"):
+        stdout.print(f"{run.path}: {run.state_text(state)}", markup=False)
+        stdout.print(f"  it stopped at {clock_text(last_t)}", markup=False)
+    else:
+        stdout.print(f"{run.path}: {run.state_text(state)} at {clock_text(last_t)}", markup=False)
     if state.get("alive") and state.get("dashboard"):
-        stdout.print(f"dashboard: {state['dashboard']}", markup=False)
+        origin = str(state["dashboard"]).rstrip("/")
+        if token and check_token(run, token) == "facilitator":
+            stdout.print(f"dashboard: {origin}/{token}/", markup=False)
+        else:
+            stdout.print(
+                f"dashboard: {origin}/TOKEN/ — TOKEN is the facilitator token "
+                f"(give it, or set {TOKEN_VARIABLE}, to see the whole address)",
+                markup=False,
+            )
     lines = [(e, describe(e)) for e in events]
     for event, described in [x for x in lines if x[1] is not None][-10:]:
         assert described is not None
@@ -396,58 +447,134 @@ def status(run_dir: Path | None) -> None:
         )
 
 
-def _command(run_dir: Path | None, command: str, **arguments: Any) -> None:
+def _command(run: RunDir, command: str, token: str | None = None, **arguments: Any) -> str:
+    """Send a command to the live run; its reply (a refusal is a `UserError`: exit 2)."""
     from gameday.exercise.control import send, wait_reply
 
-    run = resolve_run_dir(run_dir)
-    reply = wait_reply(send(run, command, **arguments), run)
+    reply = wait_reply(send(run, command, token=token or None, **arguments), run)
     if not reply.ok:
-        raise UserError(f"{run.path}: {command} refused — {reply.message}")
-    stdout.print(f"{reply.message} ({run.path})", markup=False)
+        message = reply.message
+        if not message.startswith(command):
+            message = f"{command} refused — {message}"
+        raise UserError(f"{run.path}: {message}")
+    return reply.message
+
+
+def _facilitator_command(run_dir: Path | None, command: str, token: str | None) -> None:
+    run = resolve_run_dir(run_dir, live=True)
+    stdout.print(f"{_command(run, command, token)} ({run.path})", markup=False)
 
 
 @cli.command()
 @RUN_DIR
-def end(run_dir: Path | None) -> None:
-    """End a live run now; it scores and reports as usual."""
-    _command(run_dir, "end")
+@TOKEN
+def end(run_dir: Path | None, token: str | None) -> None:
+    """End a live run now; it scores and reports as usual (the facilitator's)."""
+    _facilitator_command(run_dir, "end", token)
 
 
 @cli.command()
 @RUN_DIR
-def pause(run_dir: Path | None) -> None:
-    """Stop the run clock (a break, a question from the room)."""
-    _command(run_dir, "pause")
+@TOKEN
+def pause(run_dir: Path | None, token: str | None) -> None:
+    """Stop the run clock (a break, a question from the room; the facilitator's)."""
+    _facilitator_command(run_dir, "pause", token)
 
 
 @cli.command()
 @RUN_DIR
-def resume(run_dir: Path | None) -> None:
-    """Start the run clock again."""
-    _command(run_dir, "resume")
+@TOKEN
+def resume(run_dir: Path | None, token: str | None) -> None:
+    """Start the run clock again (the facilitator's)."""
+    _facilitator_command(run_dir, "resume", token)
+
+
+@cli.command("fire-next")
+@RUN_DIR
+@TOKEN
+def fire_next(run_dir: Path | None, token: str | None) -> None:
+    """Deliver the next inject still to come now (the facilitator's)."""
+    _facilitator_command(run_dir, "fire-next", token)
 
 
 @cli.command()
 @click.argument("args", nargs=-1, required=True)
-def note(args: tuple[str, ...]) -> None:
-    """Journal an out-of-band action: `gameday note [RUN_DIR] TEXT`."""
+@click.option(
+    "--as",
+    "as_",
+    type=click.Choice(["team", "facilitator"]),
+    default="team",
+    show_default=True,
+    help="the facilitator's note needs the facilitator token",
+)
+@TOKEN
+def note(args: tuple[str, ...], as_: str, token: str | None) -> None:
+    """Journal an out-of-band action: `gameday note [RUN_DIR] TEXT`.
+
+    A note is the team's; `--as facilitator` with the facilitator token makes it yours.
+    """
+    from gameday.exercise.control import append_after_the_run
+
     run_dir, text = _split_run_dir(args)
-    _note_or_mark(run_dir, "note", text=text, actor="responder")
+    # the token is sent only with --as facilitator: a team's note is the team's
+    given = token if as_ == "facilitator" else None
+    run = resolve_run_dir(run_dir, live=run_dir is None)
+    whose = "the facilitator's" if as_ == "facilitator" else "the team's"
+    if run.status().get("alive"):
+        _command(run, "note", given, text=text, **{"as": as_})
+        stdout.print(f"note journaled as {whose} ({run.path})", markup=False)
+        return
+    append_after_the_run(run, "note", token=given, text=text, **{"as": as_})
+    stdout.print(
+        f"note journaled as {whose}, after the run ({run.path}) — `gameday score` to re-score",
+        markup=False,
+    )
 
 
 @cli.command()
-@click.argument("args", nargs=-1, required=True)
-def mark(args: tuple[str, ...]) -> None:
-    """The facilitator validates a manual step: `gameday mark [RUN_DIR] STEP_ID`."""
-    run_dir, step = _split_run_dir(args)
-    run = resolve_run_dir(run_dir)
-    scenario = load_scenario(run.scenario)
-    steps = [s.id for s in scenario.steps]
-    if step not in steps:
-        from gameday.errors import did_you_mean
+@click.argument("args", nargs=-1)
+@click.option("--list", "list_steps", is_flag=True, help="the manual steps and what to look for")
+@TOKEN
+def mark(args: tuple[str, ...], list_steps: bool, token: str | None) -> None:
+    """The facilitator validates a manual step: `gameday mark [RUN_DIR] STEP_ID`.
 
-        raise UserError(f"unknown step '{step}' — {did_you_mean(step, steps)}")
-    _note_or_mark(run.path, "mark", step=step)
+    Needs the facilitator token, as does `gameday mark [RUN_DIR] --list`.
+    """
+    from gameday.exercise.control import append_after_the_run
+
+    if list_steps:
+        if len(args) > 1:
+            raise UserError("gameday mark [RUN_DIR] --list — no step id with --list")
+        _list_manual_steps(Path(args[0]) if args else None, token)
+        return
+    if not args:
+        raise UserError("gameday mark [RUN_DIR] STEP_ID — which step? (`--list` lists them)")
+    run_dir, step = _split_run_dir(args)
+    run = resolve_run_dir(run_dir, live=run_dir is None)
+    if run.status().get("alive"):
+        stdout.print(f"{_command(run, 'mark', token, step=step)} ({run.path})", markup=False)
+        return
+    steps = [s.id for s in load_scenario(run.scenario).steps]
+    append_after_the_run(run, "mark", token=token or None, steps=steps, step=step)
+    stdout.print(f"mark: journaled after the run ({run.path}) — `gameday score` to re-score")
+
+
+def _list_manual_steps(run_dir: Path | None, token: str | None) -> None:
+    from gameday.exercise.facilitator import check_token, refusal_message
+    from gameday.scenario.model import Manual
+
+    run = resolve_run_dir(run_dir, live=run_dir is None)
+    check = check_token(run, token or None)
+    if check != "facilitator":
+        # the steps are what the team is scored on: no spoilers without the token
+        raise UserError(f"{run.path}: {refusal_message(run, 'mark --list', check)}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "title", "what to look for"):
+        table.add_column(column, no_wrap=column == "step")
+    for step in load_scenario(run.scenario).steps:
+        if isinstance(step.check, Manual):
+            table.add_row(step.id, step.title, step.check.instructions or "—")
+    stdout.print(table)
 
 
 def _split_run_dir(args: tuple[str, ...]) -> tuple[Path | None, str]:
@@ -456,20 +583,7 @@ def _split_run_dir(args: tuple[str, ...]) -> tuple[Path | None, str]:
     return None, " ".join(args)
 
 
-def _note_or_mark(run_dir: Path | None, kind: str, **fields: Any) -> None:
-    from gameday.exercise.control import append_after_the_run
-
-    run = resolve_run_dir(run_dir)
-    if run.status().get("alive"):
-        _command(run.path, kind, **fields)
-        return
-    append_after_the_run(run, kind, by=_facilitator(), **fields)
-    stdout.print(f"{kind}: journaled after the run ({run.path}) — `gameday score` to re-score")
-
-
 def _facilitator() -> str:
-    import os
-
     return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
 
 
@@ -477,12 +591,15 @@ def _facilitator() -> str:
 @click.argument("action", type=click.Choice(["private", "delete"]))
 @RUN_DIR
 def repo(action: str, run_dir: Path | None) -> None:
-    """The code host's actions on the leaky repository: make it private, or delete it."""
+    """The code host's actions on the leaky repository: make it private, or delete it.
+
+    The repository's owners' buttons, as on a real code host: the team's, no token needed.
+    """
     from gameday.world.repo import CodeHost
 
-    run = resolve_run_dir(run_dir)
+    run = resolve_run_dir(run_dir, live=run_dir is None)
     if run.status().get("alive"):
-        _command(run.path, "repo", action=action)
+        stdout.print(f"{_command(run, 'repo', action=action)} ({run.path})", markup=False)
         return
     host = CodeHost(run.remote)
     host.make_private() if action == "private" else host.delete()

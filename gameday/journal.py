@@ -82,7 +82,10 @@ class Journal:
         existing = read_journal(path) if path.exists() else []
         self._seq = existing[-1]["seq"] if existing else 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        # The journal names the run's key ids: its owner's alone (0600), from its creation on.
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)
+        self._file = os.fdopen(descriptor, "a", encoding="utf-8")
         self._dirty = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None

@@ -5,6 +5,12 @@
         HANDOUT.md  score.json  report.html  report.md  junit.xml
         run.json       the live run's process, state and clock, for other terminals
         control/       commands from other terminals, waiting for the run to take them
+        facilitator/   the hash of the facilitator's token (gameday.exercise.facilitator)
+
+A run is private to its facilitator: `runs/` and every run directory are 0700, and the files
+that hold a token's hash, a key id or a command (the journal, run.json, the vault, control/,
+facilitator/) are 0600 besides. The team's share of a run is handed to it on purpose (the
+handout), never through the mode bits.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 from gameday.errors import RunDirError
 
 DEFAULT_ROOT = Path("runs")
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 _SAFE = re.compile(r"[^a-z0-9-]+")
 # run.json is read, changed and replaced whole: two threads of the run (the main one, the
 # control watcher) must not interleave, or one's change is lost
@@ -68,17 +76,38 @@ class RunDir:
     def control(self) -> Path:
         return self.path / "control"
 
+    @property
+    def facilitator(self) -> Path:
+        """The facilitator's part of the run: the hash of the facilitator's token."""
+        return self.path / "facilitator"
+
     def status(self) -> dict[str, Any]:
-        """What the run says of itself; `alive` tells whether its process still runs."""
+        """What the run says of itself.
+
+        `alive` tells whether its process still runs; `crashed`, that run.json says the run
+        is under way but its process is gone (killed, or the machine went down).
+        """
         try:
             status: dict[str, Any] = json.loads(self.status_file.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             status = {"state": "unknown"}
+        except PermissionError:
+            raise RunDirError(not_yours(self.path)) from None
         pid = status.get("pid")
-        status["alive"] = (
-            isinstance(pid, int) and status.get("state") not in ("ended",) and _alive(pid)
-        )
+        under_way = isinstance(pid, int) and status.get("state") not in ("ended", "unknown")
+        status["alive"] = under_way and isinstance(pid, int) and _alive(pid)
+        status["crashed"] = under_way and not status["alive"]
         return status
+
+    def state_text(self, status: dict[str, Any] | None = None) -> str:
+        """The run's state in words: `running (live)`, `ended (duration)`, `crashed (…)`."""
+        status = self.status() if status is None else status
+        if status.get("crashed"):
+            return f"crashed (pid {status.get('pid')} gone) — gameday recover {self.path}"
+        state = str(status.get("state"))
+        if state == "ended":
+            return f"ended ({status['reason']})" if status.get("reason") else "ended"
+        return f"{state} ({'live' if status.get('alive') else 'not running'})"
 
     def write_status(self, **fields: Any) -> None:
         """Replace run.json atomically, so a reader never sees half of it."""
@@ -90,9 +119,7 @@ class RunDir:
                 except ValueError:
                     current = {}
             current.update(fields)
-            temporary = self.status_file.with_suffix(".json.tmp")
-            temporary.write_text(json.dumps(current, indent=2, default=str), encoding="utf-8")
-            temporary.replace(self.status_file)
+            write_private(self.status_file, json.dumps(current, indent=2, default=str))
 
     def write_clock(self, t: float, *, speed: float, paused: bool) -> None:
         """Publish a wall-clock run's clock, so other terminals can tell its run time.
@@ -122,6 +149,36 @@ class RunDir:
         return t if clock.get("paused") else t + max(0.0, time.time() - at) * speed
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable and writable by its owner only."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            descriptor = -1
+            handle.write(text)
+    finally:
+        if descriptor >= 0:
+            os.close(descriptor)
+    temporary.replace(path)
+
+
+def make_private_dir(path: Path, *, parents: bool = False) -> Path:
+    """Create `path` (or take an existing one of ours) as a folder only its owner can enter."""
+    path.mkdir(mode=PRIVATE_DIR, parents=parents, exist_ok=True)
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(PRIVATE_DIR)
+    return path
+
+
+def not_yours(path: Path) -> str:
+    return (
+        f"{path}: permission denied — a run is private to the facilitator who started it "
+        "(the team's share comes with the handout)"
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -133,27 +190,75 @@ def _alive(pid: int) -> bool:
 
 
 def new_run_dir(scenario_id: str, team: str, root: Path = DEFAULT_ROOT) -> RunDir:
+    """A new, private run directory under `root` (made private too if this creates it)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"{scenario_id}-{_SAFE.sub('-', team.lower()).strip('-') or 'team'}-{stamp}"
+    if not root.exists():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root)
     path = root / name
     suffix = 1
     while path.exists():
         suffix += 1
         path = root / f"{name}-{suffix}"
-    path.mkdir(parents=True)
+    path.mkdir(mode=PRIVATE_DIR)
+    path.chmod(PRIVATE_DIR)
     return RunDir(path)
 
 
-def resolve_run_dir(given: Path | None, root: Path = DEFAULT_ROOT) -> RunDir:
-    """The run directory named, or the newest under `root` when none is."""
+def claim_run_dir(path: Path) -> RunDir:
+    """A run directory the user named (`--out`): created, or taken while empty, made private."""
+    if path.exists() and any(path.iterdir()):
+        raise RunDirError(f"{path}: not empty — give a new folder for the run")
+    return RunDir(make_private_dir(path, parents=True))
+
+
+def resolve_run_dir(given: Path | None, root: Path = DEFAULT_ROOT, *, live: bool = False) -> RunDir:
+    """The run directory named, or, when none is, the newest under `root`.
+
+    With `live`, the newest whose process still runs: a command for a live run never lands
+    on an older one that has ended; when none is live, the error names the newest run and
+    what became of it.
+    """
     if given is not None:
-        if not (given / "scenario.yaml").exists():
+        try:
+            found = (given / "scenario.yaml").exists()
+        except PermissionError:
+            raise RunDirError(not_yours(given)) from None
+        if not found:
             raise RunDirError(f"{given}: not a run directory — give a folder under {root}/")
         return RunDir(given)
-    runs = [p for p in root.glob("*/") if (p / "scenario.yaml").exists()] if root.is_dir() else []
+    runs = _runs_under(root)
     if not runs:
         raise RunDirError(
             f"no run under {root}/ — start one with `gameday run SCENARIO`, or name the run"
         )
-    # the newest started: scenario.yaml is copied once, when the run directory is made
-    return RunDir(max(runs, key=lambda p: (p / "scenario.yaml").stat().st_mtime))
+    if not live:
+        return RunDir(runs[0])
+    for path in runs:
+        try:
+            if RunDir(path).status().get("alive"):
+                return RunDir(path)
+        except RunDirError:
+            continue  # another user's run
+    newest = RunDir(runs[0])
+    raise RunDirError(
+        f"no live run under {root}/ — the newest, {newest.path}, is {newest.state_text()}; "
+        "name a run directory to act on one that is not live"
+    )
+
+
+def _runs_under(root: Path) -> list[Path]:
+    """The run directories under `root` this user can read, the newest started first."""
+    runs: list[tuple[float, Path]] = []
+    try:
+        candidates = list(root.glob("*/")) if root.is_dir() else []
+    except PermissionError:
+        raise RunDirError(not_yours(root)) from None
+    for path in candidates:
+        try:
+            # the newest started: scenario.yaml is copied once, when the run directory is made
+            runs.append(((path / "scenario.yaml").stat().st_mtime, path))
+        except (FileNotFoundError, PermissionError, NotADirectoryError):
+            continue
+    return [path for _, path in sorted(runs, key=lambda entry: entry[0], reverse=True)]

@@ -38,6 +38,7 @@ from gameday.exercise.control import (
     send,
     wait_reply,
 )
+from gameday.exercise.facilitator import Authority
 from gameday.journal import Event, read_journal
 from gameday.paths import PROJECT_ROOT, SCENARIOS
 from gameday.report import load_run
@@ -78,12 +79,21 @@ def live_run(tmp_path: Path) -> RunDir:
     return run
 
 
+@pytest.fixture
+def authority(live_run: RunDir) -> Authority:
+    """The live run's facilitator token (its hash written into the run)."""
+    return Authority.issue(live_run)
+
+
 def test_commands_sent_at_the_same_instant_all_land_in_the_order_they_arrived(
-    live_run: RunDir,
+    live_run: RunDir, authority: Authority
 ) -> None:
     handled: list[str] = []
     watcher = ControlWatcher(
-        live_run, {"note": lambda command: handled.append(command["text"])}, interval=0.005
+        live_run,
+        {"note": lambda command: handled.append(command["text"])},
+        authority,
+        interval=0.005,
     ).start()
     go = live_run.path / "go"
     processes = [
@@ -141,7 +151,7 @@ def test_commands_sent_at_the_same_instant_all_land_in_the_order_they_arrived(
     assert len(list(live_run.control.glob("*.reply"))) == total
 
 
-def test_the_sender_reads_the_runs_reply(live_run: RunDir) -> None:
+def test_the_sender_reads_the_runs_reply(live_run: RunDir, authority: Authority) -> None:
     def pause(command: dict[str, Any]) -> str:
         return "paused at T+0:05:00"
 
@@ -155,15 +165,19 @@ def test_the_sender_reads_the_runs_reply(live_run: RunDir) -> None:
     watcher = ControlWatcher(
         live_run,
         {"pause": pause, "mark": mark, "end": boom, "note": lambda command: None},
+        authority,
         interval=0.01,
         on_error=lambda command, error: errors.append(f"{command['command']}: {error}"),
     ).start()
     try:
-        assert wait_reply(send(live_run, "pause"), live_run) == Reply(True, "paused at T+0:05:00")
-        assert wait_reply(send(live_run, "mark", step="x"), live_run) == Reply(
+        token = authority.token
+        assert wait_reply(send(live_run, "pause", token=token), live_run) == Reply(
+            True, "paused at T+0:05:00"
+        )
+        assert wait_reply(send(live_run, "mark", step="x", token=token), live_run) == Reply(
             False, "unknown step 'x'"
         )
-        assert wait_reply(send(live_run, "end"), live_run) == Reply(
+        assert wait_reply(send(live_run, "end", token=token), live_run) == Reply(
             False, "end failed: RuntimeError: the handler broke"
         )
         assert errors == ["end: the handler broke"]
@@ -171,7 +185,7 @@ def test_the_sender_reads_the_runs_reply(live_run: RunDir) -> None:
         assert wait_reply(send(live_run, "note", text="still here"), live_run) == Reply(
             True, "note: done"
         )
-        assert wait_reply(send(live_run, "resume"), live_run) == Reply(
+        assert wait_reply(send(live_run, "resume", token=token), live_run) == Reply(
             False, "this run does not take 'resume'"
         )
     finally:
@@ -179,8 +193,10 @@ def test_the_sender_reads_the_runs_reply(live_run: RunDir) -> None:
     assert [p for p in live_run.control.glob("*.reply")] == []
 
 
-def test_commands_to_a_run_that_ended_get_a_clear_error(live_run: RunDir) -> None:
-    watcher = ControlWatcher(live_run, {"pause": lambda command: None}).start()
+def test_commands_to_a_run_that_ended_get_a_clear_error(
+    live_run: RunDir, authority: Authority
+) -> None:
+    watcher = ControlWatcher(live_run, {"pause": lambda command: None}, authority).start()
     watcher.stop()
     with pytest.raises(RunNotLive, match="the run has ended"):
         send(live_run, "pause")
@@ -197,15 +213,17 @@ def test_a_run_whose_process_is_gone_gets_a_clear_error(live_run: RunDir) -> Non
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     live_run.write_status(pid=int(gone.stdout), state="running")
-    with pytest.raises(RunNotLive, match="process is gone"):
+    with pytest.raises(RunNotLive, match=rf"process is gone .*gameday recover {live_run.path}"):
         send(live_run, "end")
 
 
 def test_commands_still_queued_when_the_run_ends_are_answered_not_left_hanging(
-    live_run: RunDir,
+    live_run: RunDir, authority: Authority
 ) -> None:
     taken: list[str] = []
-    watcher = ControlWatcher(live_run, {"note": lambda command: taken.append(command["text"])})
+    watcher = ControlWatcher(
+        live_run, {"note": lambda command: taken.append(command["text"])}, authority
+    )
     # The watcher is not started: nothing takes the commands before the run ends.
     queued = [send(live_run, "note", text=str(n)) for n in range(3)]
     watcher.stop()
@@ -217,10 +235,12 @@ def test_commands_still_queued_when_the_run_ends_are_answered_not_left_hanging(
         send(live_run, "note", text="too late")
 
 
-def test_a_command_the_run_never_takes_is_withdrawn_not_done_late(live_run: RunDir) -> None:
+def test_a_command_the_run_never_takes_is_withdrawn_not_done_late(
+    live_run: RunDir, authority: Authority
+) -> None:
     taken: list[str] = []
-    watcher = ControlWatcher(live_run, {"end": lambda command: taken.append("end")})
-    path = send(live_run, "end")
+    watcher = ControlWatcher(live_run, {"end": lambda command: taken.append("end")}, authority)
+    path = send(live_run, "end", token=authority.token)
     with pytest.raises(UserError, match=r"did not take 'end' within 0\.3 s"):
         wait_reply(path, live_run, timeout=0.3)
     assert not path.exists()

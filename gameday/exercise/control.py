@@ -19,6 +19,19 @@ Two people may issue commands at the same instant, from threads or processes:
 
 When the run has ended, `note` and `mark` are appended to its journal directly, under a
 file lock, so a facilitator can still validate a manual step before re-scoring.
+
+Who may do what (gameday.exercise.facilitator): `pause`, `resume`, `end`, `mark`,
+`fire-next` and a note `as` the facilitator need the facilitator token. The sender signs its
+command with the token (`send(..., token=…)`); the watcher checks the proof before any
+handler sees the command, and sets the command's `by` itself — `facilitator` for a good
+proof, `team` otherwise — so no sender can claim it. A facilitator's command without a good
+proof is refused: its sender reads why and how to give the token, and the run journals a
+`control.refused` event (`command`, `by: "team"`, `reason`, `via`, `name`, and the `step`
+of a mark). A note without the token is the team's (`by: "team"`). The code host's
+`repo private|delete` are the team's own buttons, as on a real code host: no token, and
+journaled as the team's.
+
+Every file here is its owner's only: `control/` is 0700, the command and reply files 0600.
 """
 
 from __future__ import annotations
@@ -29,21 +42,37 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gameday.errors import RunDirError, UserError
+from gameday.errors import RunDirError, UserError, did_you_mean
+from gameday.exercise.facilitator import (
+    PROOF_FIELD,
+    REASONS,
+    Authority,
+    Check,
+    check_token,
+    proof,
+    refusal_message,
+)
 from gameday.journal import FixedClock, Journal, read_journal
-from gameday.rundir import RunDir
+from gameday.rundir import RunDir, make_private_dir, write_private
 
 COMMANDS = ("pause", "resume", "end", "note", "mark", "repo", "fire-next")
+# The facilitator's alone; `note` too when it is sent `as` the facilitator.
+FACILITATOR_COMMANDS = frozenset({"pause", "resume", "end", "mark", "fire-next"})
+# What the sender writes and the watcher replaces: nobody's command says who it is by.
+_SET_BY_THE_RUN = ("by",)
+_REFUSED_FIELD_MAX = 200  # a refused command's step, as journaled, is cut to this length
 # A handler acts on one command; a string it returns is the reply its sender reads.
 Handler = Callable[[dict[str, Any]], object]
 ErrorSink = Callable[[dict[str, Any], BaseException], object]
+# Told of each refused facilitator command: the fields of its `control.refused` event.
+RefusalSink = Callable[[dict[str, Any]], object]
 
 _LOCK = ".lock"
 _SEQUENCE = ".sequence"
@@ -68,25 +97,82 @@ class Reply:
     message: str
 
 
-def send(run: RunDir, command: str, **arguments: Any) -> Path:
+def send(
+    run: RunDir,
+    command: str,
+    *,
+    token: str | None = None,
+    via: str = "cli",
+    **arguments: Any,
+) -> Path:
     """Queue a command for the live run; the path of its file (give it to `wait_reply`).
 
-    Raises `RunNotLive` when the run has ended or its process is gone.
+    With `token`, the command carries the proof that its sender holds the facilitator
+    token (never the token itself). Raises `RunNotLive` when the run has ended or its
+    process is gone.
     """
     if command not in COMMANDS:
         raise UserError(f"unknown command '{command}' — one of {', '.join(COMMANDS)}")
-    run.control.mkdir(exist_ok=True)
-    body = json.dumps({"command": command, "by": _who(), **arguments})
+    make_private_dir(run.control)
+    fields = {k: v for k, v in arguments.items() if k not in (*_SET_BY_THE_RUN, PROOF_FIELD)}
+    body: dict[str, Any] = {
+        "command": command,
+        "name": _who(),
+        "via": via,
+        "nonce": uuid.uuid4().hex,
+        "issued": time.time(),
+        **fields,
+    }
+    if token:
+        body[PROOF_FIELD] = proof(token, body)
     with _control_lock(run):
         if (run.control / _CLOSED).exists():
             raise RunNotLive(_not_live_message(run, command, closed=True))
         ensure_live(run, command)
         name = f"{_next_number(run):012d}-{uuid.uuid4().hex[:12]}"
-        temporary = run.control / f".{name}.tmp"
-        temporary.write_text(body, encoding="utf-8")
+        # written under a temporary name then renamed: the watcher never sees half of it
         final = run.control / f"{name}.json"
-        temporary.replace(final)
+        write_private(final, json.dumps(body))
     return final
+
+
+def needs_facilitator(command: dict[str, Any]) -> bool:
+    """Whether only the facilitator may do this command."""
+    name = command.get("command")
+    return name in FACILITATOR_COMMANDS or (name == "note" and command.get("as") == "facilitator")
+
+
+def attribution(command: dict[str, Any]) -> dict[str, Any]:
+    """Who a command a watcher took is by, as its journal event records it.
+
+    `by` is what the run established (`facilitator` or `team`); `name` and `via` are what
+    the sender said of itself (a person's name, `cli` or `dashboard`) and prove nothing.
+    """
+    return {
+        "by": command.get("by", "team"),
+        "name": _short(command.get("name")),
+        "via": _short(command.get("via")),
+    }
+
+
+def refusal(command: dict[str, Any], check: Check) -> dict[str, Any]:
+    """The fields of the `control.refused` event for a command refused for want of the token."""
+    fields: dict[str, Any] = {
+        "command": _short(command.get("command")),
+        "by": "team",
+        "reason": REASONS.get(check, str(check)),
+        "via": _short(command.get("via")),
+        "name": _short(command.get("name")),
+    }
+    if command.get("command") == "mark":
+        fields["step"] = _short(command.get("step"))
+    if command.get("command") == "note":
+        fields["as"] = _short(command.get("as"))
+    return fields
+
+
+def _short(value: object) -> str | None:
+    return None if value is None else str(value)[:_REFUSED_FIELD_MAX]
 
 
 def ensure_live(run: RunDir, command: str = "control") -> None:
@@ -103,7 +189,11 @@ def _not_live_message(run: RunDir, command: str, *, closed: bool = False) -> str
     elif status.get("state") == "unknown":
         state = "the run has not started, or its run.json is gone"
     else:
-        state = "the run's process is gone (crashed or killed)"
+        return (
+            f"{run.path}: the run's process is gone (crashed or killed: pid "
+            f"{status.get('pid')}) — cannot {command} it; `gameday recover {run.path}` takes "
+            "it over where it stopped"
+        )
     return (
         f"{run.path}: {state} — cannot {command} it; `gameday score {run.path}` and "
         f"`gameday report {run.path}` work on what it journaled"
@@ -111,12 +201,14 @@ def _not_live_message(run: RunDir, command: str, *, closed: bool = False) -> str
 
 
 def _who() -> str:
-    return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
+    """The sender's name, as its environment says: a label, never a proof of anything."""
+    return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "unknown"
 
 
 @contextmanager
 def _control_lock(run: RunDir) -> Iterator[None]:
-    with (run.control / _LOCK).open("a") as handle:
+    descriptor = os.open(run.control / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -134,9 +226,7 @@ def _next_number(run: RunDir) -> int:
     # A counter lost or torn (a crash mid-write) must not number behind commands still queued.
     queued = [_number_of(p) for p in run.control.glob("*.json")]
     number = max([last, *queued]) + 1
-    temporary = counter.with_name(f"{_SEQUENCE}.tmp")
-    temporary.write_text(str(number), encoding="utf-8")
-    temporary.replace(counter)
+    write_private(counter, str(number))
     return number
 
 
@@ -224,7 +314,8 @@ def wait_taken(command_file: Path, timeout: float = 5.0) -> bool:
 
 @contextmanager
 def journal_lock(run: RunDir) -> Iterator[None]:
-    with (run.path / ".journal.lock").open("a") as handle:
+    descriptor = os.open(run.path / ".journal.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -232,10 +323,43 @@ def journal_lock(run: RunDir) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def append_after_the_run(run: RunDir, kind: str, **fields: Any) -> dict[str, Any]:
-    """Journal an event on a run that has ended, at the run's last moment."""
+def append_after_the_run(
+    run: RunDir,
+    command: str,
+    *,
+    token: str | None,
+    steps: Collection[str] = (),
+    via: str = "cli",
+    **arguments: Any,
+) -> dict[str, Any]:
+    """Journal a `note` or a `mark` on a run that has ended, at the run's last moment.
+
+    Checked as a live run checks its commands: the token against the hash the run keeps
+    (a refusal is journaled, then raised as `CommandRefused`), a mark's step against
+    `steps`; the event records who it is by.
+    """
+    if command not in ("note", "mark"):
+        raise UserError(f"{run.path}: the run has ended — only note and mark are taken now")
     if run.status().get("alive"):
         raise RunDirError(f"{run.path}: the run is live — its own process journals commands")
+    request = {"command": command, "name": _who(), "via": via, **arguments}
+    check = check_token(run, token) if token else "missing"
+    if needs_facilitator(request) and check != "facilitator":
+        _append_at_the_end(run, "control.refused", **refusal(request, check))
+        raise CommandRefused(refusal_message(run, command, check))
+    request["by"] = "facilitator" if check == "facilitator" else "team"
+    if command == "mark":
+        step = str(arguments.get("step"))
+        if step not in steps:
+            raise CommandRefused(f"unknown step '{step}' — {did_you_mean(step, steps)}")
+        return _append_at_the_end(run, "mark", step=step, **attribution(request))
+    actor = "facilitator" if request["by"] == "facilitator" else "responder"
+    return _append_at_the_end(
+        run, "note", actor=actor, text=arguments.get("text"), **attribution(request)
+    )
+
+
+def _append_at_the_end(run: RunDir, kind: str, **fields: Any) -> dict[str, Any]:
     with journal_lock(run):
         events = read_journal(run.journal)
         if not events:
@@ -250,27 +374,34 @@ def append_after_the_run(run: RunDir, kind: str, **fields: Any) -> dict[str, Any
 class ControlWatcher:
     """Takes command files from `RUN_DIR/control/`, in order, and hands each to its handler.
 
-    A handler that raises `CommandRefused` refuses the command (its sender reads why); any
-    other exception is reported to `on_error` and answered as a failure — the watcher goes
-    on either way, so one bad command cannot leave the run deaf to the next.
+    Before a handler sees a command, the watcher checks its proof with the run's `authority`
+    and sets its `by`; a facilitator's command without a good proof is refused, and told to
+    `on_refused` (the run journals it). A handler that raises `CommandRefused` refuses the
+    command (its sender reads why); any other exception is reported to `on_error` and
+    answered as a failure — the watcher goes on either way, so one bad command cannot leave
+    the run deaf to the next.
     """
 
     def __init__(
         self,
         run: RunDir,
         handlers: dict[str, Handler],
+        authority: Authority,
         interval: float = 0.2,
         *,
         on_error: ErrorSink | None = None,
+        on_refused: RefusalSink | None = None,
     ) -> None:
         self.run = run
         self.handlers = handlers
+        self.authority = authority
         self.interval = interval
         self.on_error = on_error
+        self.on_refused = on_refused
         self._stop = threading.Event()
         self._take_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="control", daemon=True)
-        run.control.mkdir(exist_ok=True)
+        make_private_dir(run.control)
 
     def start(self) -> ControlWatcher:
         # A run resumed in this directory opens the door its predecessor closed.
@@ -285,7 +416,7 @@ class ControlWatcher:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         with _control_lock(self.run):
-            (self.run.control / _CLOSED).write_text(reason, encoding="utf-8")
+            write_private(self.run.control / _CLOSED, reason)
             for path in sorted(self.run.control.glob("*.json")):
                 claimed = _claimed_path(path)
                 try:
@@ -325,6 +456,17 @@ class ControlWatcher:
         if not isinstance(command, dict):
             return Reply(False, "unreadable command: not a JSON object")
         name = str(command.get("command"))
+        check = self.authority.check(command)
+        command.pop(PROOF_FIELD, None)
+        command["by"] = "facilitator" if check == "facilitator" else "team"
+        forwarded = command.get("refused")  # the dashboard's: refused at its door
+        if isinstance(forwarded, str) or (needs_facilitator(command) and check != "facilitator"):
+            record = refusal(command, check)
+            if isinstance(forwarded, str):
+                record["reason"] = _short(forwarded)
+            if self.on_refused is not None:
+                self.on_refused(record)
+            return Reply(False, refusal_message(self.run, name, check))
         handler = self.handlers.get(name)
         if handler is None:
             return Reply(False, f"this run does not take '{name}'")
@@ -339,10 +481,9 @@ class ControlWatcher:
         return Reply(True, said if isinstance(said, str) else f"{name}: done")
 
     def _reply(self, command_file: Path, reply: Reply) -> None:
-        target = _reply_path(command_file)
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_text(json.dumps({"ok": reply.ok, "message": reply.message}), "utf-8")
-        temporary.replace(target)
+        write_private(
+            _reply_path(command_file), json.dumps({"ok": reply.ok, "message": reply.message})
+        )
 
     def _sweep_replies(self) -> None:
         cutoff = time.time() - REPLY_KEPT_S

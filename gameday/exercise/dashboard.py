@@ -1,24 +1,33 @@
 """The facilitator's dashboard: a live web page of the run, for the facilitator and the projector.
 
 `gameday run --dashboard` serves one self-contained page (inline CSS and JavaScript, nothing
-fetched from elsewhere) on 127.0.0.1, on a port the system picks, under a secret token: the
-URL printed at the start (and kept in run.json for `gameday status`) is the only way in, and
-any request without the token gets 403. The page shows the run clock, AWS's injects sent and
-still to come, the attacker's activity, the responders' API calls as they happen, the steps
-satisfied and the running score (a toggle hides the score and the facilitator's cues when the
-page is projected), and has the facilitator's buttons: pause, resume, fire the next inject now,
-mark a manual step, add a note, end.
+fetched from elsewhere) on 127.0.0.1, on a port the system picks, under the facilitator token
+(gameday.exercise.facilitator): the address printed once on the facilitator's console
+carries it and is the only way in; any request without it gets 403. The server keeps only
+the token's hash, and no file holds the address with the token (run.json keeps the bare
+origin; `gameday status --token …` shows the whole address again). The page shows the run
+clock, AWS's injects sent and still to come, the attacker's activity, the responders' API
+calls as they happen, the steps satisfied and the running score (a toggle hides the score
+and the facilitator's cues when the page is projected), and has the facilitator's buttons:
+pause, resume, fire the next inject now, mark a manual step, add a note, end.
 
 What the page shows comes from the journal: the dashboard is a journal listener that turns
 events into items and streams them to every open page with Server-Sent Events, along with the
 clock, the injects to come and the score once a second. A button posts a command, and the
-command goes through `gameday.exercise.control.send` like the CLI's `gameday pause`: the
-run's `ControlWatcher` takes it in order with everyone else's, so the dashboard obeys exactly
-the rules other terminals do.
+command goes through `gameday.exercise.control.send` like the CLI's `gameday pause`, signed
+with the token the request's address carries: the run's `ControlWatcher` checks it and takes
+it in order with everyone else's, so the dashboard obeys exactly the rules other terminals do.
+
+A command posted with a wrong token, or from another site's page (a foreign `Origin`), is
+refused with 403 and journaled as refused (`control.refused`, at most one a second); a body
+that is not what the page sends (a bad `Content-Length`, not JSON) gets 400. Nothing a
+request does prints on the facilitator's console.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import hmac
 import json
 import queue
@@ -53,6 +62,7 @@ HISTORY = 2000  # items a page opened late (or reconnecting) is sent before the 
 TICK_S = 1.0  # how often every page gets the clock, the injects to come and the score
 COMMANDS = ("pause", "resume", "fire-next", "mark", "note", "end")
 MAX_BODY = 8192
+REFUSALS_JOURNALED_EVERY_S = 1.0  # a flood of forged commands journals one a second
 MAX_NOTE = 2000
 # Injects whose text is for the facilitator's eyes only: cues, and call scripts to read aloud.
 FACILITATOR_ONLY = ("console", "phone-call")
@@ -76,6 +86,7 @@ class Dashboard:
         pending: Callable[[], list[Pending]],
         score: ScoreSource | None = None,
         rate: float | None = None,
+        token_hash: str,
         port: int = 0,
         reply_timeout: float = 5.0,
     ) -> None:
@@ -88,8 +99,9 @@ class Dashboard:
         self.score = score
         self.rate = rate  # run seconds per real second, for the page to move its clock smoothly
         self.reply_timeout = reply_timeout
-        self.token = secrets.token_urlsafe(24)
+        self.token_hash = token_hash  # the facilitator token's SHA-256: the token is not kept
         self._port = port
+        self._last_refusal = 0.0
         self._lock = threading.Lock()
         self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._subscribers: set[queue.Queue[dict[str, Any]]] = set()
@@ -127,10 +139,14 @@ class Dashboard:
     def origin(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    @property
-    def url(self) -> str:
-        """The page's address, token included: whoever has it can control the run."""
-        return f"{self.origin}/{self.token}/"
+    def address(self, token: str) -> str:
+        """The page's address with the facilitator token: whoever has it controls the run."""
+        return f"{self.origin}/{token}/"
+
+    def admits(self, token: str) -> bool:
+        """Whether `token` is the facilitator's (checked against the hash alone)."""
+        given = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+        return hmac.compare_digest(given, self.token_hash)
 
     def stop(self, grace: float = 2.0) -> None:
         """Close every stream (each page gets what is left and the final state), then the server."""
@@ -278,19 +294,19 @@ class Dashboard:
             with self._lock:
                 self._subscribers.discard(inbox)
 
-    def command(self, request: dict[str, Any]) -> tuple[HTTPStatus, dict[str, Any]]:
-        """A button's command, sent the way `gameday pause` sends one; the run's reply."""
+    def command(self, request: dict[str, Any], token: str) -> tuple[HTTPStatus, dict[str, Any]]:
+        """A button's command, signed with `token` as `gameday pause --token` signs one."""
         name = request.get("command")
         if name not in COMMANDS:
             return HTTPStatus.BAD_REQUEST, {
                 "ok": False,
-                "message": f"unknown command {name!r} — one of {', '.join(COMMANDS)}",
+                "message": f"unknown command {str(name)[:40]!r} — one of {', '.join(COMMANDS)}",
             }
-        arguments: dict[str, Any] = {"by": "facilitator (dashboard)"}
+        arguments: dict[str, Any] = {}
         if name == "mark":
             step = request.get("step")
             if step not in {s.id for s in self.scenario.steps}:
-                return HTTPStatus.BAD_REQUEST, {"ok": False, "message": f"no step {step!r}"}
+                return HTTPStatus.BAD_REQUEST, {"ok": False, "message": f"no step {step!s:.80}"}
             arguments["step"] = step
         elif name == "note":
             text = str(request.get("text") or "").strip()
@@ -299,13 +315,34 @@ class Dashboard:
                     "ok": False,
                     "message": f"a note is 1 to {MAX_NOTE} characters",
                 }
-            arguments.update(text=text, actor="facilitator")
+            arguments.update(text=text, **{"as": "facilitator"})
         try:
-            reply = wait_reply(send(self.run, str(name), **arguments), self.run, self.reply_timeout)
+            sent = send(self.run, str(name), token=token, via="dashboard", **arguments)
+            reply = wait_reply(sent, self.run, self.reply_timeout)
         except UserError as error:
             return HTTPStatus.CONFLICT, {"ok": False, "message": str(error)}
         status = HTTPStatus.OK if reply.ok else HTTPStatus.CONFLICT
         return status, {"ok": reply.ok, "message": reply.message}
+
+    def refuse(self, request: dict[str, Any], reason: str) -> None:
+        """Have the run journal a command refused at the door (wrong token, foreign origin).
+
+        At most one a second: a flood of forged posts cannot flood the journal.
+        """
+        name = request.get("command")
+        if name not in COMMANDS:
+            return  # not a command of the run's: there is nothing it would have done
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_refusal < REFUSALS_JOURNALED_EVERY_S:
+                return
+            self._last_refusal = now
+        fields: dict[str, Any] = {"refused": reason}
+        if name == "mark":
+            fields["step"] = str(request.get("step"))[:200]
+        # once the run has ended there is nothing left to protect, nor a journal to write
+        with contextlib.suppress(UserError):
+            send(self.run, str(name), via="dashboard", **fields)
 
     def call_file(self, name: str) -> tuple[Path, str] | None:
         """A call script or its audio, by file name, from RUN_DIR/calls/ and nowhere else."""
@@ -380,29 +417,57 @@ class _Server(ThreadingHTTPServer):
         self.board = board
         super().__init__(address, handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up or sent nonsense is no news for the facilitator's console
+        # (the default prints a traceback there); a request the handler could not serve
+        # was already answered 500 by `_Handler.handle_one_request`.
+        return None
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "gameday-dashboard"
     sys_version = ""
+    timeout = 30.0  # a client that stops sending mid-request is dropped, not waited for
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as error:  # a bug: answered, never a traceback on the console
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send_json(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    {"ok": False, "message": f"{type(error).__name__} in the dashboard"},
+                )
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # the facilitator's console is for the exercise, not an access log
 
     # ── routing ──────────────────────────────────────────────────────────────────────────
 
+    def _split(self) -> tuple[str, str, bool]:
+        """The token, the path after it, and whether there is a slash between them."""
+        path = urlsplit(self.path).path.lstrip("/")
+        token, slash, rest = path.partition("/")
+        return token, rest, bool(slash)
+
+    def _forbidden(self) -> None:
+        self._send_text(
+            HTTPStatus.FORBIDDEN,
+            "403 forbidden — open the dashboard with the address `gameday run` printed on the "
+            "facilitator's console (it carries the facilitator token)\n",
+        )
+
     def _route(self) -> str | None:
         """The path after the token, or None (and a 403 sent) when the token is wrong."""
-        path = urlsplit(self.path).path
-        token, _, rest = path.lstrip("/").partition("/")
-        if not hmac.compare_digest(token.encode(), self.server.board.token.encode()):
-            self._send_text(
-                HTTPStatus.FORBIDDEN,
-                "403 forbidden — open the dashboard with the address `gameday run` printed "
-                "(it carries the access token)\n",
-            )
+        token, rest, slash = self._split()
+        if not self.server.board.admits(token):
+            self._forbidden()
             return None
-        if not path.lstrip("/").count("/"):
+        if not slash:
             self._redirect(f"/{token}/")
             return None
         return rest
@@ -430,36 +495,52 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_text(HTTPStatus.NOT_FOUND, "not found\n")
 
     def do_POST(self) -> None:
-        rest = self._route()
-        if rest is None:
-            return
-        if rest != "command":
-            self._send_text(HTTPStatus.NOT_FOUND, "not found\n")
-            return
+        token, rest, _ = self._split()
         board = self.server.board
+        if rest != "command":
+            if self._route() is not None:
+                self._send_text(HTTPStatus.NOT_FOUND, "not found\n")
+            return
+        request = self._json_body()
+        if request is None:
+            return
         # Another site's page cannot post here: it has no token, a cross-origin JSON post
         # needs a preflight this server never grants, and the Origin must be ours.
         origin = self.headers.get("Origin")
         if origin is not None and origin != board.origin:
+            board.refuse(request, f"a command posted from another site ({origin[:80]})")
             self._send_text(HTTPStatus.FORBIDDEN, "403 forbidden — cross-origin command\n")
             return
+        if not board.admits(token):
+            board.refuse(request, "a wrong facilitator token in the dashboard's address")
+            self._forbidden()
+            return
+        status, reply = board.command(request, token)
+        self._send_json(status, reply)
+
+    def _json_body(self) -> dict[str, Any] | None:
+        """The posted JSON object, or None with a 4xx sent: never an exception."""
         if not str(self.headers.get("Content-Type", "")).startswith("application/json"):
             self._send_json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"ok": False, "message": "JSON"})
-            return
-        length = int(self.headers.get("Content-Length") or 0)
+            return None
+        given = str(self.headers.get("Content-Length") or "").strip()
+        length = int(given) if given.isdigit() and len(given) <= 6 else -1
         if not 0 < length <= MAX_BODY:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"ok": False, "message": "bad length"})
-            return
+            self.close_connection = True  # what follows the headers is not to be trusted
+            self._send_json(
+                HTTPStatus.BAD_REQUEST,
+                {"ok": False, "message": f"Content-Length must be 1 to {MAX_BODY}"},
+            )
+            return None
         try:
             request = json.loads(self.rfile.read(length))
-        except ValueError:
+        except (ValueError, RecursionError):
             self._send_json(HTTPStatus.BAD_REQUEST, {"ok": False, "message": "not JSON"})
-            return
+            return None
         if not isinstance(request, dict):
             self._send_json(HTTPStatus.BAD_REQUEST, {"ok": False, "message": "not an object"})
-            return
-        status, reply = board.command(request)
-        self._send_json(status, reply)
+            return None
+        return request
 
     # ── responses ────────────────────────────────────────────────────────────────────────
 

@@ -281,8 +281,13 @@ def recover_run(
     templates: Path | None = None,
     live: bool | None = None,
     dashboard: bool = False,
+    token: str | None = None,
 ) -> RunResult:
-    """Take a crashed run over where it stopped and play it to its end, score and reports."""
+    """Take a crashed run over where it stopped and play it to its end, score and reports.
+
+    `token` is the run's facilitator token, which the recovered run keeps; without it the
+    run issues a new one (and shows it on the console), the old one no longer works.
+    """
     crash = inspect_crash(run)
     spec = crash.responder_spec
     path = spec.removeprefix("replay:")
@@ -304,6 +309,7 @@ def recover_run(
         templates=templates,
         live=live,
         dashboard=dashboard,
+        facilitator_token=token,
     )
     scenario = load_scenario(run.scenario)
     recovery = Recovery(crash, scenario, options, by=by, console=console)

@@ -31,8 +31,9 @@ from gameday.exercise.attacker import Attacker, AttackerContext
 from gameday.exercise.attacker.base import attacker_clients
 from gameday.exercise.clock import Clock, VirtualClock, WallClock
 from gameday.exercise.conditions import KeyStatus, SupportPlan
-from gameday.exercise.control import CommandRefused, ControlWatcher, Handler
+from gameday.exercise.control import CommandRefused, ControlWatcher, Handler, attribution
 from gameday.exercise.dashboard import Dashboard
+from gameday.exercise.facilitator import Authority, token_notice
 from gameday.exercise.injects import (
     IncidentFacts,
     InjectContext,
@@ -52,7 +53,7 @@ from gameday.exercise.view import FacilitatorView, clock_text
 from gameday.exercise.workload import WorkloadProbe
 from gameday.journal import Event, Journal, RunClock, iso, read_journal
 from gameday.report import write_reports
-from gameday.rundir import DEFAULT_ROOT, RunDir, new_run_dir
+from gameday.rundir import DEFAULT_ROOT, RunDir, claim_run_dir, new_run_dir
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.model import Score
@@ -81,6 +82,8 @@ class RunOptions:
     templates: Path | None = None
     live: bool | None = None  # None: a live panel on a terminal, plain lines elsewhere
     dashboard: bool = False  # serve the facilitator's web dashboard on 127.0.0.1
+    # recover: the run's facilitator token, kept (none: a new one is issued and shown)
+    facilitator_token: str | None = None
     extra_environment: dict[str, str] = field(default_factory=dict)
     # A started mock to reuse, emptied for this run and left running after it (moto's
     # backends are process-wide and a fresh mock costs seconds): see `run_exercises`.
@@ -253,6 +256,11 @@ def run_exercise(
     live_score = LiveScore(scenario, journal)
     journal.subscribe(live_score)
     console.print(f"run directory: {run.path}")
+    authority = (
+        Authority.issue(run) if resume is None else Authority.resume(run, options.facilitator_token)
+    )
+    if authority.issued:
+        console.print(token_notice(run, authority.token), markup=False, soft_wrap=True)
     run.write_status(pid=os.getpid(), state="starting", scenario=scenario.id, team=options.team)
     dashboard: Dashboard | None = None
     if options.dashboard:
@@ -265,11 +273,13 @@ def run_exercise(
             pending=lambda: [],
             score=live_score.score,
             rate=options.speed if options.clock == "wall" else None,
+            token_hash=authority.digest,
         )
         journal.subscribe(dashboard)
         dashboard.start()
-        run.write_status(dashboard=dashboard.url)
-        console.print(f"dashboard: {dashboard.url}", markup=False, soft_wrap=True)
+        run.write_status(dashboard=f"{dashboard.origin}/")  # the address without the token
+        address = dashboard.address(authority.token)
+        console.print(f"dashboard: {address}", markup=False, soft_wrap=True)
 
     account: MockAccount | None = None
     watcher: ControlWatcher | None = None
@@ -415,11 +425,13 @@ def run_exercise(
         watcher = ControlWatcher(
             run,
             _control_handlers(clock, timeline, journal, code_host, scenario),
+            authority,
             on_error=lambda command, error: journal.append(
                 "error",
                 source=f"control {command.get('command')}",
                 message=f"{type(error).__name__}: {error}",
             ),
+            on_refused=lambda refusal: journal.append("control.refused", **refusal),
         ).start()
         if not responder.automated:
             console.print(handout_summary(run, environment))
@@ -505,10 +517,7 @@ def _repeatable_tokens(session: Any, rng: random.Random) -> None:
 def _make_run_dir(scenario: Scenario, options: RunOptions) -> RunDir:
     if options.out is None:
         return new_run_dir(scenario.id, options.team, options.runs_root)
-    if options.out.exists() and any(options.out.iterdir()):
-        raise UserError(f"{options.out}: not empty — give a new folder for the run")
-    options.out.mkdir(parents=True, exist_ok=True)
-    return RunDir(options.out)
+    return claim_run_dir(options.out)
 
 
 def _regions(scenario: Scenario) -> list[str]:
@@ -585,14 +594,14 @@ def _control_handlers(
             return "already paused"
         clock.pause()
         # journaled at the very moment the clock stopped, which is when it stands from now on
-        journal.append("run.paused", by=command.get("by"))
+        journal.append("run.paused", **attribution(command))
         return f"paused at {clock_text(clock.now())}"
 
     def resume(command: dict[str, Any]) -> str:
         if not clock.paused:
             return "not paused — the clock is running"
         clock.resume()
-        journal.append("run.resumed", by=command.get("by"))
+        journal.append("run.resumed", **attribution(command))
         return f"resumed at {clock_text(clock.now())}"
 
     def end(command: dict[str, Any]) -> str:
@@ -600,18 +609,20 @@ def _control_handlers(
         return "ending — the run scores and reports now"
 
     def note(command: dict[str, Any]) -> None:
+        # the facilitator's note only with the token (the watcher checked); else the team's
+        by_facilitator = command.get("by") == "facilitator"
         journal.append(
             "note",
-            actor=command.get("actor") or "responder",
+            actor="facilitator" if by_facilitator else "responder",
             text=command.get("text"),
-            by=command.get("by"),
+            **attribution(command),
         )
 
     def mark(command: dict[str, Any]) -> str:
         step = str(command.get("step"))
         if step not in steps:
             raise CommandRefused(f"unknown step '{step}' — {did_you_mean(step, steps)}")
-        journal.append("mark", step=step, by=command.get("by"))
+        journal.append("mark", step=step, **attribution(command))
         return f"marked {step}"
 
     def repo(command: dict[str, Any]) -> None:

@@ -75,7 +75,13 @@ def describe(event: Event) -> tuple[str, str] | None:
     if kind == "note":
         return "NOTE", f"{event.get('actor', '')}: {event.get('text')}"
     if kind == "mark":
-        return "FACILITATOR", f"marked {event.get('step')} ({event.get('by', '')})"
+        who = " ".join(str(event[f]) for f in ("by", "name") if event.get(f))
+        return "FACILITATOR", f"marked {event.get('step')} ({who})"
+    if kind == "control.refused":
+        # a facilitator's command tried without the facilitator token: the room should know
+        step = f" {event['step']}" if event.get("step") else ""
+        via = f" from the {event['via']}" if event.get("via") else ""
+        return "FACILITATOR", f"refused {event.get('command')}{step}{via}: {event.get('reason')}"
     if kind.startswith("repo."):
         return "RESPONDER", f"code host: {kind.removeprefix('repo.')}"
     if kind in ("responder.error", "error"):

@@ -1,5 +1,10 @@
 """The facilitator's dashboard: the token, the page, the live stream, the buttons, the call audio.
 
+The dashboard's door is the facilitator token: the address printed on the facilitator's
+console carries it, the server keeps only its hash, a command posted with a wrong token or
+from another site is refused (403) and journaled as refused, and a malformed post gets a
+400 — never a traceback on the facilitator's console.
+
 Most tests put a dashboard in front of the real run pieces — a wall clock, the timeline with
 the seed scenario's injects, the live score, the control watcher with the run's own command
 handlers — and talk to it over HTTP on loopback, as a browser does. The last drives headless
@@ -16,8 +21,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +42,7 @@ import pytest
 from gameday.exercise.clock import WallClock
 from gameday.exercise.control import ControlWatcher
 from gameday.exercise.dashboard import Dashboard
+from gameday.exercise.facilitator import Authority
 from gameday.exercise.injects import MARKER, preview, sample_facts
 from gameday.exercise.injects.phone_call import SPOKEN_MARKER, record_call, spoken_lines
 from gameday.exercise.run import LiveScore, LiveState, _control_handlers
@@ -72,7 +80,13 @@ class Room:
     timeline: Timeline
     watcher: ControlWatcher
     dashboard: Dashboard
+    token: str
     fired: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The address the facilitator's console shows: the token in it."""
+        return self.dashboard.address(self.token)
 
     def events(self, kind: str | None = None) -> list[Event]:
         return [e for e in read_journal(self.run.journal) if kind is None or e["kind"] == kind]
@@ -100,10 +114,13 @@ def room(tmp_path: Path, seed_scenario: Scenario) -> Iterator[Room]:
     live = LiveScore(seed_scenario, journal)
     journal.subscribe(live)
     timeline = Timeline(clock, journal, end=seed_scenario.duration)
+    authority = Authority.issue(run)
     watcher = ControlWatcher(
         run,
         _control_handlers(clock, timeline, journal, FakeCodeHost(journal), seed_scenario),  # type: ignore[arg-type]
+        authority,
         interval=0.02,
+        on_refused=lambda refusal: journal.append("control.refused", **refusal),
     )
     dashboard = Dashboard(
         run,
@@ -114,10 +131,11 @@ def room(tmp_path: Path, seed_scenario: Scenario) -> Iterator[Room]:
         pending=timeline.pending,
         score=live.score,
         rate=60.0,
+        token_hash=authority.digest,
     )
     journal.subscribe(dashboard)
     dashboard.start()
-    room = Room(run, seed_scenario, clock, journal, timeline, watcher, dashboard)
+    room = Room(run, seed_scenario, clock, journal, timeline, watcher, dashboard, authority.token)
     schedule_injects(
         timeline,
         seed_scenario.timeline,
@@ -162,7 +180,7 @@ def post(
 
 
 def command(room: Room, **body: Any) -> tuple[int, dict[str, Any]]:
-    return post(room.dashboard.url + "command", body)
+    return post(room.url + "command", body)
 
 
 class Stream:
@@ -217,13 +235,15 @@ class Stream:
 # ── the door ──────────────────────────────────────────────────────────────────────────────
 
 
-def test_the_dashboard_listens_on_loopback_under_a_secret_token(room: Room) -> None:
-    url = room.dashboard.url
+def test_the_dashboard_listens_on_loopback_under_the_facilitator_token(room: Room) -> None:
+    url = room.url
     parts = urlsplit(url)
     assert parts.hostname == "127.0.0.1"
     assert parts.port == room.dashboard.port != 0
     token = parts.path.strip("/")
-    assert len(token) >= 32
+    assert token == room.token and len(token) >= 43
+    # the server holds the token's hash, not the token
+    assert token not in json.dumps(vars(room.dashboard), default=str)
     origin = room.dashboard.origin
     forbidden = [
         origin + "/",
@@ -247,7 +267,7 @@ def test_the_dashboard_listens_on_loopback_under_a_secret_token(room: Room) -> N
 
 
 def test_the_page_is_self_contained_and_marked_as_a_simulation(room: Room) -> None:
-    status, headers, body = get(room.dashboard.url)
+    status, headers, body = get(room.url)
     assert status == 200
     page = body.decode()
     assert headers["Content-Type"].startswith("text/html")
@@ -272,7 +292,7 @@ def test_the_page_is_self_contained_and_marked_as_a_simulation(room: Room) -> No
 
 
 def test_a_page_gets_the_history_then_live_items_and_the_state_every_second(room: Room) -> None:
-    stream = Stream(room.dashboard.url)
+    stream = Stream(room.url)
     try:
         seen = stream.until(lambda name, data: name == "state")
         assert ("item", "run.started") in [(n, d.get("kind")) for n, d in seen]
@@ -327,7 +347,7 @@ def test_injects_are_shown_without_the_repeated_marker_and_cues_stay_for_the_fac
         "inject.delivered", inject="case-email", type="email",
         subject=f"[{MARKER}] Your AWS account is compromised", body="the email", data={},
     )  # fmt: skip
-    stream = Stream(room.dashboard.url)
+    stream = Stream(room.url)
     try:
         seen = stream.until(lambda name, data: data.get("inject") == "case-email")
     finally:
@@ -341,14 +361,14 @@ def test_injects_are_shown_without_the_repeated_marker_and_cues_stay_for_the_fac
 
 
 def test_a_reconnecting_page_gets_only_what_it_missed(room: Room) -> None:
-    stream = Stream(room.dashboard.url)
+    stream = Stream(room.url)
     try:
         seen = stream.until(lambda name, data: name == "state")
     finally:
         stream.close()
     last = max(d["id"] for n, d in seen if n == "item")
     room.journal.append("note", actor="responder", text="while the page was away")
-    again = Stream(room.dashboard.url, last_id=last)
+    again = Stream(room.url, last_id=last)
     try:
         seen = again.until(lambda name, data: name == "state")
     finally:
@@ -359,12 +379,12 @@ def test_a_reconnecting_page_gets_only_what_it_missed(room: Room) -> None:
 def test_the_call_files_are_served_from_the_calls_folder_only(room: Room) -> None:
     (room.run.calls / "000600-call.wav").write_bytes(b"RIFF....WAVE")
     (room.run.calls / "000600-call.md").write_text("# the script", encoding="utf-8")
-    status, headers, body = get(room.dashboard.url + "calls/000600-call.wav")
+    status, headers, body = get(room.url + "calls/000600-call.wav")
     assert (status, headers["Content-Type"], body) == (200, "audio/wav", b"RIFF....WAVE")
-    status, headers, _ = get(room.dashboard.url + "calls/000600-call.md")
+    status, headers, _ = get(room.url + "calls/000600-call.md")
     assert status == 200 and headers["Content-Type"].startswith("text/markdown")
     for name in ("../run.json", "..%2Frun.json", "%2e%2e/run.json", "missing.wav", ".hidden.wav"):
-        status, _, _ = get(room.dashboard.url + "calls/" + name)
+        status, _, _ = get(room.url + "calls/" + name)
         assert status == 404, name
 
 
@@ -377,7 +397,7 @@ def test_the_buttons_go_through_the_control_path(room: Room) -> None:
     assert reply["message"].startswith("paused at T+")
     assert room.clock.paused
     (paused,) = room.events("run.paused")
-    assert paused["by"] == "facilitator (dashboard)"
+    assert (paused["by"], paused["via"]) == ("facilitator", "dashboard")
     frozen = room.clock.now()
     time.sleep(0.3)
     assert room.clock.now() == frozen
@@ -394,14 +414,16 @@ def test_the_buttons_go_through_the_control_path(room: Room) -> None:
 
     status, reply = command(room, command="resume")
     assert (status, reply["ok"]) == (200, True) and not room.clock.paused
-    assert room.events("run.resumed")[0]["by"] == "facilitator (dashboard)"
+    assert room.events("run.resumed")[0]["by"] == "facilitator"
 
     assert command(room, command="mark", step="root-password")[0] == 200
     (mark,) = room.events("mark")
-    assert mark["step"] == "root-password"
+    assert (mark["step"], mark["by"], mark["via"]) == ("root-password", "facilitator", "dashboard")
     assert command(room, command="note", text="  the room took a break  ")[0] == 200
     (note,) = room.events("note")
     assert (note["actor"], note["text"]) == ("facilitator", "the room took a break")
+    assert note["by"] == "facilitator"
+    assert room.events("control.refused") == []
 
     status, reply = command(room, command="end")
     assert status == 200 and reply["message"].startswith("ending")
@@ -414,12 +436,76 @@ def test_bad_commands_are_refused_with_a_reason(room: Room) -> None:
     assert command(room, command="repo", action="delete")[0] == 400  # not a facilitator's button
     status, reply = command(room, command="format-disk")
     assert status == 400 and "unknown command" in reply["message"]
-    url = room.dashboard.url + "command"
+    url = room.url + "command"
     assert post(url, {"command": "end"}, content_type="text/plain")[0] == 415
     assert post(url, b"[1, 2", content_type="application/json")[0] == 400
-    assert post(url, {"command": "end"}, Origin="http://evil.example")[0] == 403
+    assert post(url, b"[" * 8000, content_type="application/json")[0] == 400
+    assert post(url, b"\xff\xfe", content_type="application/json")[0] == 400
     assert post(url, {"command": "pause"}, Origin=room.dashboard.origin)[0] == 200
     assert not room.timeline.stopped
+
+
+def test_forged_commands_are_refused_and_journaled(room: Room) -> None:
+    wrong = f"{room.dashboard.origin}/{room.token[:-2]}xx/command"
+    status, _ = post(wrong, {"command": "mark", "step": "root-password"})
+    assert status == 403
+    time.sleep(1.1)  # refusals are journaled at most one a second
+    status, _ = post(room.url + "command", {"command": "end"}, Origin="http://evil.example")
+    assert status == 403
+    refusals = wait_for(lambda: len(room.events("control.refused")) == 2 and room.events(
+        "control.refused"), 10, "the refusals in the journal")  # fmt: skip
+    assert [(r["command"], r.get("step"), r["by"], r["via"]) for r in refusals] == [
+        ("mark", "root-password", "team", "dashboard"),
+        ("end", None, "team", "dashboard"),
+    ]
+    assert "wrong facilitator token" in refusals[0]["reason"]
+    assert "http://evil.example" in refusals[1]["reason"]
+    assert room.events("mark") == [] and not room.timeline.stopped
+    # a flood of forged posts journals one a second, not one a post
+    for _ in range(20):
+        assert post(wrong, {"command": "pause"})[0] == 403
+    time.sleep(0.5)
+    assert len(room.events("control.refused")) <= 3
+    assert not room.clock.paused
+
+
+def raw_post(room: Room, head: str, body: bytes = b"") -> tuple[int, bytes]:
+    """A hand-written request, as a tool (not a browser) can send it; the status and body."""
+    path = urlsplit(room.url).path + "command"
+    with socket.create_connection(("127.0.0.1", room.dashboard.port), timeout=10) as raw:
+        raw.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
+        raw.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[-1]
+
+
+def test_malformed_posts_get_a_400_never_a_traceback(
+    room: Room, capfd: pytest.CaptureFixture[str]
+) -> None:
+    json_type = "Content-Type: application/json\r\n"
+    cases = [
+        f"{json_type}Content-Length: abc\r\n",
+        f"{json_type}Content-Length: -5\r\n",
+        f"{json_type}Content-Length: 99999999999999999999\r\n",
+        f"{json_type}Content-Length: 0\r\n",
+        f"{json_type}",  # no length at all
+        f"{json_type}Content-Length: 1e3\r\n",
+    ]
+    for head in cases:
+        status, body = raw_post(room, head, b'{"command": "pause"}')
+        assert status == 400, head
+        assert b"Content-Length" in body
+    # a body shorter than its length: the server answers once the client stops sending
+    status, _ = raw_post(room, f"{json_type}Content-Length: 50\r\n", b'{"command"')
+    assert status == 400
+    assert not room.clock.paused
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    # and the door still works
+    assert command(room, command="pause")[0] == 200
 
 
 def test_a_fire_next_with_nothing_left_is_refused(room: Room) -> None:
@@ -440,7 +526,7 @@ def test_buttons_after_the_run_ended_get_a_clear_error(room: Room) -> None:
 
 
 def test_a_page_open_when_the_run_ends_gets_the_end_and_the_final_state(room: Room) -> None:
-    stream = Stream(room.dashboard.url)
+    stream = Stream(room.url)
     try:
         stream.until(lambda name, data: name == "state")
         room.journal.append("run.ended", reason="end")
@@ -549,14 +635,27 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
 
     browser = webdriver_or_skip(tmp_path / "profile")
     run = RunDir(tmp_path / "run")
+    log = tmp_path / "run.log"
     process = subprocess.Popen(
         [str(GAMEDAY), "run", str(SEED_SCENARIO), "--out", str(run.path), "--speed", "30",
          "--dashboard", "--plain", "--team", "projector"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    address = re.compile(r"^dashboard: (http://127\.0\.0\.1:\d+/\S+/)$", re.MULTILINE)
+
+    def printed_address() -> str | None:
+        found = address.search(log.read_text(encoding="utf-8"))
+        return found.group(1) if found else None
+
     try:
-        url = wait_for(lambda: run.status().get("dashboard"), 60, "the dashboard's address")
+        # the address is printed on the facilitator's console, and kept in no file
+        url = wait_for(printed_address, 60, "the dashboard's address")
         wait_for(lambda: run.status().get("state") == "running", 60, "the run to start")
+        token = urlsplit(url).path.strip("/")
+        assert run.status()["dashboard"] == url.removesuffix(f"{token}/")
+        for path in run.path.rglob("*"):
+            if path.is_file() and path.stat().st_size < 10_000_000:
+                assert token.encode() not in path.read_bytes(), path
         browser.get(url)
         element = browser.find_element
 
@@ -577,7 +676,7 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
         element(By.ID, "pause").click()
         wait_for(lambda: text("feedback").startswith("paused at T+"), 10, "the pause reply")
         assert [e["by"] for e in read_journal(run.journal) if e["kind"] == "run.paused"] == [
-            "facilitator (dashboard)"
+            "facilitator"
         ]
         wait_for(lambda: text("run-state") == "PAUSED", 5, "the paused badge")
         stopped = text("clock")
@@ -600,7 +699,8 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
         assert text("end") == "Press again to end"
         element(By.ID, "end").click()
         wait_for(lambda: text("run-state").startswith("ENDED"), 30, "the end on the page")
-        output, _ = process.communicate(timeout=120)
+        process.wait(timeout=120)
+        output = log.read_text(encoding="utf-8")
         assert process.returncode == 1, output  # nobody responded: the run fails its pass mark
         events = read_journal(run.journal)
         assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == "end"
@@ -611,4 +711,4 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
         browser.quit()
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-            process.communicate(timeout=60)
+            process.wait(timeout=60)

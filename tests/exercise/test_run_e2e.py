@@ -130,13 +130,14 @@ def environment() -> dict[str, str]:
 
 
 def gameday(
-    *args: str | Path, cwd: Path = REPO_ROOT, timeout: float = 180.0
+    *args: str | Path, cwd: Path = REPO_ROOT, timeout: float = 180.0, token: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """One `gameday` command, to its end."""
+    """One `gameday` command, to its end; `token` is the facilitator's, in the environment."""
+    extra = {"GAMEDAY_FACILITATOR_TOKEN": token} if token else {}
     return subprocess.run(
         [sys.executable, "-m", "gameday", *(str(a) for a in args)],
         cwd=cwd,
-        env=environment(),
+        env={**environment(), **extra},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -203,6 +204,13 @@ class LiveRun:
             return wait_until(condition, timeout, what, alive=self.alive)
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- the run's output:\n{self.log()}") from None
+
+    @property
+    def token(self) -> str:
+        """The facilitator token the run printed on its console at the start."""
+        found = re.search(r"^facilitator token: (\S+)$", self.log(), re.MULTILINE)
+        assert found, f"no facilitator token in the run's output:\n{self.log()}"
+        return found.group(1)
 
     def wait_running(self) -> None:
         """Until the run's clock goes and it takes commands."""
@@ -381,7 +389,7 @@ def act_as_the_human_team(live: LiveRun, cwd: Path) -> int:
                   "--communication-body", reply)  # fmt: skip
     assert replied.returncode == 0, replied.stderr
 
-    ended = gameday("end", run.path, cwd=cwd)
+    ended = gameday("end", run.path, cwd=cwd, token=live.token)
     assert ended.returncode == 0, ended.stdout + ended.stderr
     return live.finish()
 
@@ -411,7 +419,8 @@ def test_a_killed_run_leaves_a_journal_valid_line_by_line(tmp_path: Path) -> Non
 
     status = gameday("status", live.run.path, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
-    assert "not running" in status.stdout
+    pid = live.process.pid
+    assert f"crashed (pid {pid} gone) — gameday recover {live.run.path}" in status.stdout
 
 
 # ── 5. a runbook that fails mid-way: the run goes on to its end and fails its pass mark ────
