@@ -1,10 +1,12 @@
 """Rendering inject templates safely, and the simulation marker every message carries.
 
 Scenario text is data: templates (the project's and a scenario's or organisation's own)
-render in a sandboxed Jinja environment with strict undefined variables, template names
-cannot leave the template folders (not even through a symlink), HTML templates are
-autoescaped, and header fields reject newlines. Errors in a template are the author's to
-fix, so they surface as `UserError`s naming the template file and line.
+render in a sandboxed Jinja environment with strict undefined variables and bounded size,
+time and memory (`gameday.exercise.injects.sandbox`), template names cannot leave the
+template folders (not even through a symlink), HTML templates are autoescaped, and header
+fields reject newlines. Errors in a template are the author's to fix, so they surface as
+`RenderError`s naming the template file (or the scenario text) and line; `gameday validate`
+renders every inject once so they are found before a run starts.
 
 Templates set their subject with a top-level `{% set subject = ... %}`; `render` returns it
 beside the text.
@@ -16,13 +18,13 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template
-from jinja2.environment import Environment
+from jinja2.environment import Environment, TemplateModule
 from jinja2.exceptions import (
     SecurityError,
     TemplateError,
@@ -30,13 +32,20 @@ from jinja2.exceptions import (
     TemplateSyntaxError,
     UndefinedError,
 )
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gameday.errors import UserError, did_you_mean
 from gameday.exercise.injects.facts import IncidentFacts
+from gameday.exercise.injects.sandbox import (
+    BoundedSandbox,
+    RenderInterrupted,
+    RenderLimitError,
+    bounded_stream,
+    guarded,
+)
 from gameday.journal import iso
 from gameday.paths import TEMPLATES
 from gameday.scenario.durations import format_duration
+from gameday.scenario.limits import TEMPLATE_BYTES
 from gameday.scenario.model import Scenario
 
 MARKER = "SIMULATION — game day exercise"
@@ -74,12 +83,26 @@ def project_templates() -> Path:
     )
 
 
+class RenderError(UserError):
+    """A template, or a piece of scenario text rendered as one, that cannot be rendered.
+
+    `template` names the template file at fault, `source` holds the scenario text at fault:
+    `gameday validate` uses them to point at the scenario field that caused it.
+    """
+
+    def __init__(self, message: str, *, template: str | None = None, source: str | None = None):
+        super().__init__(message)
+        self.template = template
+        self.source = source
+
+
 def check_template_name(name: str) -> str:
     """`name` if it is a relative path that stays inside the template folders."""
-    if not _NAME.fullmatch(name) or ".." in name:
-        raise UserError(
+    if not _NAME.fullmatch(name) or ".." in name or len(name) > 200:
+        raise RenderError(
             f"template '{name}' is outside the template folders — name a relative path under "
-            "templates/, like 'emails/follow-up'"
+            "templates/, like 'emails/follow-up'",
+            template=name,
         )
     return name
 
@@ -135,12 +158,23 @@ class _ConfinedLoader(FileSystemLoader):
 
     def get_source(self, environment: Environment, template: str) -> Any:
         check_template_name(template)
+        for folder in self.searchpath:
+            candidate = Path(folder) / template
+            if candidate.is_file() and candidate.stat().st_size > TEMPLATE_BYTES:
+                raise RenderError(
+                    f"template '{template}' is {candidate.stat().st_size:,} bytes, over the "
+                    f"{TEMPLATE_BYTES // 1024} KB a template may be — split it or shorten it",
+                    template=template,
+                )
+            if candidate.exists():
+                break
         source, filename, uptodate = super().get_source(environment, template)
         real = Path(filename).resolve()
         if not any(real.is_relative_to(root) for root in self._roots):
-            raise UserError(
+            raise RenderError(
                 f"template '{template}' resolves to {real}, outside the template folders — "
-                "copy the file into the folder instead of linking to it"
+                "copy the file into the folder instead of linking to it",
+                template=template,
             )
         return source, filename, uptodate
 
@@ -165,7 +199,7 @@ class Renderer:
         self.folders: tuple[Path, ...] = tuple(
             folder for folder in (scenario_templates, root) if folder is not None
         )
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = BoundedSandbox(
             loader=_ConfinedLoader(self.folders),
             undefined=StrictUndefined,
             autoescape=_autoescape,
@@ -184,35 +218,72 @@ class Renderer:
     def render(self, name: str, variables: Mapping[str, Any]) -> Rendered:
         check_template_name(name)
         try:
-            template = self._env.get_template(name)
-            module = self._module(template, variables)
+            template = self._compiled(lambda: self._env.get_template(name))
+            module = guarded(lambda: self._module(template, variables))
         except TemplateNotFound as error:
+            if error.name != name:  # a template it includes is missing
+                raise _template_error(error, name, known=self.names()) from error
             near = did_you_mean(name, self.names())
             folders = ", ".join(str(f) for f in self.folders)
-            raise UserError(f"template '{name}' not found in {folders} — {near}") from error
-        except TemplateError as error:
-            raise _template_error(error, name) from error
+            raise RenderError(
+                f"template '{name}' not found in {folders} — {near}", template=name
+            ) from error
+        except RenderError as error:
+            error.template = error.template or name
+            raise
+        except (TemplateError, *_MISTAKES) as error:
+            raise _template_error(error, name, known=self.names()) from error
         exports = {k: v for k, v in vars(module).items() if not k.startswith("_")}
         return Rendered(str(module), exports)
 
-    def _module(self, template: Template, variables: Mapping[str, Any]) -> Any:
+    def _compiled(self, compile: Any) -> Template:
+        # Parsing and compiling cost grows with the size of the text only, which is bounded.
         try:
-            return template.make_module(dict(variables))
-        except Exception:
-            # Unlike `render`, `make_module` leaves the traceback as compiled Python; this
-            # re-raises it rewritten so its frames carry the template's own line numbers.
+            template: Template = compile()
+        except (RecursionError, MemoryError) as error:
+            raise RenderLimitError(
+                "it nests too deeply to compile — split it into simpler expressions"
+            ) from error
+        return template
+
+    def _module(self, template: Template, variables: Mapping[str, Any]) -> TemplateModule:
+        try:
+            context = template.new_context(dict(variables))
+            body = bounded_stream(template.root_render_func(context))
+            return TemplateModule(template, context, body)
+        except (Exception, RenderInterrupted):
+            # The traceback is compiled Python: this re-raises it rewritten so its frames
+            # carry the template's own line numbers.
             self._env.handle_exception()
 
     def render_string(self, source: str, variables: Mapping[str, Any], *, what: str) -> str:
         """Render a short piece of scenario text (a subject, a console line) as a template."""
         try:
-            template: Template = self._env.from_string(source)
-            return template.render(dict(variables))
-        except TemplateError as error:
-            raise _template_error(error, what) from error
+            template = self._compiled(lambda: self._env.from_string(source))
+            return str(guarded(lambda: self._module(template, variables)))
+        except RenderError as error:
+            error.source = source
+            raise
+        except (TemplateError, *_MISTAKES) as error:
+            raise _template_error(error, what, source=source, known=self.names()) from error
 
 
-def _template_error(error: TemplateError, name: str) -> UserError:
+# Python errors a template's own expressions can raise (`{{ 1 / 0 }}`, `{{ 'a' - 1 }}`).
+_MISTAKES = (
+    ArithmeticError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    RecursionError,
+    MemoryError,
+    RenderInterrupted,
+)
+
+
+def _template_error(
+    error: BaseException, name: str, *, source: str | None = None, known: Iterable[str] = ()
+) -> RenderError:
     where = name
     if isinstance(error, TemplateSyntaxError):
         where = f"{error.filename or name}:{error.lineno}"
@@ -223,16 +294,36 @@ def _template_error(error: TemplateError, name: str) -> UserError:
                 filename = name if frame.filename == "<template>" else frame.filename
                 where = f"{filename}:{frame.lineno}"
                 break
+    template = None if source is not None else name
     if isinstance(error, SecurityError):
-        return UserError(
+        message = (
             f"{where}: unsafe template: {error.message} — templates may only read the "
             "variables they are given (docs/injects.md lists them)"
         )
-    if isinstance(error, UndefinedError):
-        return UserError(
+    elif isinstance(error, UndefinedError):
+        message = (
             f"{where}: {error.message} — docs/injects.md lists the variables templates can use"
         )
-    return UserError(f"{where}: {error.message or error}")
+    elif isinstance(error, TemplateNotFound):
+        missing = str(error.name)
+        message = f"{where}: template '{missing}' not found — {did_you_mean(missing, known)}"
+    elif isinstance(error, RenderLimitError):
+        message = f"{where}: too much for a template: {error.message}"
+    elif isinstance(error, RenderInterrupted):
+        message = (
+            f"{where}: too much for a template: it {error} — templates stay small: "
+            "shorten or simplify it"
+        )
+    elif isinstance(error, RecursionError):
+        message = f"{where}: too much for a template: it recurses too deeply — simplify it"
+    elif isinstance(error, MemoryError):
+        message = f"{where}: too much for a template: it ran out of memory — simplify it"
+    elif isinstance(error, TemplateError):
+        message = f"{where}: {error.message or error}"
+    else:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = f"{where}: {text} — fix the expression on that line"
+    return RenderError(message, template=template, source=source)
 
 
 @dataclass(frozen=True)
