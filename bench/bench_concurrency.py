@@ -96,8 +96,8 @@ def _measure(runs: int, root: Path) -> list[float]:
             subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=(root / f"team-{n}.log").open("w"),  # the facilitator's console
+                stderr=subprocess.STDOUT,
                 env=environment,
                 cwd=root,
             )
@@ -111,8 +111,9 @@ def _measure(runs: int, root: Path) -> list[float]:
         time.sleep(MEASURE_S)
         stop.touch()
         window_end = time.time()
-        for run in run_dirs:
-            wait_reply(send(run, "end"), run, timeout=30)
+        for n, run in enumerate(run_dirs):
+            token = _facilitator_token(root / f"team-{n}.log")
+            wait_reply(send(run, "end", token=token), run, timeout=30)
         for process in processes:
             process.wait(timeout=120)
     finally:
@@ -128,6 +129,14 @@ def _measure(runs: int, root: Path) -> list[float]:
             if window_start <= float(at) <= window_end:
                 latencies.append(float(milliseconds))
     return latencies
+
+
+def _facilitator_token(console: Path) -> str:
+    """The facilitator token a run printed on its console at the start."""
+    for line in console.read_text(encoding="utf-8").splitlines():
+        if line.startswith("facilitator token: "):
+            return line.removeprefix("facilitator token: ").strip()
+    raise RuntimeError(f"{console}: the run printed no facilitator token")
 
 
 def _started(run: RunDir) -> float:

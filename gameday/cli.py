@@ -387,13 +387,13 @@ def _run_dirs(given: tuple[Path, ...]) -> list[Path]:
         return [resolve_run_dir(None).path]
     dirs: list[Path] = []
     for path in given:
-        if (path / "scenario.yaml").exists():
-            dirs.append(path)
+        if _names_a_run(path):
+            dirs.append(resolve_run_dir(path).path)
         elif path.is_dir():
-            found = sorted(p for p in path.iterdir() if (p / "scenario.yaml").exists())
+            found = sorted(p for p in path.iterdir() if _names_a_run(p))
             if not found:
                 raise UserError(f"{path}: no runs in this folder — give run directories")
-            dirs.extend(found)
+            dirs.extend(resolve_run_dir(p).path for p in found)
         else:
             raise UserError(f"{path}: not a run directory")
     return dirs
@@ -578,9 +578,17 @@ def _list_manual_steps(run_dir: Path | None, token: str | None) -> None:
 
 
 def _split_run_dir(args: tuple[str, ...]) -> tuple[Path | None, str]:
-    if len(args) >= 2 and (Path(args[0]) / "scenario.yaml").exists():
+    if len(args) >= 2 and _names_a_run(Path(args[0])):
         return Path(args[0]), " ".join(args[1:])
     return None, " ".join(args)
+
+
+def _names_a_run(path: Path) -> bool:
+    try:
+        return (path / "scenario.yaml").exists()
+    except PermissionError:
+        return True  # someone else's run: resolving it says so
+
 
 
 def _facilitator() -> str:

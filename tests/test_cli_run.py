@@ -1,4 +1,5 @@
-"""`gameday run` and `gameday render` refuse bad input cleanly, and preview what a run sends.
+"""`gameday run` and `gameday render` refuse bad input cleanly, and preview what a run sends;
+`gameday status` and the control commands find the run they act on.
 
 Each mistake exits 2 with a message that says where and what, never a traceback, and before
 anything is built: no run directory is left behind. (A runbook that fails once the run is
@@ -7,15 +8,23 @@ under way is another matter: `tests/exercise/test_run_e2e.py` shows the run comp
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from exercise.test_run_e2e import REFERENCE_RUNBOOK, SEED_SCENARIO, gameday, write_scenario
 
+from gameday.cli import cli
+from gameday.errors import RunDirError
 from gameday.exercise.injects.rendering import MARKER
+from gameday.journal import FixedClock, Journal
+from gameday.rundir import RunDir, resolve_run_dir
 from gameday.scenario import load_scenario
 
 BAD_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "bad"
@@ -173,3 +182,77 @@ def test_run_many_runs_a_runbook_through_scenarios_like_a_test_suite(tmp_path: P
     for scenario in scenarios:
         run = tmp_path / scenario.stem
         assert (run / "score.json").exists() and (run / "junit.xml").exists()
+
+
+# ── which run a command acts on, and what status says of it ───────────────────────────────
+
+
+def a_run(root: Path, name: str, age_s: float, **status: object) -> Path:
+    """A run directory under `root` with a journal, started `age_s` seconds ago."""
+    run = RunDir(root / name)
+    run.path.mkdir(parents=True)
+    shutil.copyfile(SEED_SCENARIO, run.scenario)
+    started = time.time() - age_s
+    os.utime(run.scenario, (started, started))
+    with Journal(run.journal, FixedClock(t=754.0), durable=False) as journal:
+        journal.append("run.started", t=0.0, scenario="exported-keys-in-script", team=name)
+        journal.append("note", actor="responder", text=f"{name} was here", by="team")
+    run.write_status(state="running", **status)
+    return run.path
+
+
+def a_gone_pid() -> int:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(gone.stdout)
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def test_commands_without_a_run_dir_act_on_the_newest_live_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runs = Path("runs")
+    gone = a_gone_pid()
+    a_run(runs, "ended", 300, pid=gone, reason="duration")
+    RunDir(runs / "ended").write_status(state="ended", reason="duration")
+    live = a_run(runs, "live", 200, pid=os.getpid())
+    crashed = a_run(runs, "crashed", 100, pid=gone)  # the newest, but its process is gone
+
+    # The newest live run, not the newest run.
+    shown = invoke("status")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"{live}: running (live) at T+0:12:34\n")
+    assert "live was here" in shown.output
+
+    # A crashed run says so, and how to take it over.
+    shown = invoke("status", crashed)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[:2] == [
+        f"{crashed}: crashed (pid {gone} gone) — gameday recover {crashed}",
+        "  it stopped at T+0:12:34",
+    ]
+    assert RunDir(crashed).status()["crashed"] and not RunDir(live).status()["crashed"]
+
+    # When no run is live, a command says so and names the newest; status shows that one.
+    RunDir(live).write_status(state="ended", reason="end")
+    for command in (["pause"], ["end"], ["mark", "root-password"], ["note", "hello"]):
+        refused = invoke(*command)
+        assert isinstance(refused.exception, RunDirError), refused.output
+        assert str(refused.exception) == (
+            f"no live run under runs/ — the newest, {crashed}, is crashed (pid {gone} gone) — "
+            f"gameday recover {crashed}; name a run directory to act on one that is not live"
+        )
+    shown = invoke("status")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[:2] == [
+        f"no live run under runs/ — the newest, {crashed}, is crashed (pid {gone} gone) — "
+        f"gameday recover {crashed}",
+        f"{crashed}: crashed (pid {gone} gone) — gameday recover {crashed}",
+    ]
+    assert f"{live}: ended (end) at T+0:12:34" in invoke("status", live).output
+    # score and report still take the newest run, live or not
+    assert resolve_run_dir(None).path == crashed
