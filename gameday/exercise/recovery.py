@@ -653,15 +653,18 @@ def _as_framework(account: MockAccount, request: Mapping[str, Any]) -> dict[str,
 
     host = f"{account.address[0]}:{account.address[1]}"
     headers["HTTP_HOST"] = host
+    headers["HTTP_X_GAMEDAY_CLIENT"] = account.token
     body = vault_body(request)
     if "CONTENT_LENGTH" in headers:
         headers["CONTENT_LENGTH"] = str(len(body))
-    signed = scope.group("signed").split(";")
+    # The gateway keeps none of the framework client's own headers but its token: sign what
+    # the request carries now.
+    signed = [name for name in scope.group("signed").split(";") if _environ_name(name) in headers]
     query = str(request.get("query") or "")
     unsigned = AWSRequest(
         method=str(request["method"]),
         url=f"http://{host}{request['path']}" + (f"?{query}" if query else ""),
-        headers={name: headers.get(_environ_name(name), "") for name in signed},
+        headers={name: headers[_environ_name(name)] for name in signed},
         data=body,
     )
     unsigned.context["timestamp"] = headers.get("HTTP_X_AMZ_DATE", "")
@@ -677,7 +680,6 @@ def _as_framework(account: MockAccount, request: Mapping[str, Any]) -> dict[str,
         unsigned, signer.signature(signer.string_to_sign(unsigned, canonical), unsigned)
     )
     headers["HTTP_AUTHORIZATION"] = str(unsigned.headers["Authorization"])
-    headers["HTTP_X_GAMEDAY_CLIENT"] = account.token
     return {**request, "headers": headers}
 
 

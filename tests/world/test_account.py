@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import socket
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +79,25 @@ def test_the_framework_credential_is_drawn_anew_for_every_account_object(
 def test_the_framework_key_id_from_the_journal_signs_nothing(
     mock_account: MockAccount, estate: SeededEstate, seed_scenario: Scenario, journal: Journal
 ) -> None:
-    fields = seeded_event(seed_scenario, estate, mock_account)
-    key_id = fields["principals"]["framework"]
+    key_id = seeded_event(seed_scenario, estate, mock_account)["principals"]["framework"]
     assert key_id == mock_account.framework_credential.access_key_id
-    for secret in ("".join(secrets.choice(SECRET_ALPHABET) for _ in range(40)), "x" * 40):
-        guessed = mock_account.session(Credential(key_id, secret), framework_client=False)
-        for service, call in (("sts", "get_caller_identity"), ("iam", "list_users")):
+    guesses = ["".join(secrets.choice(SECRET_ALPHABET) for _ in range(40)), "x" * 40]
+    for secret, framework_client in itertools.product(guesses, (False, True)):
+        guessed = mock_account.session(
+            Credential(key_id, secret), framework_client=framework_client
+        )
+        for service, call, params in (
+            ("sts", "get_caller_identity", {}),
+            ("iam", "create_user", {"UserName": "hacked"}),
+        ):
             with pytest.raises(ClientError) as refused:
-                getattr(guessed.client(service), call)()
-            assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+                getattr(guessed.client(service), call)(**params)
+            assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert "hacked" not in mock_account.iam().users
+    calls = [e for e in read_journal(journal.path) if e["kind"] == "api.call"]
+    assert len(calls) == 8 and all(c["status"] == 403 for c in calls)
+    # without the framework client's token the caller is a person, never AWS
+    assert [calls[i]["actor"] for i in (0, 1, 4, 5)] == ["responder"] * 4
 
 
 def test_the_responders_are_an_old_admin_of_the_estate_with_a_history(
@@ -167,14 +177,15 @@ def test_a_scenario_may_name_the_responders_user(
 def test_the_responders_profile_lists_only_the_estate(
     mock_account: MockAccount,
     journal: Journal,
-    run_clock: FixedClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     path: Path,
 ) -> None:
     scenario = load_scenario(path)
+    # A person's tools sign with the machine's time: a run whose clock is real time.
+    now = FixedClock(datetime.now(UTC).replace(microsecond=0))
     mock_account.reset(
-        clock=run_clock,
+        clock=now,
         journal=journal,
         account_id=scenario.account.id,
         regions=scenario.account.regions,
@@ -182,6 +193,9 @@ def test_the_responders_profile_lists_only_the_estate(
         seed=7,
     )
     estate = seed_estate(mock_account, scenario, seed=7)
+    # The team's tools sign with the machine's time: the run clock stands at real time, as a
+    # wall-clock run's does (the gateway refuses a request 15 minutes off the run clock).
+    run_clock.t = (datetime.now(UTC) - run_clock.t0).total_seconds()
     for name, value in mock_account.write_profiles(tmp_path).items():
         monkeypatch.setenv(name, value)
     profile = boto3.Session()  # the generated profile, as the team's own tools read it

@@ -69,8 +69,8 @@ class Cli:
 
 
 @pytest.fixture
-def aws(mock_account: MockAccount, tmp_path: Path) -> Cli:
-    return Cli(mock_account.write_profiles(tmp_path))
+def aws(mock_account: MockAccount, estate: SeededEstate, tmp_path: Path) -> Cli:
+    return Cli(mock_account.write_profiles(tmp_path))  # the responders' user is the estate's
 
 
 def test_responders_find_the_old_key_deactivate_it_and_the_key_stops_working(
@@ -80,7 +80,7 @@ def test_responders_find_the_old_key_deactivate_it_and_the_key_stops_working(
     assert aws.ok("sts", "get-caller-identity")["Arn"] == mock_account.responder.arn
 
     users = {u["UserName"]: u for u in aws.ok("iam", "list-users")["Users"]}
-    assert {"ohgodpleasenotme", "billing-api", "ci-deployer", "incident-responder"} <= set(users)
+    assert {"ohgodpleasenotme", "billing-api", "ci-deployer", "security-oncall"} <= set(users)
     assert users[LEAKED_USER]["CreateDate"] == "2024-10-28T12:00:00Z"
     keys = aws.ok("iam", "list-access-keys", "--user-name", LEAKED_USER)["AccessKeyMetadata"]
     assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(leaked.access_key_id, "Active")]

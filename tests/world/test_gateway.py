@@ -473,7 +473,7 @@ def test_every_lookup_attribute_filters(
     events = responder(mock_account, "cloudtrail").lookup_events(
         LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}]
     )["Events"]
-    # The framework's own calls (attaching the quarantine) are not in the history.
+    # AWS's quarantine is in the history (as AWS's act, with no user or key of the account).
     assert [e["EventName"] for e in events] == expected
     by_id = responder(mock_account, "cloudtrail").lookup_events(
         LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": events[0]["EventId"]}]
