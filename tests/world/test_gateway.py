@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from gameday.journal import Event, FixedClock, Journal, read_journal
 from gameday.world.account import MockAccount
 from gameday.world.decoys import Credential
-from gameday.world.estate import SeededEstate
+from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.quarantine import INLINE_QUARANTINE_POLICY_NAME, QUARANTINE_POLICY_ARNS
 
 LEAKED_USER = "ohgodpleasenotme"
@@ -142,7 +142,7 @@ def test_secrets_in_requests_never_reach_the_journal(
 
 
 def test_only_the_framework_may_set_the_recorded_source_ip(
-    mock_account: MockAccount, journal: Journal
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
 ) -> None:
     session = mock_account.session(mock_account.responder.credential, framework_client=False)
     client = session.client("sts")
@@ -450,14 +450,14 @@ def test_lookup_pages_with_next_token_and_a_paginator_walks_them(
     ("key", "value", "expected"),
     [
         ("EventName", "ListRoles", ["ListRoles"]),
-        ("ReadOnly", "false", ["CreateUser"]),
+        ("ReadOnly", "false", ["CreateUser", "AttachUserPolicy"]),
         (
             "Username",
             LEAKED_USER,
             ["CreateUser", "ListGroups", "DescribeInstances", "ListRoles", "GetCallerIdentity"],
         ),
         ("EventSource", "sts.amazonaws.com", ["GetCallerIdentity"]),
-        ("ResourceType", "AWS::IAM::User", ["CreateUser"]),
+        ("ResourceType", "AWS::IAM::User", ["CreateUser", "AttachUserPolicy"]),
         ("ResourceName", "svc-backup-admin", ["CreateUser"]),
     ],
 )
@@ -514,7 +514,9 @@ def test_history_leaves_out_data_events_and_calls_with_dead_keys(
     assert [e["EventName"] for e in events] == ["UpdateAccessKey", "ListBuckets"]
 
 
-def test_lookup_refuses_what_cloudtrail_refuses(mock_account: MockAccount) -> None:
+def test_lookup_refuses_what_cloudtrail_refuses(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
     trail = responder(mock_account, "cloudtrail")
     with pytest.raises(ClientError) as refused:
         trail.lookup_events(
@@ -536,7 +538,7 @@ SUBJECT = "Your AWS account 491826357014 is compromised"
 
 
 def test_a_case_the_framework_opens_is_seen_and_stays_put_until_someone_acts(
-    mock_account: MockAccount, journal: Journal, run_clock: FixedClock
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, run_clock: FixedClock
 ) -> None:
     run_clock.t = 110.0
     case_id = mock_account.support.open_case(SUBJECT, "We detected your key online.", "urgent")
@@ -560,7 +562,7 @@ def test_a_case_the_framework_opens_is_seen_and_stays_put_until_someone_acts(
 
 
 def test_a_conversation_on_the_case_round_trips_and_resolving_closes_it(
-    mock_account: MockAccount, run_clock: FixedClock
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
 ) -> None:
     case_id = mock_account.support.open_case(SUBJECT, "We detected your key online.", "urgent")
     support = responder(mock_account, "support")
@@ -604,6 +606,7 @@ def test_support_api_needs_business_support_or_higher(
     mock_server.reset(
         clock=run_clock, journal=journal, account_id=seed_scenario.account.id, support_plan="basic"
     )
+    seed_estate(mock_server, seed_scenario, seed=mock_server.seed)
     with pytest.raises(ClientError) as refused:
         responder(mock_server, "support").describe_cases()
     assert error_of(refused)[0] == "SubscriptionRequiredException"
