@@ -653,7 +653,8 @@ def handout_summary(run: RunDir, environment: dict[str, str]) -> str:
     return (
         f"Responders: read {run.handout}\n"
         f"Use the AWS CLI with:\n{exports}\n"
-        f"Mail arrives in {run.mail}/new — `gameday end {run.path}` stops the exercise."
+        f"Mail arrives in {run.mail}/new — the facilitator's `gameday end {run.path}` (with "
+        "the facilitator token) stops the exercise."
     )
 
 
