@@ -115,7 +115,7 @@ class JournalBuilder:
             t,
             actor=actor,
             access_key_id=keys.get(actor, "AKIAXGAMEDAYFRAMEWK1"),
-            user={"attacker": "deployer", "responder": "incident-responder"}.get(actor),
+            user={"attacker": "deployer", "responder": "security-oncall"}.get(actor),
             service=service,
             action=action,
             region=region,

@@ -30,7 +30,7 @@ from gameday.world.decoys import estate_credentials, generate_access_key, leaked
 
 HERE = Path(__file__).parent
 T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
-RESPONDER_USER = "incident-responder"
+RESPONDER_USER = "security-oncall"  # the default responders' user
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 QUARANTINE_V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 ATTACKER_AGENT = "python-requests/2.31.0"
@@ -139,7 +139,7 @@ class JournalBuilder:
             "responder": RESPONDER_USER,
             "attacker": self.scenario.leak.user,
             "workload": self.scenario.workload.user if self.scenario.workload else "",
-            "framework": "gameday-framework",
+            "framework": "",  # AWS acting in the account is no user of it
         }[actor]
         return self.event(
             "api.call",
