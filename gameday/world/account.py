@@ -32,7 +32,7 @@ import os
 import random
 import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,7 +374,7 @@ class MockAccount:
         user_agent: str | None = None,
         actor: Actor | None = None,
     ) -> MockSession:
-        """A boto3 session signing with `credential` against this account.
+        """A boto3 session signing with `credential` against this account, on the run clock.
 
         `framework_client` marks the calls as the framework's own client for the key's actor
         (the attacker's, the workload's…); only then are `source_ip` and `user_agent`
@@ -392,6 +392,7 @@ class MockAccount:
         return MockSession(
             self.endpoint_url,
             headers,
+            now=self.now,
             aws_access_key_id=credential.access_key_id,
             aws_secret_access_key=credential.secret_access_key,
             region_name=region or self.region,
@@ -460,12 +461,27 @@ class MockAccount:
 
 
 class MockSession(boto3.Session):  # type: ignore[misc]
-    """A boto3 Session whose clients point at the mock and carry the framework's headers."""
+    """A boto3 Session whose clients point at the mock and carry the framework's headers.
 
-    def __init__(self, endpoint_url: str, headers: Mapping[str, str], **kwargs: Any) -> None:
+    With `now` (the run clock as a UTC datetime) every client of the session signs its
+    requests at that time rather than the machine's: the gateway refuses a request dated
+    more than 15 minutes from the run clock, as AWS does from its own, and a virtual-time
+    run's clock is far from real time. Only this session's clients are affected, in whatever
+    thread they sign (`signing_clock`).
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        headers: Mapping[str, str],
+        *,
+        now: Callable[[], datetime] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(botocore_session=bare_botocore_session(), **kwargs)
         self.endpoint_url = endpoint_url
         self._headers = dict(headers)
+        self._now = now
         if self._headers:
             self.events.register("before-sign", self._add_headers)
 
@@ -475,11 +491,68 @@ class MockSession(boto3.Session):  # type: ignore[misc]
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return super().client(*args, **kwargs)
+        client = super().client(*args, **kwargs)
+        if self._now is not None:
+            signing_clock.sign_on(client, self._now)
+        return client
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
+        # boto3 makes the resource's client through `self.client`, which sets its clock.
         return super().resource(*args, **kwargs)
+
+
+class SigningClock:
+    """The time botocore signs with, per client: a run clock for the mock's own clients.
+
+    botocore's SigV4 signers ask `botocore.auth.get_current_datetime` for the signing time.
+    Once installed, that name answers the clock of the client that is signing in the
+    calling thread — set only for the duration of that client's `sign` — and the machine's
+    time otherwise, exactly as botocore's own function does. Other clients, threads and
+    runs in the process are unaffected.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._original: Callable[..., datetime] | None = None
+
+    def _current(self, remove_tzinfo: bool = True) -> datetime:
+        now: Callable[[], datetime] | None = getattr(self._local, "now", None)
+        if now is None:
+            assert self._original is not None
+            return self._original(remove_tzinfo)
+        moment = now().astimezone(UTC)
+        return moment.replace(tzinfo=None) if remove_tzinfo else moment
+
+    def install(self) -> None:
+        with self._lock:
+            if self._original is not None:
+                return
+            import botocore.auth
+
+            self._original = botocore.auth.get_current_datetime
+            setattr(botocore.auth, "get_current_datetime", self._current)  # noqa: B010
+
+    def sign_on(self, client: Any, now: Callable[[], datetime]) -> None:
+        """Make `client` sign at `now()` (its presigned URLs included)."""
+        self.install()
+        signer = client._request_signer
+        original = signer.sign
+        local = self._local
+
+        def sign(*args: Any, **kwargs: Any) -> Any:
+            previous = getattr(local, "now", None)
+            local.now = now
+            try:
+                return original(*args, **kwargs)
+            finally:
+                local.now = previous
+
+        signer.sign = sign
+
+
+signing_clock = SigningClock()
 
 
 _shared_loader: Any = None

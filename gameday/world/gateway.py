@@ -41,14 +41,23 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlsplit
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gameday.journal import Event, Journal, RunClock, iso, time_at
 from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents, is_read_only
 from gameday.world.decoys import Credential
 from gameday.world.quarantine import Denial, explicit_deny
+from gameday.world.routing import Routes, service_of
 from gameday.world.secret_values import access_key_id_in
+from gameday.world.signature import (
+    HttpRequest,
+    Signature,
+    SignatureProblem,
+    Verifier,
+    check_time,
+    read_signature,
+)
 from gameday.world.support import SupportCenter, SupportError
 
 Actor = Literal["attacker", "responder", "workload", "framework"]
@@ -62,7 +71,21 @@ _DECLARABLE_ACTORS = frozenset({"attacker", "workload", "framework"})
 _GAMEDAY_ENVIRON_PREFIX = "HTTP_X_GAMEDAY_"
 MOTO_ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 
-_AUTHORIZATION = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_CLAIMED_KEY = re.compile(r"Credential=([A-Za-z0-9]+)/|^AWS ([A-Za-z0-9]+):")
+_AUTH_PARAMETERS = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "AWSAccessKeyId",
+        "Signature",
+        "Expires",
+    }
+)
 _ACCESS_KEY_IN_RESPONSE = re.compile(r"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>")
 _INSTANCE_IN_RESPONSE = re.compile(r"<instanceId>(i-[0-9a-f]+)</instanceId>")
 _SPOT_REQUEST_IN_RESPONSE = re.compile(
@@ -294,6 +317,13 @@ class Call:
     key_actor: Actor | None = None
     principal: dict[str, Any] = field(default_factory=dict)
     request_id: str = field(default_factory=lambda: _request_id())
+    backend: str | None = None  # the moto backend that serves it
+    signature: Signature | None = None
+    problem: SignatureProblem | None = None  # why AWS would not even check the signature
+    http: HttpRequest | None = field(default=None, repr=False)
+    token_ok: bool = False  # sent by one of the framework's own clients
+    origin: str | None = None  # the web page a browser says it sends the request for
+    key: Any = field(default=None, repr=False)  # moto's access key that signed it
 
     @property
     def iam_action(self) -> str:
@@ -343,6 +373,8 @@ class Gateway:
         self._seq_lock = threading.Lock()
         self._propagation: dict[str, float] = {}
         self._routers: dict[str, Any] = {}
+        self.routes = Routes(app)
+        self.verifier = Verifier()
         self._subscribed: weakref.WeakSet[Journal] = weakref.WeakSet()
         if journal is not None:
             self.attach_journal(journal)
@@ -373,7 +405,9 @@ class Gateway:
         with moto_time.following(self.clock):
             call = self._parse(environ)
             request = self._request_record(call, environ)
-            outcome = self._authorise(call)
+            outcome = self._authenticate(call)
+            if outcome is None:
+                outcome = self._authorise(call)
             if outcome is None:
                 outcome = self._serve(call, environ)
             self._record(call, outcome, request)
@@ -390,53 +424,66 @@ class Gateway:
     # ── parsing ───────────────────────────────────────────────────────────────────────────
 
     def _parse(self, environ: WSGIEnvironment) -> Call:
-        method = str(environ.get("REQUEST_METHOD", "GET"))
-        query = str(environ.get("QUERY_STRING", ""))
-        match = _AUTHORIZATION.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        query_params = dict(parse_qsl(query, keep_blank_values=True))
-        if match:
-            access_key_id, region, signing_name = match.group(1), match.group(2), match.group(3)
-        elif len(query_params.get("X-Amz-Credential", "").split("/")) == 5:
-            # A presigned URL carries its credential scope in the query string.
-            parts = query_params["X-Amz-Credential"].split("/")
-            access_key_id, region, signing_name = parts[0], parts[2], parts[3]
-        else:
-            access_key_id, region, signing_name = None, "us-east-1", ""
+        """Who signed the request and how, which service serves it, and what it asks.
+
+        The signature is read from the request as it arrived, before anything is taken out
+        of it; the service is the backend moto's dispatcher routes the request to
+        (`Routes`), so the journal names what moto really serves.
+        """
+        body = _read_body(environ)
+        http = http_request(environ, body)
+        problem: SignatureProblem | None = None
+        try:
+            signature = read_signature(http)
+        except SignatureProblem as unreadable:
+            signature, problem = None, unreadable
+        backend = self.routes.backend(environ, body)
+        scope_service = signature.service if signature is not None else ""
+        signing_name = (
+            scope_service
+            if scope_service and scope_service != "s3"
+            else (backend if backend and backend != "s3" else "s3")
+        )
+        if backend is None and scope_service:
+            signing_name = scope_service
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         content_type = str(environ.get("CONTENT_TYPE", ""))
-        form = content_type.startswith("application/x-www-form-urlencoded")
-        params: dict[str, Any] = {}
+        form_body = (
+            dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            if content_type.startswith("application/x-www-form-urlencoded")
+            else {}
+        )
+        query_params = http.query_parameters
         protocol: Protocol
-        if signing_name == "s3":
+        if backend == "s3" or (backend is None and signing_name == "s3"):
             protocol = "s3"
         elif target:
             protocol = "json"
-        elif form or "Action" in query_params:
-            protocol = "ec2" if signing_name == "ec2" else "query"
-        elif not signing_name:
-            signing_name, protocol = "s3", "s3"  # an unsigned plain GET, as a browser sends
+        elif form_body or "Action" in query_params:
+            protocol = "ec2" if backend == "ec2" else "query"
         else:
-            protocol = "rest-xml" if signing_name in REST_XML_SERVICES else "rest-json"
-        service = IAM_PREFIXES.get(signing_name, signing_name)
+            protocol = "rest-xml" if backend in REST_XML_SERVICES else "rest-json"
+        service = service_of(backend) if backend else IAM_PREFIXES.get(signing_name, signing_name)
 
+        operation = {k: v for k, v in query_params.items() if k not in _AUTH_PARAMETERS}
         if protocol in ("query", "ec2"):
-            params = {
-                **query_params,
-                **dict(parse_qsl(_read_body(environ).decode("utf-8", "replace"))),
-            }
+            # moto reads a form body when there is one, the query string otherwise.
+            params: dict[str, Any] = dict(form_body or operation)
             action = str(params.pop("Action", ""))
             params.pop("Version", None)
         elif protocol == "json":
             action = target.rsplit(".", 1)[-1]
-            params = _json_object(_read_body(environ))
+            params = _json_object(body)
         else:
-            action, path_params = self._route(signing_name, environ)
-            params = {
-                **{k: v for k, v in query_params.items() if not k.startswith("X-Amz-")},
-                **path_params,
-            }
+            action, path_params = self._route(service, environ)
+            params = {**operation, **path_params}
             if protocol == "rest-json" and content_type.startswith("application/json"):
-                params.update(_json_object(_read_body(environ)))
+                params.update(_json_object(body))
+
+        if problem is None and signature is not None:
+            problem = self._misrouted(environ, signature, backend)
+        if problem is None:
+            problem = _mixed(protocol, signature, form_body, operation, target)
 
         token_ok = self._carries_token(environ)
         user_agent = str(environ.get("HTTP_USER_AGENT", ""))
@@ -451,23 +498,28 @@ class Gateway:
         # moto would let this header choose the account; here only the signing key does.
         environ.pop(MOTO_ACCOUNT_HEADER, None)
 
+        access_key_id = signature.access_key_id if signature is not None else _claimed_key(http)
         call = Call(
             protocol=protocol,
             service=service,
             signing_name=signing_name,
             action=action,
-            region=region,
+            region=signature.region if signature is not None else "us-east-1",
             access_key_id=access_key_id,
             params=params,
-            method=method,
+            method=http.method,
             source_ip=source_ip,
             user_agent=canonical_user_agent(user_agent),
+            backend=backend,
+            signature=signature,
+            problem=problem,
+            http=http,
+            token_ok=token_ok,
+            origin=str(environ.get("HTTP_ORIGIN", "")) or None,
         )
         call.key_actor = self.registry.actor_of(access_key_id)
-        framework = self.framework_credential
-        if framework is not None and access_key_id == framework.access_key_id:
-            # Only the framework's own clients (they carry the token) sign with its key.
-            call.key_actor = "framework" if token_ok else None
+        if self._framework_key(access_key_id):
+            call.key_actor = "framework"
         if token_ok:
             # A key can be two parties' at once (the leaked key may be the workload's own):
             # the framework's client then says whose call it is.
@@ -476,9 +528,36 @@ class Gateway:
             else:
                 call.actor = call.key_actor or "framework"
         elif call.key_actor == "framework":
-            # Only the framework holds its own key's secret, whatever client it signs with.
+            # Only the framework holds its own key's secret, whatever client it signs with
+            # (`_authenticate` takes this back when the signature does not prove it).
             call.actor = "framework"
         return call
+
+    def _framework_key(self, access_key_id: str | None) -> bool:
+        framework = self.framework_credential
+        return framework is not None and access_key_id == framework.access_key_id
+
+    def _misrouted(
+        self, environ: WSGIEnvironment, signature: Signature, backend: str | None
+    ) -> SignatureProblem | None:
+        """A credential scoped to one service on a request moto would serve as another."""
+        if signature.scheme == "sigv4-header":
+            return None  # moto routes these by their credential scope: they agree
+        meant = (
+            self.routes.backend_for_scope(environ, signature.service, signature.region)
+            if signature.scheme == "sigv4-query"
+            else "s3"  # SigV2 is S3's alone
+        )
+        if meant == backend:
+            return None
+        serving = service_of(backend) if backend else "an unknown service"
+        return SignatureProblem(
+            "mismatch",
+            f"Credential should be scoped to correct service: '{serving}'.",
+            s3_code="AuthorizationQueryParametersError",
+            s3_message=f"Error parsing the X-Amz-Credential parameter; incorrect service "
+            f'"{signature.service}". This endpoint belongs to "{serving}".',
+        )
 
     def _request_record(self, call: Call, environ: WSGIEnvironment) -> dict[str, Any] | None:
         """The request as sent, for the vault: only for calls that may change state."""
@@ -531,19 +610,57 @@ class Gateway:
 
     # ── authentication and the explicit deny ──────────────────────────────────────────────
 
-    def _authorise(self, call: Call) -> Outcome | None:
-        if call.access_key_id is None:
+    def clocks(self) -> list[datetime]:
+        """The times a request may be dated near: the run clock's first.
+
+        A wall-clock run's clock is real time, but pausing it or running it faster moves it
+        away: the people at the keyboard sign with their machine's time, which stays good.
+        """
+        clocks = [self.now()]
+        if getattr(self.clock, "virtual", None) is False:
+            clocks.append(datetime.now(UTC))
+        return clocks
+
+    def _authenticate(self, call: Call) -> Outcome | None:
+        """AWS's checks before any policy: a request from a browser, a signature it cannot
+        read or that does not match the key's secret, a time too far off, a dead key."""
+        if self.replaying:
+            # A recovery replays calls that were authenticated when first made.
+            return self._identify(call)
+        if call.origin is not None:
+            return _from_browser(call)
+        if call.problem is not None:
+            return self._refused(call, call.problem)
+        signature = call.signature
+        if signature is None:
             if call.protocol == "s3":
                 return _error(call, 403, "AccessDenied", "Access Denied")
             return _error(
                 call, 403, "MissingAuthenticationToken", "Request is missing Authentication Token"
             )
-        framework = self.framework_credential
-        if (
-            framework is not None
-            and call.access_key_id == framework.access_key_id
-            and call.key_actor == "framework"
-        ):
+        try:
+            check_time(signature, self.clocks())
+        except SignatureProblem as problem:
+            return self._refused(call, problem)
+        refused = self._identify(call)
+        if refused is not None:
+            return refused
+        secret = self._secret_of(call)
+        if secret is None:
+            return _invalid_key(call)
+        assert call.http is not None  # every parsed call keeps its request
+        try:
+            self.verifier.verify(call.http, signature, secret)
+        except SignatureProblem as problem:
+            call.principal = {}
+            return self._refused(call, problem)
+        return self._session_checked(call)
+
+    def _identify(self, call: Call) -> Outcome | None:
+        """The key's principal, or AWS's answer for a key it does not know (or disabled)."""
+        if call.access_key_id is None:
+            return _invalid_key(call)
+        if self._framework_key(call.access_key_id):
             # AWS acting in the account: no IAM key whose status or policies could stop it.
             call.principal = {
                 "type": "AWSService",
@@ -553,14 +670,64 @@ class Gateway:
             return None
         found = find_access_key(call.access_key_id)
         if found is None or found[1].status != "Active":
-            return _invalid_key(call)
+            return self._refused_key(call)
         account_id, key = found
-        principal = principal_of(account_id, key)
-        call.principal = principal
-        if self.replaying or call.iam_action in NEVER_DENIED:
+        call.principal = principal_of(account_id, key)
+        call.key = key
+        return None
+
+    def _secret_of(self, call: Call) -> str | None:
+        framework = self.framework_credential
+        if framework is not None and call.access_key_id == framework.access_key_id:
+            return framework.secret_access_key
+        return None if call.key is None else str(call.key.secret_access_key)
+
+    def _session_checked(self, call: Call) -> Outcome | None:
+        """Temporary credentials need their session token, and end when they expire."""
+        key, signature = call.key, call.signature
+        if key is None or signature is None or not getattr(key, "role_arn", None):
             return None
+        from moto.sts.models import sts_backends
+
+        account_id = str(call.principal.get("account_id", ""))
+        backend = dict.get(sts_backends.get(account_id) or {}, "global")
+        assumed = backend.get_assumed_role_from_access_key(key.access_key_id) if backend else None
+        if assumed is None:
+            return None  # a temporary key moto minted without a session: nothing to check
+        given = signature.session_token or ""
+        if not hmac.compare_digest(given, str(assumed.session_token)):
+            return self._refused_key(call, token=True)
+        if assumed.expiration.replace(tzinfo=UTC) < self.now():
+            return _expired_token(call)
+        return None
+
+    def _refused_key(self, call: Call, *, token: bool = False) -> Outcome:
+        call.principal = {}
+        self._untrusted(call)
+        if token and call.protocol == "s3":
+            return _error(
+                call, 400, "InvalidToken", "The provided token is malformed or otherwise invalid."
+            )
+        return _invalid_key(call)
+
+    def _refused(self, call: Call, problem: SignatureProblem) -> Outcome:
+        self._untrusted(call)
+        return _signature_refusal(call, problem)
+
+    def _untrusted(self, call: Call) -> None:
+        # A request that does not prove it holds the framework's secret is nobody's we know.
+        if call.actor == "framework" and not call.token_ok:
+            call.actor = "responder"
+
+    def _authorise(self, call: Call) -> Outcome | None:
+        """The explicit Deny of a policy attached to the caller (never for the framework)."""
+        key = call.key
+        if key is None or self.replaying or call.iam_action in NEVER_DENIED:
+            return None
+        principal = call.principal
         if self._propagating(principal):
             return None
+        account_id = str(principal["account_id"])
         denial = explicit_deny(
             policy_documents(account_id, key),
             call.iam_action,
@@ -619,7 +786,11 @@ class Gateway:
             captured["headers"] = list(headers)
             return lambda chunk: captured.setdefault("written", []).append(chunk)
 
-        result = self.app(environ, capture)
+        if call.backend is None:
+            return _error(
+                call, 400, "InvalidAction", f"The mock account does not offer {call.service}."
+            )
+        result = self.routes.app(call.backend)(environ, capture)
         try:
             body = b"".join([*captured.get("written", []), *result])
         finally:
@@ -1004,6 +1175,156 @@ def _error_of(outcome: Outcome) -> tuple[str, str | None]:
     return str(outcome.status), None
 
 
+# ── refusals ───────────────────────────────────────────────────────────────────────────
+
+
+def http_request(environ: WSGIEnvironment, body: bytes) -> HttpRequest:
+    """The request as it arrived: the path and query as sent, the headers as received."""
+    raw = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+    if raw and not raw.startswith("/"):
+        raw = urlsplit(raw).path + (f"?{urlsplit(raw).query}" if urlsplit(raw).query else "")
+    if raw:
+        # WSGI carries the request line's bytes as latin-1 text.
+        with suppress(UnicodeError):
+            raw = raw.encode("latin-1").decode("utf-8")
+        path, _, query = raw.partition("?")
+    else:
+        path = quote(str(environ.get("PATH_INFO", "")), safe="/~!$&'()*+,;=:@%")
+        query = str(environ.get("QUERY_STRING", ""))
+    headers = {
+        (str(key)[5:] if str(key).startswith("HTTP_") else str(key)): str(value)
+        for key, value in environ.items()
+        if str(key).startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+    }
+    return HttpRequest(str(environ.get("REQUEST_METHOD", "GET")), path, query, headers, body)
+
+
+def _claimed_key(request: HttpRequest) -> str | None:
+    """The key an unreadable signature names, for the journal only: it proves nothing."""
+    found = _CLAIMED_KEY.search(request.header("Authorization") or "")
+    if found:
+        return found.group(1)
+    credential = request.query_parameters.get("X-Amz-Credential", "")
+    return credential.split("/", 1)[0] or request.query_parameters.get("AWSAccessKeyId") or None
+
+
+def _mixed(
+    protocol: Protocol,
+    signature: Signature | None,
+    form_body: Mapping[str, str],
+    operation: Mapping[str, str],
+    target: str,
+) -> SignatureProblem | None:
+    """A request no SDK sends: one protocol's parts in another's (a forged form post)."""
+    said = None
+    if signature is not None and signature.presigned and form_body:
+        said = "A presigned request carries its parameters in the query string, not a form."
+    elif protocol in ("query", "ec2") and form_body and operation:
+        said = "The request has parameters both in its query string and in a form body."
+    elif target and ("Action" in form_body or "Action" in operation):
+        said = "The request names its operation both in X-Amz-Target and in an Action parameter."
+    if said is None:
+        return None
+    return SignatureProblem("mixed", said, s3_code="InvalidRequest")
+
+
+def _from_browser(call: Call) -> Outcome:
+    """A request a web page made the browser send (it says where from): never AWS's client."""
+    message = (
+        f"Requests from a web page (Origin: {call.origin}) are not accepted: use the AWS CLI "
+        "or an SDK with your credentials."
+    )
+    if call.protocol == "json":
+        return _error(call, 400, "AccessDeniedException", message)
+    if call.protocol == "rest-json":
+        return _error(call, 403, "AccessDeniedException", message)
+    if call.protocol == "ec2":
+        return _error(call, 403, "UnauthorizedOperation", message)
+    return _error(call, 403, "AccessDenied", message)
+
+
+# The error AWS answers for each kind of signature problem, per protocol:
+# (code, status) for query, ec2, json, rest-json; S3 below.
+_SIGNATURE_ERRORS: dict[str, dict[str, tuple[str, int]]] = {
+    "incomplete": {
+        "query": ("IncompleteSignature", 400),
+        "ec2": ("IncompleteSignature", 400),
+        "json": ("IncompleteSignatureException", 400),
+        "rest-json": ("IncompleteSignatureException", 403),
+    },
+    "mixed": {
+        "query": ("InvalidParameterCombination", 400),
+        "ec2": ("InvalidParameterCombination", 400),
+        "json": ("InvalidParameterCombination", 400),
+        "rest-json": ("InvalidParameterCombination", 400),
+    },
+    "mismatch": {
+        "query": ("SignatureDoesNotMatch", 403),
+        "ec2": ("AuthFailure", 401),
+        "json": ("InvalidSignatureException", 400),
+        "rest-json": ("InvalidSignatureException", 403),
+    },
+    "skewed": {
+        "query": ("SignatureDoesNotMatch", 403),
+        "ec2": ("RequestExpired", 400),
+        "json": ("InvalidSignatureException", 400),
+        "rest-json": ("InvalidSignatureException", 403),
+    },
+}
+_SIGNATURE_ERRORS["body-hash"] = _SIGNATURE_ERRORS["mismatch"]
+_SIGNATURE_ERRORS["expired"] = _SIGNATURE_ERRORS["skewed"]
+_SIGNATURE_ERRORS["not-yet-valid"] = _SIGNATURE_ERRORS["skewed"]
+_S3_DEFAULT_CODES = {
+    "mismatch": "SignatureDoesNotMatch",
+    "body-hash": "XAmzContentSHA256Mismatch",
+    "skewed": "RequestTimeTooSkewed",
+    "expired": "AccessDenied",
+    "not-yet-valid": "AccessDenied",
+    "mixed": "InvalidRequest",
+}
+_S3_FORBIDDEN = frozenset({"SignatureDoesNotMatch", "RequestTimeTooSkewed", "AccessDenied"})
+
+
+def _signature_refusal(call: Call, problem: SignatureProblem) -> Outcome:
+    """AWS's answer to a signature problem, in the caller's protocol."""
+    if call.protocol == "s3":
+        code = (
+            problem.s3_code
+            or _S3_DEFAULT_CODES.get(problem.kind)
+            or (
+                "AuthorizationHeaderMalformed"
+                if call.http is not None and call.http.header("Authorization")
+                else "AuthorizationQueryParametersError"
+            )
+        )
+        status = 403 if code in _S3_FORBIDDEN else 400
+        return _error(
+            call, status, code, problem.s3_message or problem.message, extra=problem.details
+        )
+    if call.protocol == "ec2" and problem.kind in ("skewed", "expired", "not-yet-valid"):
+        return _error(call, 400, "RequestExpired", "Request has expired.")
+    if call.protocol == "ec2" and problem.kind in ("mismatch", "body-hash"):
+        return _error(
+            call, 401, "AuthFailure", "AWS was not able to validate the provided access credentials"
+        )
+    protocol = "query" if call.protocol == "rest-xml" else call.protocol
+    code, status = _SIGNATURE_ERRORS[problem.kind][protocol]
+    return _error(call, status, code, problem.message)
+
+
+def _expired_token(call: Call) -> Outcome:
+    if call.protocol == "s3":
+        return _error(call, 400, "ExpiredToken", "The provided token has expired.")
+    if call.protocol == "ec2":
+        return _error(call, 400, "RequestExpired", "Request has expired.")
+    message = "The security token included in the request is expired"
+    if call.protocol == "json":
+        return _error(call, 400, "ExpiredTokenException", message)
+    if call.protocol == "rest-json":
+        return _error(call, 403, "ExpiredTokenException", message)
+    return _error(call, 403, "ExpiredToken", message)
+
+
 # ── answers in each protocol's shape ───────────────────────────────────────────────────────
 
 
@@ -1015,21 +1336,29 @@ def _json_answer(call: Call, answer: Mapping[str, Any]) -> Outcome:
     )
 
 
-def _error(call: Call, status: int, code: str, message: str) -> Outcome:
-    """An error in the shape the caller's protocol expects."""
+def _error(
+    call: Call,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    extra: Mapping[str, str] | None = None,
+) -> Outcome:
+    """An error in the shape the caller's protocol expects (S3 adds the `extra` fields)."""
     request_id = call.request_id
     text = escape(message, quote=False)
     headers: list[tuple[str, str]]
     if call.protocol == "s3":
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
-        extra = (
-            f"<AWSAccessKeyId>{call.access_key_id}</AWSAccessKeyId>"
-            if code == "InvalidAccessKeyId"
-            else ""
+        fields = dict(extra or {})
+        if code == "InvalidAccessKeyId":
+            fields["AWSAccessKeyId"] = str(call.access_key_id)
+        details = "".join(
+            f"<{name}>{escape(value, quote=False)}</{name}>" for name, value in fields.items()
         )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{code}</Code><Message>{text}</Message>{extra}"
+            f"<Error><Code>{code}</Code><Message>{text}</Message>{details}"
             f"<RequestId>{request_id}</RequestId>"
             f"<HostId>{uuid.uuid5(uuid.NAMESPACE_URL, request_id).hex}</HostId></Error>"
         )

@@ -70,7 +70,7 @@ _SIGV2_SUBRESOURCES = frozenset(HmacV1Auth.QSAOfInterest)
 Scheme = Literal["sigv4-header", "sigv4-query", "sigv2-header", "sigv2-query"]
 ProblemKind = Literal[
     "incomplete",  # a signature AWS cannot read: missing or malformed parts
-    "mixed",  # two ways of authenticating in one request
+    "mixed",  # a request that mixes two protocols (a form body with a presigned query …)
     "mismatch",  # the signature is not the one the key's secret gives
     "body-hash",  # x-amz-content-sha256 is not the hash of the body
     "skewed",  # signed more than 15 minutes away from the server's clock
@@ -183,7 +183,7 @@ def read_signature(request: HttpRequest) -> Signature | None:
     )
     if authorization is not None and (v4_query or v2_query):
         raise SignatureProblem(
-            "mixed",
+            "incomplete",
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as "
             "HTTP header.",
             s3_code="InvalidArgument",

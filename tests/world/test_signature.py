@@ -269,7 +269,7 @@ def test_an_unsigned_request_has_no_signature() -> None:
             "incomplete",
         ),
         (bare(Authorization="Bearer abc"), "incomplete"),
-        (bare("X-Amz-Signature=abc", Authorization="AWS4-HMAC-SHA256 Credential=x"), "mixed"),
+        (bare("X-Amz-Signature=abc", Authorization="AWS4-HMAC-SHA256 Credential=x"), "incomplete"),
         (
             bare(
                 Authorization=f"{ALGORITHM} Credential=AKIA/20251231/us-east-1/iam/aws4_request, "
