@@ -590,7 +590,6 @@ def _names_a_run(path: Path) -> bool:
         return True  # someone else's run: resolving it says so
 
 
-
 def _facilitator() -> str:
     return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
 

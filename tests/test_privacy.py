@@ -188,6 +188,12 @@ def test_another_local_user_can_neither_read_nor_change_a_live_run(
         origin = str(status["dashboard"]).rstrip("/")
         assert origin.startswith("http://127.0.0.1:") and origin.count("/") == 2
         hash_before = (run.path / "facilitator" / "token.sha256").read_bytes()
+        # `gameday status` shows the whole address to whoever gives the token, and only then
+        hidden = gameday("status", run.path, cwd=shared_folder).stdout
+        assert f"dashboard: {origin}/TOKEN/ — TOKEN is the facilitator token" in hidden
+        assert token not in hidden
+        shown = gameday("status", run.path, cwd=shared_folder, token=token).stdout
+        assert f"dashboard: {origin}/{token}/" in shown
 
         # Another user: the run's folders stay shut, whatever the file modes inside.
         script = shared_folder / "attempts.py"

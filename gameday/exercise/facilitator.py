@@ -181,8 +181,8 @@ def token_notice(run: RunDir, token: str) -> str:
     """What the facilitator's console shows once, at the start: the token and how to use it."""
     return (
         f"facilitator token: {token}\n"
-        "  Shown once, kept nowhere: mark, end, pause, resume and `note --as facilitator` "
-        "need it.\n"
+        "  Shown once, kept nowhere: mark, end, pause, resume, fire-next and "
+        "`note --as facilitator` need it.\n"
         f"  In the facilitator's own shell:  export {TOKEN_VARIABLE}='{token}'\n"
         f"  or per command:  gameday mark {run.path} STEP_ID --token '{token}'\n"
         "  Never put it in the team's shell, the handout or a runbook."

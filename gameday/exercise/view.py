@@ -138,7 +138,7 @@ class FacilitatorView:
             self.console.print(Panel(text, title=f"{clock_text(when)}  for the facilitator"))
 
     def _print(self, t: float, lane: str, text: str) -> None:
-        line = Text.assemble((f"{clock_text(t)} ", "dim"), (f"{lane:<11}", STYLES[lane]), text)
+        line = Text.assemble((f"{clock_text(t)} ", "dim"), (f"{lane:<12}", STYLES[lane]), text)
         self.console.print(line, soft_wrap=True)
 
     # ── the live panel ────────────────────────────────────────────────────────────────────
