@@ -32,7 +32,6 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from gameday.exercise.responders import RunbookContext
 
-PRINCIPALS_OF_THE_EXERCISE = frozenset({"incident-responder", "gameday-framework"})
 RECENT = timedelta(days=1)  # "anything from the last day is suspicious"
 PUBLIC_URL = re.compile(r"/blob/(?P<commit>[0-9a-f]{7,40})/(?P<path>.+)$")
 SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
@@ -61,9 +60,10 @@ def respond(ctx: RunbookContext) -> None:
     ctx.note("Repository deleted, leaked key deleted")
 
     ctx.sleep("2m")
+    ours = ctx.aws.get_credentials().access_key  # the one key nobody here would delete
     for name in everyone(iam):
         for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-            if key["CreateDate"] < noticed:
+            if key["CreateDate"] < noticed and key["AccessKeyId"] != ours:
                 with suppress(ClientError):
                     iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
     ctx.note("Deleted every old access key, just to be safe")
@@ -121,8 +121,7 @@ def secret_from_repository(repo: Path, public_url: str, key_id: str) -> str | No
 def everyone(iam: Any) -> Iterator[str]:
     for page in iam.get_paginator("list_users").paginate():
         for user in page["Users"]:
-            if user["UserName"] not in PRINCIPALS_OF_THE_EXERCISE:
-                yield str(user["UserName"])
+            yield str(user["UserName"])
 
 
 def delete_user(iam: Any, name: str) -> None:

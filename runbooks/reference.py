@@ -44,8 +44,6 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from gameday.exercise.responders import Notice, RunbookContext
 
-# The exercise's own principals: the mock's machinery and the responders' user.
-PRINCIPALS_OF_THE_EXERCISE = frozenset({"incident-responder", "gameday-framework"})
 QUARANTINE_POLICY = re.compile(r"^arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine(V\d)?$")
 QUARANTINE_INLINE = "AWSExposedCredentialPolicy_DO_NOT_REMOVE"
 PUBLIC_URL = re.compile(r"/blob/(?P<commit>[0-9a-f]{7,40})/(?P<path>.+)$")
@@ -353,7 +351,7 @@ def rotate_old_keys(
     for page in iam.get_paginator("list_users").paginate():
         for user in page["Users"]:
             name = user["UserName"]
-            if name in PRINCIPALS_OF_THE_EXERCISE or name == myself or name in skip:
+            if name == myself or name in skip:
                 continue
             for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
                 if (
