@@ -105,6 +105,7 @@ def test_a_live_run_obeys_commands_from_other_terminals(tmp_path: Path) -> None:
         ("mark", "acknowledge", "team", "no facilitator token", "cli"),
         ("mark", "acknowledge-case", "team", "a wrong facilitator token", "cli"),
         ("note", None, "team", "no facilitator token", "cli"),
+        ("fire-next", None, "team", "no facilitator token", "cli"),
         ("end", None, "team", "no facilitator token", "cli"),
     ]
 
@@ -149,6 +150,13 @@ def control_the_live_run(live: LiveRun, cwd: Path) -> list[Event]:
     wrong = refused("mark", path, "acknowledge-case", "--token", "not-the-token", cwd=cwd)
     assert "the facilitator token given is not this run's" in wrong
     refused("note", path, "--as", "facilitator", "it was me", cwd=cwd)
+    refused("fire-next", path, cwd=cwd)
+    # with the token: the next inject now, or (all of them sent already) a clear refusal
+    fired = gameday("fire-next", path, cwd=cwd, token=token)
+    if fired.returncode == 0:
+        assert " fires now" in fired.stdout
+    else:
+        assert fired.returncode == 2 and "no inject is left to fire now" in fired.stderr
 
     # pause: the run clock stops, for status and for the run itself
     ok("pause", path, cwd=cwd, token=token)
