@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gameday.errors import ExitCode, ScenarioError, UserError
 from gameday.exercise.facilitator import TOKEN_VARIABLE
-from gameday.rundir import RunDir, resolve_run_dir
+from gameday.rundir import RunDir, private_files, resolve_run_dir
 from gameday.scenario import load_scenario
 from gameday.scenario.durations import format_duration
 from gameday.scenario.library import DEFAULT_LIBRARY, load_library, scenario_files
@@ -211,7 +211,8 @@ def run(
         live=False if plain else None,
         dashboard=dashboard,
     )
-    result = run_exercise(scenario_path, options, stdout)
+    with private_files():
+        result = run_exercise(scenario_path, options, stdout)
     _print_score(result.score)
     stdout.print(f"reports: {result.run_dir.path}/report.html, report.md, junit.xml, score.json")
     if not result.score.passed:
@@ -262,14 +263,15 @@ def run_many(
         for path in paths
     ]
     failed = 0
-    for path, result in zip(paths, run_exercises(batch, Console(quiet=True)), strict=False):
-        verdict = "passed" if result.score.passed else "FAILED"
-        failed += not result.score.passed
-        stdout.print(
-            f"{verdict:6}  {result.score.score:6.1f}/100 (pass {result.score.pass_mark})  "
-            f"{path.stem}  {result.run_dir.path}",
-            markup=False,
-        )
+    with private_files():
+        for path, result in zip(paths, run_exercises(batch, Console(quiet=True)), strict=False):
+            verdict = "passed" if result.score.passed else "FAILED"
+            failed += not result.score.passed
+            stdout.print(
+                f"{verdict:6}  {result.score.score:6.1f}/100 (pass {result.score.pass_mark})  "
+                f"{path.stem}  {result.run_dir.path}",
+                markup=False,
+            )
     stdout.print(f"{len(paths) - failed} passed, {failed} failed")
     if failed:
         sys.exit(ExitCode.FAILED)
@@ -303,17 +305,18 @@ def recover(
     from gameday.exercise.recovery import recover_run
 
     _forget_the_token()
-    result = recover_run(
-        resolve_run_dir(run_dir),
-        stdout,
-        by=_facilitator(),
-        smtp=SmtpOptions.parse(smtp, starttls=starttls) if smtp else None,
-        webhook_url=webhook_url,
-        templates=templates,
-        live=False if plain else None,
-        dashboard=dashboard,
-        token=token or None,
-    )
+    with private_files():
+        result = recover_run(
+            resolve_run_dir(run_dir),
+            stdout,
+            by=_facilitator(),
+            smtp=SmtpOptions.parse(smtp, starttls=starttls) if smtp else None,
+            webhook_url=webhook_url,
+            templates=templates,
+            live=False if plain else None,
+            dashboard=dashboard,
+            token=token or None,
+        )
     _print_score(result.score)
     stdout.print(f"reports: {result.run_dir.path}/report.html, report.md, junit.xml, score.json")
     if not result.score.passed:

@@ -7,10 +7,11 @@
         control/       commands from other terminals, waiting for the run to take them
         facilitator/   the hash of the facilitator's token (gameday.exercise.facilitator)
 
-A run is private to its facilitator: `runs/` and every run directory are 0700, and the files
-that hold a token's hash, a key id or a command (the journal, run.json, the vault, control/,
-facilitator/) are 0600 besides. The team's share of a run is handed to it on purpose (the
-handout), never through the mode bits.
+A run is private to its facilitator: `runs/` and every run directory are 0700, the files that
+hold a token's hash, a key id or a command (the journal, run.json, the vault, control/,
+facilitator/) are made 0600 whatever the umask, and `gameday run`/`recover` play the run
+under umask 077 (`private_files`) so everything else it writes is its owner's alone too. The
+team's share of a run is handed to it on purpose (the handout), never through mode bits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +165,20 @@ def write_private(path: Path, text: str) -> None:
         if descriptor >= 0:
             os.close(descriptor)
     temporary.replace(path)
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Everything this process creates meanwhile is its owner's only (umask 077).
+
+    A run writes key ids into many files (the mail, the call scripts, the repository, the
+    reports): rather than chase each one, a run is played under this mask.
+    """
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def make_private_dir(path: Path, *, parents: bool = False) -> Path:
