@@ -32,6 +32,7 @@ import os
 import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -505,17 +506,22 @@ class MockSession(boto3.Session):  # type: ignore[misc]
 class SigningClock:
     """The time botocore signs with, per client: a run clock for the mock's own clients.
 
-    botocore's SigV4 signers ask `botocore.auth.get_current_datetime` for the signing time.
-    Once installed, that name answers the clock of the client that is signing in the
-    calling thread — set only for the duration of that client's `sign` — and the machine's
-    time otherwise, exactly as botocore's own function does. Other clients, threads and
-    runs in the process are unaffected.
+    botocore's SigV4 signers ask `botocore.auth.get_current_datetime` for the signing time,
+    its S3 SigV2 presigner `botocore.auth.time.time()` for the expiry. Once installed, those
+    names answer the clock of the client that is signing in the calling thread — set only
+    for the duration of that client's `sign` — and the machine's time otherwise, exactly as
+    botocore's own functions do. Other clients, threads and runs in the process are
+    unaffected.
     """
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._original: Callable[..., datetime] | None = None
+
+    def _clock(self) -> Callable[[], datetime] | None:
+        now: Callable[[], datetime] | None = getattr(self._local, "now", None)
+        return now
 
     def _current(self, remove_tzinfo: bool = True) -> datetime:
         now: Callable[[], datetime] | None = getattr(self._local, "now", None)
@@ -533,6 +539,7 @@ class SigningClock:
 
             self._original = botocore.auth.get_current_datetime
             setattr(botocore.auth, "get_current_datetime", self._current)  # noqa: B010
+            setattr(botocore.auth, "time", _SigningTime(self))  # noqa: B010
 
     def sign_on(self, client: Any, now: Callable[[], datetime]) -> None:
         """Make `client` sign at `now()` (its presigned URLs included)."""
@@ -550,6 +557,20 @@ class SigningClock:
                 local.now = previous
 
         signer.sign = sign
+
+
+class _SigningTime:
+    """The `time` module as `botocore.auth` sees it: `time()` follows the signing clock."""
+
+    def __init__(self, clock: SigningClock) -> None:
+        self._signing = clock
+
+    def time(self) -> float:
+        now = self._signing._clock()
+        return now().timestamp() if now is not None else time.time()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
 
 
 signing_clock = SigningClock()

@@ -687,11 +687,7 @@ class Gateway:
         key, signature = call.key, call.signature
         if key is None or signature is None or not getattr(key, "role_arn", None):
             return None
-        from moto.sts.models import sts_backends
-
-        account_id = str(call.principal.get("account_id", ""))
-        backend = dict.get(sts_backends.get(account_id) or {}, "global")
-        assumed = backend.get_assumed_role_from_access_key(key.access_key_id) if backend else None
+        assumed = assumed_role(str(call.principal.get("account_id", "")), key.access_key_id)
         if assumed is None:
             return None  # a temporary key moto minted without a session: nothing to check
         given = signature.session_token or ""
@@ -961,6 +957,20 @@ def find_access_key(access_key_id: str) -> tuple[str, Any] | None:
     return None
 
 
+def assumed_role(account_id: str, access_key_id: str) -> Any:
+    """moto's record of the role session a temporary key belongs to, or None."""
+    from moto.sts.models import sts_backends
+
+    # moto keeps an assumed role in its partition's backend ("aws"), read without creating one.
+    backends: dict[str, dict[str, Any]] = sts_backends  # type: ignore[assignment]
+    partitions = dict.get(backends, account_id) or {}
+    for backend in list(dict.values(partitions)):
+        found = backend.get_assumed_role_from_access_key(access_key_id)
+        if found is not None:
+            return found
+    return None
+
+
 def _iam_backend(account_id: str) -> Any:
     from moto.iam.models import iam_backends
 
@@ -980,11 +990,7 @@ def principal_of(account_id: str, key: Any) -> dict[str, Any]:
             "user_name": user.name,
         }
     if key.role_arn:
-        from moto.sts.models import sts_backends
-
-        assumed = sts_backends[account_id]["global"].get_assumed_role_from_access_key(
-            key.access_key_id
-        )
+        assumed = assumed_role(account_id, key.access_key_id)
         role_name = str(key.role_arn).rsplit("/", 1)[-1]
         session = assumed.session_name if assumed is not None else "session"
         role_id = next((r.id for r in backend.roles.values() if r.arn == key.role_arn), "")

@@ -12,7 +12,10 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ from gameday.world.quarantine import QUARANTINE_POLICY_ARNS
 
 AWS = Path(sys.executable).parent / "aws"
 LEAKED_USER = "ohgodpleasenotme"
+BUCKET = "northwind-invoices"
+OBJECT = "2026/02/invoice-10231.pdf"
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +74,18 @@ class Cli:
 
 
 @pytest.fixture
+def run_clock() -> FixedClock:
+    """The CLI signs with the machine's time, which the gateway holds to the run clock: the
+    run's T0 is now, as in a wall-clock game day (the mock refuses a request dated more than
+    15 minutes from its clock, as AWS does)."""
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
+
+
+def aws_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
 def aws(mock_account: MockAccount, estate: SeededEstate, tmp_path: Path) -> Cli:
     return Cli(mock_account.write_profiles(tmp_path))  # the responders' user is the estate's
 
@@ -81,10 +98,11 @@ def test_responders_find_the_old_key_deactivate_it_and_the_key_stops_working(
 
     users = {u["UserName"]: u for u in aws.ok("iam", "list-users")["Users"]}
     assert {"ohgodpleasenotme", "billing-api", "ci-deployer", "security-oncall"} <= set(users)
-    assert users[LEAKED_USER]["CreateDate"] == "2024-10-28T12:00:00Z"
+    t0 = mock_account.clock.t0
+    assert users[LEAKED_USER]["CreateDate"] == aws_time(t0 - timedelta(days=430))
     keys = aws.ok("iam", "list-access-keys", "--user-name", LEAKED_USER)["AccessKeyMetadata"]
     assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(leaked.access_key_id, "Active")]
-    assert keys[0]["CreateDate"] == "2024-11-15T12:00:00Z"  # 412 days before T0
+    assert keys[0]["CreateDate"] == aws_time(t0 - timedelta(days=412))
 
     assert aws.ok("sts", "get-caller-identity", key=leaked)["Arn"].endswith(f":user/{LEAKED_USER}")
     aws.ok(
@@ -204,3 +222,32 @@ def test_support_case_opened_by_aws_round_trips_through_the_cli(
     assert resolved == {"initialCaseStatus": "opened", "finalCaseStatus": "resolved"}
     shown = aws.ok("support", "describe-cases", "--include-resolved-cases")["cases"]
     assert [c["status"] for c in shown] == ["resolved"]
+
+
+def test_a_presigned_url_from_the_cli_works_until_it_expires(
+    aws: Cli, mock_account: MockAccount, run_clock: FixedClock
+) -> None:
+    url = aws("s3", "presign", f"s3://{BUCKET}/{OBJECT}", "--expires-in", "600").stdout.strip()
+    assert "Signature=" in url or "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200 and answer.read()
+
+    run_clock.t = 3600.0  # an hour later on the run clock: the URL has expired
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    document = refused.value.read().decode()
+    assert "<Code>AccessDenied</Code>" in document and "Request has expired" in document
+
+
+def test_a_cli_whose_time_is_far_from_the_run_clock_is_refused_as_aws_refuses_it(
+    aws: Cli, run_clock: FixedClock
+) -> None:
+    run_clock.t = 20 * 60.0  # the run clock is 20 minutes ahead of the machine
+    refused = aws("sts", "get-caller-identity")
+    assert refused.code != 0
+    assert "SignatureDoesNotMatch" in refused.stderr and "Signature expired" in refused.stderr
+    ec2 = aws("ec2", "describe-instances")
+    assert ec2.code != 0 and "RequestExpired" in ec2.stderr
+    run_clock.t = 10 * 60.0  # within AWS's 15 minutes
+    assert aws.ok("sts", "get-caller-identity")["Account"]

@@ -8,17 +8,22 @@ framework's clients (`MockAccount.client`).
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gameday.journal import Event, FixedClock, Journal, read_journal
-from gameday.world.account import MockAccount
+from gameday.world.account import MockAccount, MockSession
 from gameday.world.decoys import Credential
 from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.quarantine import INLINE_QUARANTINE_POLICY_NAME, QUARANTINE_POLICY_ARNS
+from gameday.world.routing import service_of
 
 LEAKED_USER = "ohgodpleasenotme"
 ATTACKER_IP = "203.0.113.77"
@@ -642,3 +647,340 @@ def test_a_key_two_parties_hold_is_journaled_as_whoever_says_they_use_it(
         ("attacker", leaked.access_key_id),
         ("workload", leaked.access_key_id),
     ]
+
+
+# ── signatures, as AWS checks them ─────────────────────────────────────────────────────────
+
+BUCKET = "northwind-invoices"
+OBJECT = "2026/02/invoice-10231.pdf"
+# One call per protocol: query (IAM), EC2, JSON (Secrets Manager), S3.
+PROTOCOLS = [
+    ("iam", "list_users"),
+    ("ec2", "describe_instances"),
+    ("secretsmanager", "list_secrets"),
+    ("s3", "list_buckets"),
+]
+
+
+def signing_at(
+    account: MockAccount, credential: Credential, offset: timedelta = timedelta()
+) -> MockSession:
+    """A person's client whose machine is `offset` away from the run clock."""
+    return MockSession(
+        account.endpoint_url,
+        {},
+        now=lambda: account.now() + offset,
+        aws_access_key_id=credential.access_key_id,
+        aws_secret_access_key=credential.secret_access_key,
+        region_name=account.region,
+    )
+
+
+def refusal(call: Any) -> tuple[str, str, int]:
+    with pytest.raises(ClientError) as refused:
+        call()
+    return error_of(refused)
+
+
+WRONG_SECRET = [
+    ("iam", "list_users", "SignatureDoesNotMatch", 403),
+    ("ec2", "describe_instances", "AuthFailure", 401),
+    ("secretsmanager", "list_secrets", "InvalidSignatureException", 400),
+    ("s3", "list_buckets", "SignatureDoesNotMatch", 403),
+]
+
+
+def test_a_wrong_secret_is_refused_as_aws_refuses_it_in_each_protocol_and_journaled(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    leaked = estate.leaked.credential
+    forged = Credential(leaked.access_key_id, "x" * 40)
+    for service, operation, code, status in WRONG_SECRET:
+        client = signing_at(mock_account, forged).client(service)
+        assert refusal(getattr(client, operation))[::2] == (code, status), service
+    assert [(c["service"], c["status"], c["error_code"]) for c in api_calls(journal)] == [
+        (service, status, code) for service, _, code, status in WRONG_SECRET
+    ]
+    assert all(c["principal"] == {} and c["result"] == {} for c in api_calls(journal))
+
+
+def test_the_right_secret_of_another_key_signs_for_that_key_only(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    # The attacker knows the leaked key's secret; it does not sign for the workload's key.
+    impostor = Credential(
+        estate.credential("billing-prod").access_key_id, estate.leaked.credential.secret_access_key
+    )
+    code, message, status = refusal(
+        signing_at(mock_account, impostor).client("sts").get_caller_identity
+    )
+    assert (code, status) == ("SignatureDoesNotMatch", 403)
+    assert message.startswith("The request signature we calculated does not match")
+    assert (
+        signing_at(mock_account, estate.leaked.credential)
+        .client("sts")
+        .get_caller_identity()["Arn"]
+        .endswith(f":user/{LEAKED_USER}")
+    )
+
+
+SKEWED = [
+    ("iam", "list_users", "SignatureDoesNotMatch", 403),
+    ("ec2", "describe_instances", "RequestExpired", 400),
+    ("secretsmanager", "list_secrets", "InvalidSignatureException", 400),
+    ("s3", "list_buckets", "RequestTimeTooSkewed", 403),
+]
+
+
+@pytest.mark.parametrize("minutes", [-16, 16])
+def test_a_request_more_than_15_minutes_off_the_run_clock_is_refused(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, minutes: int
+) -> None:
+    session = signing_at(mock_account, estate.leaked.credential, timedelta(minutes=minutes))
+    for service, operation, code, status in SKEWED:
+        found, message, got = refusal(getattr(session.client(service), operation))
+        assert (found, got) == (code, status), service
+        if service in ("iam", "secretsmanager"):
+            opening = "Signature expired" if minutes < 0 else "Signature not yet current"
+            assert message.startswith(opening), message
+    assert [c["error_code"] for c in api_calls(journal)] == [code for *_, code, _ in SKEWED]
+
+
+@pytest.mark.parametrize("minutes", [-14, 14])
+def test_a_request_within_15_minutes_of_the_run_clock_is_served(
+    mock_account: MockAccount, estate: SeededEstate, minutes: int
+) -> None:
+    session = signing_at(mock_account, estate.leaked.credential, timedelta(minutes=minutes))
+    for service, operation in PROTOCOLS:
+        getattr(session.client(service), operation)()
+
+
+def test_the_exercises_clients_sign_on_the_run_clock_hours_from_real_time(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    run_clock.t = 6 * 3600.0  # T0 is months from today; six hours into the run
+    assert attacker(mock_account, estate, "sts").get_caller_identity()["Arn"]
+    assert responder(mock_account, "iam").list_users()["Users"]
+    for service, operation in PROTOCOLS:
+        getattr(mock_account.client(service), operation)()  # the framework's own
+    # A client that signs with the machine's clock is as far off as that.
+    plain = boto3.Session(
+        aws_access_key_id=estate.leaked.credential.access_key_id,
+        aws_secret_access_key=estate.leaked.credential.secret_access_key,
+        region_name="us-east-1",
+    ).client("sts", endpoint_url=mock_account.endpoint_url)
+    assert refusal(plain.get_caller_identity)[0] == "SignatureDoesNotMatch"
+
+
+def test_temporary_credentials_need_their_session_token(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    iam = responder(mock_account, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="forensics", AssumeRolePolicyDocument=json.dumps(trust))
+    minted = responder(mock_account, "sts").assume_role(
+        RoleArn=role["Role"]["Arn"], RoleSessionName="ir"
+    )["Credentials"]
+    temporary = Credential(minted["AccessKeyId"], minted["SecretAccessKey"])
+    assert temporary.access_key_id.startswith("ASIA")
+
+    def session(token: str | None) -> MockSession:
+        return MockSession(
+            mock_account.endpoint_url,
+            {},
+            now=mock_account.now,
+            aws_access_key_id=temporary.access_key_id,
+            aws_secret_access_key=temporary.secret_access_key,
+            aws_session_token=token,
+            region_name="us-east-1",
+        )
+
+    arn = session(minted["SessionToken"]).client("sts").get_caller_identity()["Arn"]
+    assert arn.endswith(":assumed-role/forensics/ir")
+    for token in (None, "not-the-token"):
+        assert refusal(session(token).client("sts").get_caller_identity)[0] == (
+            "InvalidClientTokenId"
+        )
+
+
+def test_the_framework_credential_acts_as_aws_in_the_account(
+    mock_account: MockAccount, journal: Journal
+) -> None:
+    # Any client holding the secret signs as AWS: it acts in the scenario's account through
+    # moto, with no IAM key whose status or policy could stop it.
+    plain = mock_account.session(mock_account.framework_credential, framework_client=False)
+    assert plain.client("sts").get_caller_identity()["Account"] == mock_account.account_id
+    (call,) = api_calls(journal)
+    assert call["actor"] == call["key_actor"] == "framework"
+    assert call["principal"] == {
+        "type": "AWSService",
+        "invoked_by": "AWS Internal",
+        "account_id": mock_account.account_id,
+    }
+
+
+# ── presigned URLs ─────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("version", ["sigv2 (botocore's default)", "s3v4"])
+def test_a_presigned_get_works_until_it_expires_on_the_run_clock(
+    mock_account: MockAccount,
+    estate: SeededEstate,
+    journal: Journal,
+    run_clock: FixedClock,
+    version: str,
+) -> None:
+    config = Config(signature_version="s3v4") if version == "s3v4" else None
+    s3 = responder_session(mock_account).client("s3", config=config)
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": OBJECT}, ExpiresIn=300
+    )
+    assert ("X-Amz-Signature=" in url) == (version == "s3v4")
+    run_clock.t = 200.0
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200 and answer.read()
+    run_clock.t = 400.0
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 403
+    assert "<Message>Request has expired</Message>" in refused.value.read().decode()
+    served, expired = api_calls(journal)[-2:]
+    assert (served["service"], served["action"], served["status"]) == ("s3", "GetObject", 200)
+    assert served["access_key_id"] == mock_account.responder.credential.access_key_id
+    assert (expired["status"], expired["error_code"]) == (403, "AccessDenied")
+    tampered = url.replace("invoice-10231", "invoice-10232")
+    run_clock.t = 250.0
+    with pytest.raises(urllib.error.HTTPError) as forged:
+        urllib.request.urlopen(tampered, timeout=10)
+    assert "<Code>SignatureDoesNotMatch</Code>" in forged.value.read().decode()
+
+
+def responder_session(account: MockAccount) -> MockSession:
+    return account.session(account.responder.credential, framework_client=False)
+
+
+# ── forged requests: what moto would serve is what is journaled, and it is refused ─────────
+
+
+def send(
+    account: MockAccount,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+) -> tuple[int, str]:
+    request = urllib.request.Request(
+        f"{account.endpoint_url}{path}", data=body or None, headers=headers or {}, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def test_a_forged_form_post_with_a_credential_in_its_query_is_refused_as_what_moto_would_serve(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    # A web page can make a browser post this form; moto would route it to S3 (no
+    # Authorization header) while the query names IAM and the body asks for a new user.
+    leaked = estate.leaked.credential.access_key_id
+    credential = f"{leaked}/20260101/us-east-1/iam/aws4_request"
+    status, answer = send(
+        mock_account,
+        f"/?X-Amz-Credential={credential}",
+        b"Action=CreateUser&UserName=csrf-admin&Version=2010-05-08",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert 400 <= status < 500 and "<Code>" in answer
+    (call,) = api_calls(journal)
+    assert call["service"] == "s3" and call["status"] == status
+    assert call["error_code"] in ("AuthorizationQueryParametersError", "InvalidRequest")
+    assert call["actor"] == "responder" and call["principal"] == {}
+    assert "csrf-admin" not in mock_account.iam().users
+
+
+def test_a_presigned_query_for_one_service_served_by_another_is_refused(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    # A valid IAM presigned URL: moto's dispatcher has no Authorization header to route it
+    # by and would serve it as S3; the credential says IAM. Refused, journaled as S3's.
+    iam = responder_session(mock_account).client("iam")
+    url = iam.generate_presigned_url("list_users", ExpiresIn=300)
+    status, answer = send(mock_account, url.removeprefix(mock_account.endpoint_url), method="GET")
+    assert status == 400 and 'incorrect service "iam"' in answer
+    (call,) = api_calls(journal)
+    assert (call["service"], call["status"]) == ("s3", 400)
+    assert call["error_code"] == "AuthorizationQueryParametersError"
+
+
+def test_a_signed_request_from_a_web_page_is_refused_and_journaled(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    client = responder_session(mock_account).client("iam")
+
+    def from_a_page(request: Any, **_: Any) -> None:
+        request.headers["Origin"] = "https://attacker.example"
+
+    client.meta.events.register("before-sign", from_a_page)
+    code, message, status = refusal(lambda: client.create_user(UserName="from-a-page"))
+    assert (code, status) == ("AccessDenied", 403) and "https://attacker.example" in message
+    (call,) = api_calls(journal)
+    assert (call["service"], call["action"], call["status"], call["error_code"]) == (
+        "iam",
+        "CreateUser",
+        403,
+        "AccessDenied",
+    )
+    assert "from-a-page" not in mock_account.iam().users
+    # A browser's preflight is refused too.
+    status, _ = send(
+        mock_account, "/", method="OPTIONS", headers={"Origin": "https://attacker.example"}
+    )
+    assert status == 403
+
+
+def test_an_unsigned_form_post_is_refused(mock_account: MockAccount, journal: Journal) -> None:
+    status, answer = send(
+        mock_account,
+        "/",
+        b"Action=CreateUser&UserName=anonymous&Version=2010-05-08",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 403 and "<Code>AccessDenied</Code>" in answer
+    (call,) = api_calls(journal)
+    assert (call["service"], call["status"], call["error_code"]) == ("s3", 403, "AccessDenied")
+
+
+def test_the_journal_names_the_service_and_action_moto_served(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal, monkeypatch: Any
+) -> None:
+    served: list[str] = []
+    routes = mock_account.gateway.routes
+    original = routes.app
+
+    def app(backend: str) -> Any:
+        served.append(backend)
+        return original(backend)
+
+    monkeypatch.setattr(routes, "app", app)
+    me = responder_session(mock_account)
+    me.client("iam").list_users()
+    me.client("ses").list_identities()  # signed as "email", served by moto's SES
+    me.client("cloudwatch").list_metrics()  # signed as "monitoring"
+    me.client("s3").get_object(Bucket=BUCKET, Key=OBJECT)
+    me.client("secretsmanager").list_secrets()
+    me.client("ec2").describe_regions()
+    calls = api_calls(journal)
+    assert [(c["service"], c["action"]) for c in calls] == [
+        ("iam", "ListUsers"),
+        ("ses", "ListIdentities"),
+        ("cloudwatch", "ListMetrics"),
+        ("s3", "GetObject"),
+        ("secretsmanager", "ListSecrets"),
+        ("ec2", "DescribeRegions"),
+    ]
+    assert [service_of(backend) for backend in served] == [c["service"] for c in calls]
