@@ -239,7 +239,10 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 "aws.persistence.iam-backdoor-existing-user",
                 "aws.persistence.iam-create-login-profile",
             ):
-                yield from _known(name, user_names, (*loc, field), "user", "account.estate.users")
+                # the responders' default user is in the account too: fair game for an attacker
+                default = _default_responders(data)
+                known = user_names | {default} if default else user_names
+                yield from _known(name, known, (*loc, field), "user", "account.estate.users")
             elif technique.get("technique") == "aws.persistence.iam-create-backdoor-user" and (
                 name in user_names or name == _default_responders(data)
             ):

@@ -161,7 +161,7 @@ def framework_credential(account_id: str, seed: int) -> Credential:
     secret comes from the operating system's randomness and is never written anywhere, so
     the key id a journal shows lets nobody sign as the framework.
     """
-    rng = random.Random(f"gameday-framework:{seed}:{account_id}")
+    rng = random.Random(f"gameday-aws-side:{seed}:{account_id}")
     access_key_id = FRAMEWORK_KEY_PREFIX + "".join(rng.choice(BASE32) for _ in range(16))
     secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
     return Credential(access_key_id, secret)

@@ -107,6 +107,29 @@ def test_the_attackers_backdoor_user_cannot_take_the_default_responders_name() -
     ]
 
 
+@pytest.mark.parametrize(
+    "technique",
+    ["aws.persistence.iam-backdoor-existing-user", "aws.persistence.iam-create-login-profile"],
+)
+def test_the_attacker_may_go_for_the_responders_default_user(technique: str) -> None:
+    data = copy.deepcopy(BASE)
+    data["attacker"]["techniques"].append(
+        {"technique": technique, "at": "5m", "user_name": DEFAULT_RESPONDERS_USER}
+    )
+    assert found(data) == []
+    # with responders of their own the default user is never added: no such user then
+    data["account"]["estate"]["users"].append(
+        {"name": "deployer-2", "keys": [{"id": "second", "age": "9d"}]}
+    )
+    data["responders"] = {"user": "deployer-2"}
+    assert found(data) == [
+        (
+            ("attacker", "techniques", 1, "user_name"),
+            f"unknown user '{DEFAULT_RESPONDERS_USER}' — expected one of: deployer, deployer-2",
+        )
+    ]
+
+
 def test_a_misspelt_field_of_the_section_is_refused() -> None:
     data = copy.deepcopy(BASE)
     data["responders"] = {"usr": "deployer"}

@@ -95,8 +95,9 @@ class JournalWriter(Protocol):
 class AwsAccess(Protocol):
     """Clients of the mock account with the framework's own credentials.
 
-    `gameday.world.account.MockAccount` is one (its calls go through the gateway, journaled
-    as the framework's); `MockAws` is another, for a bare mock.
+    `gameday.world.account.MockAccount` is one (its calls go through the gateway with a
+    credential that is no IAM user or key of the account, journaled as the framework's);
+    `MockAws` is another, for a bare mock.
     """
 
     def client(self, service: str, *, region: str = ...) -> Any: ...

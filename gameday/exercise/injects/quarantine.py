@@ -4,7 +4,9 @@ About a minute after the push, AWS attaches the managed policy
 `AWSCompromisedKeyQuarantineV3` (or V2, or the original one) to the key's user; older
 incidents got an inline policy named `AWSExposedCredentialPolicy_DO_NOT_REMOVE` instead.
 The key itself stays active: remediation is the customer's job. The inject does the same
-through the mock's IAM with the framework's credentials.
+through the mock's IAM with the framework's credential — AWS's own hands, no user, key or
+policy of the account — so CloudTrail shows the attach as AWS's act, and nothing the
+responders do to the account's identities can stop it.
 """
 
 from __future__ import annotations
