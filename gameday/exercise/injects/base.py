@@ -93,7 +93,7 @@ class JournalWriter(Protocol):
 
 
 class AwsAccess(Protocol):
-    """Clients of the mock account with the framework's own credentials.
+    """Clients of the mock account with the framework's own credentials (AWS's side).
 
     `gameday.world.account.MockAccount` is one (its calls go through the gateway with a
     credential that is no IAM user or key of the account, journaled as the framework's);
