@@ -30,7 +30,6 @@ READY = textwrap.dedent(
     import os, sys, tempfile
     from pathlib import Path
     from gameday.journal import Journal
-    from gameday.exercise.clock import VIRTUAL_T0
     from gameday.journal import FixedClock
     from gameday.paths import SCENARIOS
     from gameday.scenario import load_scenario
@@ -39,7 +38,8 @@ READY = textwrap.dedent(
 
     run_dir = Path(tempfile.mkdtemp())
     scenario = load_scenario(SCENARIOS / "exported-keys-in-script.yaml")
-    clock = FixedClock(VIRTUAL_T0)
+    from datetime import UTC, datetime
+    clock = FixedClock(datetime.now(UTC))  # the profile signs with the machine's time
     journal = Journal(run_dir / "journal.jsonl", clock)
     account = MockAccount(scenario.account.id, clock, journal=journal,
                           regions=scenario.account.regions,
@@ -154,6 +154,7 @@ def _call_latency(*, durable: bool) -> tuple[float, float]:
                 session = MockSession(
                     url,
                     {},
+                    now=account.now,
                     aws_access_key_id=key.access_key_id,
                     aws_secret_access_key=key.secret_access_key,
                     region_name="us-east-1",

@@ -1,24 +1,44 @@
 """The gateway: a WSGI layer in front of moto that makes the mock behave like AWS where it counts.
 
 For every request it
-- works out who is calling (the signing access key, its owner in IAM, and the exercise actor:
-  attacker, responder, workload or framework), which service and action, which region;
-- refuses a key that is Inactive, deleted or unknown with the error AWS gives in that
-  protocol (`InvalidClientTokenId`, EC2's `AuthFailure`, JSON's `UnrecognizedClientException`,
-  S3's `InvalidAccessKeyId`) — moto accepts any key;
+- works out which service serves it, by asking moto's own dispatcher once (`routing.Routes`)
+  and handing the request to that backend itself: the service and action journaled are
+  those moto serves;
+- authenticates it as AWS does (moto checks nothing; `signature`): the SigV4 (or S3 SigV2)
+  signature recomputed with the secret of the signing key — an IAM access key, an STS
+  session's key with its session token, or the framework's own credential — and refused
+  with the error AWS gives in that protocol: an unknown, Inactive or deleted key
+  (`InvalidClientTokenId`, EC2's `AuthFailure`, JSON's `UnrecognizedClientException`, S3's
+  `InvalidAccessKeyId`), a wrong signature (`SignatureDoesNotMatch`, EC2's `AuthFailure`,
+  JSON's `InvalidSignatureException`), a request dated more than 15 minutes from the run
+  clock (`SignatureDoesNotMatch` "Signature expired", EC2's `RequestExpired`, S3's
+  `RequestTimeTooSkewed`), an expired presigned URL (S3's `AccessDenied` "Request has
+  expired"), a credential scoped to another service than the one moto would serve it as;
+- refuses what no SDK sends and a web page can: any request with an `Origin` header (a
+  browser's), and requests that mix protocols (a form body with a presigned query, an
+  `X-Amz-Target` with an `Action`);
 - refuses an action matched by an explicit Deny in a policy attached to the caller
   (the quarantine policies, a deny-all) with AWS's `AccessDenied` and message;
 - answers what moto lacks itself: CloudTrail `LookupEvents` (from the journal) and Support;
-- journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code;
+- journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code
+  — a refused call too, as refused;
 - keeps, for each successful call that changes state, the request as sent and the response in
   the run's private vault (`Vault`), which is what `gameday recover` rebuilds the mock from.
+
+Time: AWS holds a request's date to its own clock; the mock holds it to the run clock. The
+exercise's clients sign on the run clock (`account.MockSession`), so a virtual-time run,
+months away from real time, is served like any other; people sign with their machine's time,
+which a wall-clock run's clock follows (and which stays good while such a run is paused or
+sped up: `Gateway.clocks`).
 
 Actors: the framework registers which key belongs to which actor (`KeyRegistry`). A key
 created by a call (`CreateAccessKey`, STS credentials) belongs to the creator's actor. The
 framework's own clients prove themselves with a per-run token header; a request signed with
 an attacker's or workload's key that lacks it comes from a person holding that key, so it is
-journaled as `responder` (with `key_actor` saying whose key it was). The framework's own key
-is the framework's whatever client signs with it: nobody else holds its secret. Only the
+journaled as `responder` (with `key_actor` saying whose key it was). A request signed with
+the framework's credential (`Gateway.framework_credential`, in no IAM backend) is AWS acting
+in the account: it reaches moto in `account_id`, no key status or deny applies, and it is
+journaled as `framework` with an `AWSService` principal invoked by "AWS Internal". Only the
 framework's clients may set the source IP and user agent recorded for their calls.
 """
 
@@ -438,14 +458,7 @@ class Gateway:
         except SignatureProblem as unreadable:
             signature, problem = None, unreadable
         backend = self.routes.backend(environ, body)
-        scope_service = signature.service if signature is not None else ""
-        signing_name = (
-            scope_service
-            if scope_service and scope_service != "s3"
-            else (backend if backend and backend != "s3" else "s3")
-        )
-        if backend is None and scope_service:
-            signing_name = scope_service
+        signing_name = signature.service if signature is not None else (backend or "s3")
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         content_type = str(environ.get("CONTENT_TYPE", ""))
         form_body = (
@@ -1187,8 +1200,9 @@ def _error_of(outcome: Outcome) -> tuple[str, str | None]:
 def http_request(environ: WSGIEnvironment, body: bytes) -> HttpRequest:
     """The request as it arrived: the path and query as sent, the headers as received."""
     raw = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
-    if raw and not raw.startswith("/"):
-        raw = urlsplit(raw).path + (f"?{urlsplit(raw).query}" if urlsplit(raw).query else "")
+    if raw and not raw.startswith("/"):  # an absolute URL in the request line
+        parts = urlsplit(raw)
+        raw = parts.path + (f"?{parts.query}" if parts.query else "")
     if raw:
         # WSGI carries the request line's bytes as latin-1 text.
         with suppress(UnicodeError):
@@ -1223,7 +1237,7 @@ def _mixed(
 ) -> SignatureProblem | None:
     """A request no SDK sends: one protocol's parts in another's (a forged form post)."""
     said = None
-    if signature is not None and signature.presigned and form_body:
+    if signature is not None and signature.presigned and form_body and protocol != "s3":
         said = "A presigned request carries its parameters in the query string, not a form."
     elif protocol in ("query", "ec2") and form_body and operation:
         said = "The request has parameters both in its query string and in a form body."
