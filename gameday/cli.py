@@ -87,14 +87,26 @@ def list_command(folder: Path | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Check scenario files (or folders of them); every problem as `path:line:col: message`."""
+@click.option(
+    "--templates",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="your own templates, as `gameday run --templates` will use them",
+)
+def validate(paths: tuple[Path, ...], templates: Path | None) -> None:
+    """Check scenario files (or folders of them); every problem as `path:line:col: message`.
+
+    Every inject is rendered too (in the sandbox), so a template mistake is found now, not
+    in the middle of a run.
+    """
+    from gameday.exercise.preflight import scenario_checks
+
+    checks = scenario_checks(templates)
     problems: list[str] = []
     count = 0
     for path in scenario_files(paths):
         count += 1
         try:
-            load_scenario(path)
+            load_scenario(path, checks=checks)
         except ScenarioError as error:
             problems.extend(str(p) for p in error.problems)
     if problems:
@@ -331,9 +343,10 @@ def render(scenario_path: Path, seed: int, templates: Path | None) -> None:
     """Preview every inject of SCENARIO, rendered, without running it."""
     from gameday.exercise.injects import preview, sample_facts
     from gameday.exercise.injects.rendering import MARKER
+    from gameday.exercise.preflight import scenario_checks
     from gameday.scenario.durations import format_duration as fmt
 
-    scenario = load_scenario(scenario_path)
+    scenario = load_scenario(scenario_path, checks=scenario_checks(templates))
     for delivered in preview(scenario, sample_facts(scenario, seed=seed), templates=templates):
         # every preview marked, the quarantine (an act on the account, not a message) too
         stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}  ·  {MARKER}")

@@ -42,6 +42,7 @@ from gameday.exercise.injects import (
     SmtpOptions,
     deliver,
 )
+from gameday.exercise.preflight import scenario_checks
 from gameday.exercise.responders import (
     InjectBus,
     Responder,
@@ -224,7 +225,8 @@ def run_exercise(
     *,
     resume: Resumption | None = None,
 ) -> RunResult:
-    scenario = load_scenario(scenario_path)
+    # refused now, before the room starts, rather than in the middle of the run
+    scenario = load_scenario(scenario_path, checks=scenario_checks(options.templates))
     responder = responder_from_spec(options.responder)
     if options.clock == "virtual" and not responder.automated:
         raise UserError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -9,20 +10,36 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 DURATION_PATTERN = r"^(\d+(\.\d+)?[wdhms])+$"
 
 
+# Longer than anything gameday times (a run, a key's age): past this a duration is a typo,
+# and datetime arithmetic with it would overflow. Each field has its own, tighter bound.
+LONGEST = 1000 * 365 * 86400.0
+
+
 def parse_duration(value: object) -> float:
-    """Seconds in a duration string (`1h30m`) or a plain number of seconds."""
+    """Seconds in a duration string (`1h30m`) or a plain number of seconds.
+
+    Always finite, never negative and at most `LONGEST`: `.inf`, `.nan` and `1e308` are
+    refused, so time arithmetic with the result cannot overflow or never end.
+    """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration — write it like 90s, 15m, 1h30m or 400d")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite duration — write it like 90s or 15m")
         if value < 0:
             raise ValueError(f"{value} is negative — durations count forward from zero")
-        return float(value)
-    if not isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if not re.fullmatch(DURATION_PATTERN, text):
+            raise ValueError(f"'{value}' is not a duration — write it like 90s, 15m, 1h30m or 400d")
+        seconds = math.fsum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+    else:
         raise ValueError(f"{value!r} is not a duration — write it like 90s, 15m, 1h30m or 400d")
-    text = value.strip().replace(" ", "")
-    if not re.fullmatch(DURATION_PATTERN, text):
-        raise ValueError(f"'{value}' is not a duration — write it like 90s, 15m, 1h30m or 400d")
-    return float(sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+    if not seconds <= LONGEST:  # also catches inf and nan from a string of many digits
+        shown = f"'{value[:40]}'" if isinstance(value, str) else str(value)
+        raise ValueError(f"{shown} is longer than any duration gameday uses — shorten it")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -9,6 +9,12 @@ and seeds 10 instances. docs/scenario-format.md ("Limits") lists them for author
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from gameday.scenario.durations import parse_duration
+
 DAY = 86400.0
 YEAR = 365 * DAY
 
@@ -43,7 +49,6 @@ MAX_ITEMS: dict[str, int] = {
     "roles": 200,
     "policies": 200,
     "inline_policies": 50,
-    "keys": 2,
     "secrets": 200,
     "buckets": 100,  # the S3 bucket quota of an account
     "objects": 1_000,
@@ -53,13 +58,11 @@ MAX_ITEMS: dict[str, int] = {
     "timeline": 60,
     "to": 20,
     "techniques": 60,
-    "buckets_read": 100,
     "source_ips": 100,
     "user_agents": 50,
     "steps": 100,
     "penalties": 50,
     "debrief": 50,
-    "users_checked": 500,
     "kinds": 7,
     "when": 9,
     "unless": 9,
@@ -76,3 +79,98 @@ RENDER_OUTPUT = 1_000_000  # characters a render (or any text it builds) may rea
 RENDER_ITEMS = 100_000  # items of a list a template builds (Jinja's own range bound)
 RENDER_MEMORY = 256 * 1024 * 1024  # bytes a render may add to the process
 RENDER_NUMBER_BITS = 4_096  # integers a template computes (about 1,200 digits)
+
+
+# ── bounds that span several fields ───────────────────────────────────────────────────────
+
+
+def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """The bounds no single field can check: totals across lists, and times that must agree.
+
+    Reads the raw data defensively (like `gameday.scenario.references`), so it reports its
+    problems even where the model found others.
+    """
+    account = _dict(data.get("account"))
+    estate = _dict(account.get("estate"))
+    base: Loc = ("account", "estate")
+
+    groups = _list(estate.get("instances"))
+    counts = [g.get("count", 1) for g in map(_dict, groups)]
+    if all(type(c) is int for c in counts) and sum(counts) > MAX_INSTANCES:
+        yield (
+            (*base, "instances"),
+            f"the estate runs {sum(counts):,} instances, over the {MAX_INSTANCES:,} a mock "
+            "account is seeded with — lower the counts",
+        )
+    buckets = _list(estate.get("buckets"))
+    objects = sum(len(_list(_dict(b).get("objects"))) for b in buckets)
+    if objects > MAX_OBJECTS:
+        yield (
+            (*base, "buckets"),
+            f"the buckets hold {objects:,} objects, over the {MAX_OBJECTS:,} allowed — "
+            "keep the ones the story needs",
+        )
+    for index, secret in enumerate(map(_dict, _list(estate.get("secrets")))):
+        value = secret.get("value")
+        size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+        if value is not None and size > SECRET_BYTES:
+            yield (
+                (*base, "secrets", index, "value"),
+                f"a secret holds at most {SECRET_BYTES:,} characters (Secrets Manager's "
+                f"limit), this one {size:,} — shorten it",
+            )
+
+    regions = _list(account.get("regions"))
+    for index, region in enumerate(regions):
+        if isinstance(region, str) and region in regions[:index]:
+            yield ("account", "regions", index), f"region '{region}' is listed twice — remove one"
+
+    for u_index, user in enumerate(map(_dict, _list(estate.get("users")))):
+        user_age = _seconds(user.get("age"))
+        for k_index, key in enumerate(map(_dict, _list(user.get("keys")))):
+            loc: Loc = (*base, "users", u_index, "keys", k_index)
+            age, used = _seconds(key.get("age")), _seconds(key.get("last_used"))
+            if age is not None and used is not None and used > age:
+                yield (
+                    (*loc, "last_used"),
+                    "the key was last used before it was created — make last_used shorter than "
+                    "its age",
+                )
+            if age is not None and user_age is not None and age > user_age:
+                yield (
+                    (*loc, "age"),
+                    "the key is older than its user — make the user's age longer or the key's "
+                    "shorter",
+                )
+
+    leak = _dict(data.get("leak"))
+    history = _dict(leak.get("history"))
+    before, after = history.get("before", 40), history.get("after", 0)
+    removal = _dict(leak.get("removed")).get("after_commits", 1) if leak.get("removed") else 0
+    if all(type(n) is int for n in (before, after, removal)):
+        commits = before + max(after, removal)
+        if commits > MAX_COMMITS:
+            yield (
+                ("leak", "history"),
+                f"the history holds {commits:,} commits besides the leak, over the "
+                f"{MAX_COMMITS:,} allowed — lower before or after",
+            )
+
+
+Loc = tuple[str | int, ...]
+SECRET_BYTES = 65_536
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None

@@ -9,9 +9,13 @@ cross-reference checks are located on those nodes and reported together, each as
 from __future__ import annotations
 
 import difflib
+import math
+import re
 import types
 import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +24,22 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gameday.errors import Problem, ScenarioError, did_you_mean
+from gameday.scenario.limits import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NUMBER_DIGITS,
+    MAX_PROBLEMS,
+    MAX_TEXT,
+    MAX_VALUES,
+    check_limits,
+)
 from gameday.scenario.model import Scenario
+from gameday.scenario.policies import check_policies
 from gameday.scenario.references import check_references
 
 Loc = tuple[str | int, ...]
+# More checks of a scenario the format accepts: where (a loc in the data) and what is wrong.
+ScenarioCheck = Callable[[Scenario], Iterable[tuple[Loc, str]]]
 
 
 @dataclass
@@ -46,12 +62,89 @@ class Marks:
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader, reporting duplicate mapping keys instead of keeping the last."""
+    """The safe loader, refusing more than `MAX_VALUES` nodes or `MAX_DEPTH` levels.
+
+    PyYAML composes nested collections recursively: without the depth bound, a few KB of
+    `[[[[…` end in a RecursionError instead of a message; each node costs ~1 KB of memory.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.nodes += 1
+        if self.depth >= MAX_DEPTH or self.nodes > MAX_VALUES:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _LimitReached(mark, _DEPTH_MESSAGE if self.depth >= MAX_DEPTH else _VALUES)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
-def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
+class _LimitReached(Exception):
+    """A bound of the file was reached: reported as one problem, and reading stops."""
+
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        super().__init__(message)
+        self.line, self.column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        self.message = message
+
+
+_VALUES = (
+    f"the file holds over {MAX_VALUES:,} values once its aliases are expanded — a scenario "
+    "needs far fewer; repeat less through '*' aliases"
+)
+_DEPTH_MESSAGE = (
+    f"mappings and lists nest more than {MAX_DEPTH} deep here — a scenario needs far less; "
+    "flatten the structure"
+)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+# Characters no scenario text may hold: C0 and C1 controls but tab and line feed (a
+# terminal obeys them: colours, cursor moves, a cleared screen), line and paragraph
+# separators, and the bidirectional overrides that make text display other than it reads.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_CHARACTER_NAMES = {
+    0x00: "NUL", 0x07: "BEL", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed",
+    0x0D: "carriage return", 0x1B: "ESC, the start of a terminal escape sequence",
+    0x7F: "DEL", 0x85: "next line", 0x2028: "line separator", 0x2029: "paragraph separator",
+}  # fmt: skip
+
+
+def text_problem(text: str) -> str | None:
+    """What makes `text` unfit for a scenario (a control character, its length), if anything."""
+    found = _FORBIDDEN.search(text)
+    if found is not None:
+        code = ord(found.group())
+        name = _CHARACTER_NAMES.get(code) or (
+            "a bidirectional text control" if code >= 0x200E else "a control character"
+        )
+        return (
+            f"the text holds U+{code:04X} ({name}) at character {found.start() + 1} — "
+            "delete it; scenario text holds printable characters, tabs and line breaks only"
+        )
+    if len(text) > MAX_TEXT:
+        return (
+            f"a text of {len(text):,} characters, over the {MAX_TEXT:,} a scenario text may "
+            "hold — shorten it"
+        )
+    return None
+
+
+def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc, Problem]]:
+    """The data of `text` with its marks; the problems that stop reading it, and the
+    problems of single values (a control character, a huge number), by the value's loc."""
     marks = Marks()
     problems: list[Problem] = []
+    flagged: dict[Loc, Problem] = {}
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as error:
@@ -62,9 +155,11 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
             f"invalid YAML: control character #x{error.character:02x} — delete it; "
             "YAML allows only printable text"
         )
-        return None, marks, [Problem(path, line, column, message)]
+        return None, marks, [Problem(path, line, column, message)], flagged
     try:
         root = loader.get_single_node()
+    except _LimitReached as limit:
+        return None, marks, [Problem(path, limit.line, limit.column, limit.message)], flagged
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -73,14 +168,38 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
         if "'\\t'" in what:
             message = "invalid YAML: a tab character in the indentation — indent with spaces only"
         problems.append(Problem(path, line, column, message))
-        return None, marks, problems
+        return None, marks, problems, flagged
     finally:
         loader.dispose()
     if root is None:
-        return None, marks, problems
+        return None, marks, problems, flagged
+
+    def at(node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def problem(node: yaml.Node, message: str) -> None:
+        problems.append(Problem(path, *at(node), message))
+
+    def flag(node: yaml.Node, loc: Loc, message: str) -> None:
+        flagged.setdefault(loc, Problem(path, *at(node), message))
+
+    values = 0
+    inside: set[int] = set()  # the nodes being built: an alias to one of them is a cycle
 
     def build(node: yaml.Node, loc: Loc) -> Any:
-        marks.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        nonlocal values
+        values += 1
+        if values > MAX_VALUES:
+            raise _LimitReached(node.start_mark, _VALUES)
+        if len(loc) > MAX_DEPTH:
+            raise _LimitReached(node.start_mark, _DEPTH_MESSAGE)
+        if id(node) in inside:
+            raise _LimitReached(
+                node.start_mark,
+                "an alias refers to a mapping or list it is inside of, which never ends — "
+                "point it at another anchor",
+            )
+        marks.values[loc] = at(node)
         if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
             # building the container ourselves would silently drop its tag: refuse it instead
             raise yaml.constructor.ConstructorError(
@@ -89,48 +208,79 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
                 f"could not determine a constructor for the tag '{node.tag}'",
                 node.start_mark,
             )
-        if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
-                if not isinstance(key, str | int | float | bool) or key is None:
-                    problems.append(
-                        Problem(
-                            path,
-                            key_node.start_mark.line + 1,
-                            key_node.start_mark.column + 1,
-                            "a mapping key must be a plain name — write it as a string",
-                        )
-                    )
-                    continue
-                key = str(key) if not isinstance(key, str) else key
-                if key in result:
-                    problems.append(
-                        Problem(
-                            path,
-                            key_node.start_mark.line + 1,
-                            key_node.start_mark.column + 1,
-                            f"duplicate key '{key}' — each key may appear once in a mapping; "
-                            "remove or merge the repeated one",
-                        )
-                    )
-                    continue
-                marks.keys[(*loc, key)] = (
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
-                )
-                result[key] = build(value_node, (*loc, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return scalar(node, loc)
+        inside.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return mapping(node, loc)
             return [build(item, (*loc, index)) for index, item in enumerate(node.value)]
+        finally:
+            inside.discard(id(node))
+
+    def mapping(node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                # `<<: *defaults`: the keys of the named mappings, unless given here; built
+                # here (not by PyYAML's flatten_mapping) so merges count towards MAX_VALUES
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        problem(source, "'<<' merges mappings only — point it at a mapping")
+                        continue
+                    for name, value in build(source, loc).items():
+                        merged.setdefault(name, value)
+                continue
+            key = scalar(key_node, loc) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int | float | bool) or key is None:
+                problem(key_node, "a mapping key must be a plain name — write it as a string")
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                problem(
+                    key_node,
+                    f"duplicate key '{key}' — each key may appear once in a mapping; "
+                    "remove or merge the repeated one",
+                )
+                continue
+            marks.keys[(*loc, key)] = at(key_node)
+            result[key] = build(value_node, (*loc, key))
+        marks.values[loc] = at(node)  # building a merged mapping marked it at its anchor
+        return {**merged, **result}
+
+    def scalar(node: yaml.ScalarNode, loc: Loc) -> Any:
+        if node.tag == _INT_TAG and len(node.value.lstrip("+-")) > MAX_NUMBER_DIGITS:
+            flag(
+                node,
+                loc,
+                f"a number of {len(node.value.lstrip('+-')):,} digits — numbers in a scenario "
+                f"have at most {MAX_NUMBER_DIGITS}; put it in quotes if it is text",
+            )
+            return None
         value = loader.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            flag(
+                node,
+                loc,
+                f"'{node.value}' is not a finite number — write a number (or a duration like "
+                "90s, 15m, 1h30m)",
+            )
+            return None
         if isinstance(value, int | float) and not isinstance(value, bool):
             marks.sources[loc] = str(node.value)
+        if isinstance(value, str) and (found := text_problem(value)):
+            flag(node, loc, found)
         return value
 
     try:
         data = build(root, ())
+    except _LimitReached as limit:
+        problems.append(Problem(path, limit.line, limit.column, limit.message))
+        return None, marks, problems, flagged
     except yaml.constructor.ConstructorError as error:
         mark = error.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -139,8 +289,8 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem]]:
                 path, line, column, f"invalid YAML: {error.problem} — only plain YAML is allowed"
             )
         )
-        return None, marks, problems
-    return data, marks, problems
+        return None, marks, problems, flagged
+    return data, marks, problems, flagged
 
 
 _PLAIN_COLLECTION_TAGS = {
@@ -318,8 +468,18 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
     if kind.endswith("_type") or kind.endswith("_parsing"):
         wanted = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
         return f"'{name}' must be {_article(wanted)}, not {_describe(value)} — change the value"
-    if kind in ("too_short", "too_long"):
-        return f"'{name}': {error['msg'].lower()} — adjust the list"
+    if kind == "too_long":
+        most = ctx.get("max_length")
+        given = ctx.get("actual_length")
+        holds = f"holds {given:,} items" if isinstance(given, int) else "holds too many items"
+        return f"'{name}' {holds}, at most {most:,} are allowed — remove some"
+    if kind == "too_short":
+        return f"'{name}': {error['msg'].lower().replace(' after validation', '')} — add one"
+    if kind == "string_too_long":
+        return (
+            f"'{name}' is {len(str(value)):,} characters long, at most {ctx.get('max_length'):,} "
+            "are allowed — shorten it"
+        )
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"'{name}' {error['msg'].lower()}, got {_describe(value)} — change the value"
     return f"'{name}': {error['msg']} — see `gameday schema` for what is allowed here"
@@ -359,17 +519,20 @@ def _article(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
-def load_scenario(path: Path | str) -> Scenario:
+def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> Scenario:
     """Read and validate a scenario file; raise `ScenarioError` with every problem found."""
     path = Path(path)
     shown = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError([Problem(shown, 1, 1, "no such file — check the path")]) from None
     except IsADirectoryError:
         message = "a directory — give a scenario YAML file"
         raise ScenarioError([Problem(shown, 1, 1, message)]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(shown, 1, 1, _too_big(len(raw), exact=False))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -378,13 +541,53 @@ def load_scenario(path: Path | str) -> Scenario:
         column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
         message = f"byte 0x{raw[error.start]:02x} is not UTF-8 — save the file as UTF-8"
         raise ScenarioError([Problem(shown, line, column, message)]) from None
-    return parse_scenario(text, shown)
+    return parse_scenario(text, shown, checks=checks)
 
 
-def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
-    data, marks, problems = _compose(text, path)
+def _too_big(size: int, *, exact: bool) -> str:
+    given = f"{size:,} bytes" if exact else f"over {MAX_FILE_BYTES:,} bytes"
+    return (
+        f"the file is {given}, over the {MAX_FILE_BYTES // 1024} KB a scenario may be — "
+        "the largest scenario of the library is 13 KB; split long texts out or shorten them"
+    )
+
+
+def _reported(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS problems, in file order, and a line saying how many more."""
+    ordered = sorted(dict.fromkeys(problems))
+    if len(ordered) <= MAX_PROBLEMS:
+        return ordered
+    first_left = ordered[MAX_PROBLEMS]
+    more = len(ordered) - MAX_PROBLEMS
+    summary = Problem(
+        first_left.path,
+        first_left.line,
+        first_left.column,
+        f"… and {more:,} more problems from here on — fix the ones above first",
+    )
+    return [*ordered[:MAX_PROBLEMS], summary]
+
+
+def parse_scenario(
+    text: str, path: str = "<scenario>", *, checks: Sequence[ScenarioCheck] = ()
+) -> Scenario:
+    """The scenario in `text`, or a `ScenarioError` with every problem, located in `path`.
+
+    `checks` look further at a scenario the format accepts (`gameday validate` renders its
+    injects with them); they run once everything else is right.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(path, 1, 1, _too_big(size, exact=True))])
+    data, marks, problems, flagged = _compose(text, path)
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_reported([*problems, *flagged.values()]))
+    problems = list(flagged.values())
+
+    def reported_already(loc: Loc) -> bool:
+        # a value the loader refused (a control character, a huge number) is one mistake
+        return any(loc[: len(bad)] == bad for bad in flagged)
+
     if data is None:
         message = "the file holds no scenario — start it with 'id:', 'title:', …"
         raise ScenarioError([Problem(path, 1, 1, message)])
@@ -412,14 +615,23 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
                 continue
             if detail["type"] == "string_pattern_mismatch" and loc in named:
                 continue
+            if reported_already(loc) and detail["type"] != "extra_forbidden":
+                continue
             key = detail["type"] in ("extra_forbidden",)
             target = loc[:-1] if detail["type"] == "missing" else loc
             line, column = marks.at(target, key=key)
             problems.append(Problem(path, line, column, _message(detail, loc, data, marks)))
-    for loc, message in check_references(data):
+    for loc, message in chain(check_references(data), check_limits(data), check_policies(data)):
+        if reported_already(loc):
+            continue
         line, column = marks.at(loc)
         problems.append(Problem(path, line, column, message))
     if problems:
-        raise ScenarioError(dict.fromkeys(problems))
+        raise ScenarioError(_reported(problems))
     assert scenario is not None
+    for check in checks:
+        for loc, message in check(scenario):
+            problems.append(Problem(path, *marks.at(loc), message))
+    if problems:
+        raise ScenarioError(_reported(problems))
     return scenario

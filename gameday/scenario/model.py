@@ -14,6 +14,37 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from gameday.scenario.durations import DURATION_PATTERN, parse_duration
+from gameday.scenario.fields import (
+    Age,
+    BranchName,
+    BucketName,
+    CommitMessage,
+    Description,
+    Ec2Tags,
+    Ec2TagValue,
+    Email,
+    FunctionName,
+    IamPath,
+    InstanceType,
+    IpAddress,
+    Line,
+    ObjectKey,
+    PersonName,
+    PolicyArn,
+    PolicyRef,
+    ProbeInterval,
+    RelaunchInterval,
+    RunLength,
+    RunTime,
+    SecretName,
+    ServicePrincipal,
+    Tags,
+    TrailName,
+    UserAgent,
+    WebhookUrl,
+    items,
+)
+from gameday.scenario.limits import MAX_COMMITS
 
 Duration = Annotated[
     float,
@@ -31,7 +62,6 @@ Duration = Annotated[
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 IamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=,.@-]+$", min_length=1, max_length=64)]
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 REGIONS = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2",
@@ -79,15 +109,15 @@ class Model(BaseModel):
 
 
 class Person(Model):
-    name: str
+    name: PersonName
     email: Email
 
 
 class Contact(Model):
-    name: str
+    name: PersonName
     email: Email
-    phone: str | None = None
-    title: str | None = None
+    phone: Line | None = None
+    title: Line | None = None
 
 
 class Contacts(Model):
@@ -101,63 +131,63 @@ class AccessKey(Model):
     """An access key of an IAM user. `id` is the name other sections use to refer to it."""
 
     id: Slug
-    age: Duration = Field(description="how long before the leak the key was created")
+    age: Age = Field(description="how long before the leak the key was created")
     status: Literal["Active", "Inactive"] = "Active"
-    last_used: Duration | None = Field(
+    last_used: Age | None = Field(
         default=None, description="how long before the leak it was last used; omit for never"
     )
-    last_used_service: str = "sts"
+    last_used_service: str = Field(default="sts", pattern=r"^[a-z0-9-]{1,64}$")
     last_used_region: Region = "us-east-1"
 
 
 class User(Model):
     name: IamName
-    path: str = Field(default="/", pattern=r"^/([\w+=,.@-]+/)*$")
-    age: Duration | None = Field(
-        default=None, description="how long before the leak it was created"
+    path: IamPath = "/"
+    age: Age | None = Field(default=None, description="how long before the leak it was created")
+    groups: list[IamName] = Field(default=[], max_length=10)  # IAM: 10 groups a user
+    policies: list[PolicyRef] = Field(
+        default=[],
+        max_length=20,  # IAM: 20 managed policies attached to a user, group or role
+        description="managed policy ARNs, or names of the estate's own policies",
     )
-    groups: list[IamName] = []
-    policies: list[str] = Field(
-        default=[], description="managed policy ARNs, or names of the estate's own policies"
-    )
-    inline_policies: dict[IamName, dict[str, Any]] = {}
+    inline_policies: dict[IamName, dict[str, Any]] = items("inline_policies", default={})
     keys: list[AccessKey] = []
     console: bool = Field(default=False, description="has a console password (login profile)")
     mfa: bool = False
-    tags: dict[str, str] = {}
+    tags: Tags = {}
 
 
 class Group(Model):
     name: IamName
-    path: str = "/"
-    policies: list[str] = []
+    path: IamPath = "/"
+    policies: list[PolicyRef] = Field(default=[], max_length=20)
 
 
 class Trust(Model):
-    services: list[str] = []
-    accounts: list[AccountId] = []
+    services: list[ServicePrincipal] = items("services", default=[])
+    accounts: list[AccountId] = items("accounts", default=[])
 
 
 class Role(Model):
     name: IamName
-    path: str = "/"
-    description: str = ""
+    path: IamPath = "/"
+    description: Description = ""
     trust: Trust
-    policies: list[str] = []
+    policies: list[PolicyRef] = Field(default=[], max_length=20)
 
 
 class Policy(Model):
     """A customer managed policy."""
 
     name: IamName
-    path: str = "/"
-    description: str = ""
+    path: IamPath = "/"
+    description: Description = ""
     document: dict[str, Any]
 
 
 class Secret(Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9/_+=.@-]+$", max_length=512)
-    description: str = ""
+    name: SecretName
+    description: Description = ""
     region: Region = "us-east-1"
     value: str | dict[str, Any] | None = None
     from_key: Slug | None = Field(
@@ -166,28 +196,28 @@ class Secret(Model):
 
 
 class BucketObject(Model):
-    key: str
+    key: ObjectKey
     body: str = ""
 
 
 class Bucket(Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    name: BucketName
     region: Region = "us-east-1"
-    objects: list[BucketObject] = []
+    objects: list[BucketObject] = items("objects", default=[])
 
 
 class Instances(Model):
     region: Region
-    type: str = Field(default="t3.micro", pattern=r"^[a-z0-9-]+\.[a-z0-9]+$")
+    type: InstanceType = "t3.micro"
     count: int = Field(default=1, ge=1, le=50)
-    name: str
-    tags: dict[str, str] = {}
+    name: Ec2TagValue
+    tags: Ec2Tags = {}
 
 
 class Trail(Model):
     """A CloudTrail trail delivering to one of the estate's buckets."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
+    name: TrailName
     bucket: str
     region: Region = "us-east-1"
     multi_region: bool = True
@@ -195,14 +225,14 @@ class Trail(Model):
 
 
 class Estate(Model):
-    users: list[User] = []
-    groups: list[Group] = []
-    roles: list[Role] = []
-    policies: list[Policy] = []
-    secrets: list[Secret] = []
-    buckets: list[Bucket] = []
-    instances: list[Instances] = []
-    trails: list[Trail] = []
+    users: list[User] = items("users", default=[])
+    groups: list[Group] = items("groups", default=[])
+    roles: list[Role] = items("roles", default=[])
+    policies: list[Policy] = items("policies", default=[])
+    secrets: list[Secret] = items("secrets", default=[])
+    buckets: list[Bucket] = items("buckets", default=[])
+    instances: list[Instances] = items("instances", default=[])
+    trails: list[Trail] = items("trails", default=[])
 
 
 class Account(Model):
@@ -210,7 +240,9 @@ class Account(Model):
     alias: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")
     support_plan: Literal["basic", "developer", "business", "enterprise"]
     contacts: Contacts
-    regions: list[Region] = Field(min_length=1, description="the regions the company uses")
+    regions: list[Region] = items(
+        "regions", min_length=1, description="the regions the company uses"
+    )
     estate: Estate = Estate()
 
 
@@ -220,22 +252,24 @@ class Account(Model):
 class Repository(Model):
     owner: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
     name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    description: str = ""
-    default_branch: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]+$")
+    description: Line = ""
+    default_branch: BranchName = "main"
 
 
 class History(Model):
-    before: int = Field(default=40, ge=0, le=100000, description="commits before the leak")
-    after: int = Field(default=0, ge=0, le=100000, description="commits after the leak")
-    span: Duration = Field(default=42 * 86400, description="how far back the history starts")
-    authors: list[Person] = []
+    before: int = Field(default=40, ge=0, le=MAX_COMMITS, description="commits before the leak")
+    after: int = Field(default=0, ge=0, le=MAX_COMMITS, description="commits after the leak")
+    span: Age = Field(default=42 * 86400, description="how far back the history starts")
+    authors: list[Person] = items("authors", default=[])
 
 
 class Removal(Model):
     """A later commit that deletes the key from the file, while history keeps it."""
 
-    after_commits: int = Field(default=1, ge=1, description="the n-th commit after the leak")
-    message: str = "Remove credentials from config"
+    after_commits: int = Field(
+        default=1, ge=1, le=MAX_COMMITS, description="the n-th commit after the leak"
+    )
+    message: CommitMessage = "Remove credentials from config"
 
 
 class Leak(Model):
@@ -243,7 +277,7 @@ class Leak(Model):
     key: Slug | None = Field(default=None, description="the user's key that leaks; default first")
     vector: LeakVector
     path: str | None = Field(default=None, description="file path in the repository")
-    message: str = Field(default="", description="the commit message of the leak")
+    message: CommitMessage = Field(default="", description="the commit message of the leak")
     author: Person
     repository: Repository
     history: History = History()
@@ -255,16 +289,18 @@ class Leak(Model):
 
 class After(Model):
     inject: Slug
-    delay: Duration = 0
+    delay: RunTime = 0
 
 
 class InjectBase(Model):
     id: Slug
-    at: Duration | None = Field(default=None, description="offset from the push (T0)")
+    at: RunTime | None = Field(default=None, description="offset from the push (T0)")
     after: After | None = None
-    when: list[Condition] = []
-    unless: list[Condition] = []
-    template: str | None = Field(default=None, description="template path under templates/")
+    when: list[Condition] = items("when", default=[])
+    unless: list[Condition] = items("unless", default=[])
+    template: str | None = Field(
+        default=None, max_length=200, description="template path under templates/"
+    )
 
 
 class QuarantineInject(InjectBase):
@@ -274,20 +310,22 @@ class QuarantineInject(InjectBase):
 
 class SupportCaseInject(InjectBase):
     type: Literal["support-case"]
-    subject: str | None = None
+    subject: Line | None = None
     severity: Literal["low", "normal", "high", "urgent", "critical"] = "urgent"
 
 
 class EmailInject(InjectBase):
     type: Literal["email"]
-    to: list[Literal["primary", "security", "operations", "billing"] | Email] = ["security"]
-    subject: str | None = None
+    to: list[Literal["primary", "security", "operations", "billing"] | Email] = items(
+        "to", default=["security"]
+    )
+    subject: Line | None = None
 
 
 class PhoneCallInject(InjectBase):
     type: Literal["phone-call"]
     to: Literal["primary", "security", "operations", "billing"] = "security"
-    caller: str = "AWS Enterprise Support"
+    caller: PersonName = "AWS Enterprise Support"
 
 
 class HealthEventInject(InjectBase):
@@ -303,7 +341,7 @@ class HealthEventInject(InjectBase):
 
 class WebhookInject(InjectBase):
     type: Literal["webhook"]
-    url: str | None = Field(default=None, description="default: the run's --webhook option")
+    url: WebhookUrl | None = Field(default=None, description="default: the run's --webhook option")
     text: str | None = None
 
 
@@ -328,7 +366,7 @@ Inject = Annotated[
 
 
 class TechniqueBase(Model):
-    at: Duration = Field(description="offset from the push (T0)")
+    at: RunTime = Field(description="offset from the push (T0)")
 
 
 class Whoami(TechniqueBase):
@@ -337,13 +375,13 @@ class Whoami(TechniqueBase):
 
 class Enumerate(TechniqueBase):
     technique: Literal["aws.discovery.enumerate"]
-    regions: list[Region] = []
+    regions: list[Region] = items("regions", default=[])
 
 
 class BackdoorUser(TechniqueBase):
     technique: Literal["aws.persistence.iam-create-backdoor-user"]
     user_name: IamName = "svc-backup-admin"
-    policy: str = "arn:aws:iam::aws:policy/AdministratorAccess"
+    policy: PolicyArn = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 class BackdoorExistingUser(TechniqueBase):
@@ -360,32 +398,32 @@ class BackdoorRole(TechniqueBase):
     technique: Literal["aws.persistence.iam-create-backdoor-role"]
     role_name: IamName = "OrganizationAccountAccessRole-bkp"
     trusted_account: AccountId = "193672423079"
-    policy: str = "arn:aws:iam::aws:policy/AdministratorAccess"
+    policy: PolicyArn = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 class Ec2Mining(TechniqueBase):
     technique: Literal["aws.impact.ec2-mining"]
-    regions: list[Region] = Field(min_length=1)
-    instance_type: str = "p3.16xlarge"
+    regions: list[Region] = items("regions", min_length=1)
+    instance_type: InstanceType = "p3.16xlarge"
     count: int = Field(default=4, ge=1, le=20)
-    relaunch_every: Duration | None = Field(
+    relaunch_every: RelaunchInterval | None = Field(
         default=600.0, description="relaunch terminated instances while credentials still work"
     )
 
 
 class SecretsRetrieve(TechniqueBase):
     technique: Literal["aws.credential-access.secretsmanager-retrieve"]
-    regions: list[Region] = []
+    regions: list[Region] = items("regions", default=[])
 
 
 class S3Download(TechniqueBase):
     technique: Literal["aws.exfiltration.s3-download"]
-    buckets: list[str] = []
+    buckets: list[str] = items("buckets", default=[])
 
 
 class LambdaCreate(TechniqueBase):
     technique: Literal["aws.execution.lambda-create-function"]
-    function_name: str = "system-metrics-agent"
+    function_name: FunctionName = "system-metrics-agent"
     region: Region = "us-east-1"
 
 
@@ -411,25 +449,25 @@ Technique = Annotated[
 
 
 class Attacker(Model):
-    first_use: Duration = Field(default=180.0, description="first call with the key after the push")
-    consistency_window: Duration = Field(
+    first_use: RunTime = Field(default=180.0, description="first call with the key after the push")
+    consistency_window: RunTime = Field(
         default=0, description="after quarantine, calls still succeed for this long"
     )
-    source_ips: list[str] = []
-    user_agents: list[str] = []
-    techniques: list[Technique] = []
+    source_ips: list[IpAddress] = items("source_ips", default=[])
+    user_agents: list[UserAgent] = items("user_agents", default=[])
+    techniques: list[Technique] = items("techniques", default=[])
 
 
 # ── the production workload ───────────────────────────────────────────────────────────────
 
 
 class Workload(Model):
-    name: str
+    name: Line
     description: str = ""
     user: IamName
     key: Slug
     secret: str = Field(description="the Secrets Manager secret the service reads its key from")
-    probe_every: Duration = 60
+    probe_every: ProbeInterval = 60
 
 
 # ── the responders ────────────────────────────────────────────────────────────────────────
@@ -467,8 +505,8 @@ class KeysRotated(Model):
     """No active access key created before the breach, across all users (or the listed ones)."""
 
     type: Literal["keys-rotated"]
-    users: list[IamName] = []
-    exclude: list[IamName] = []
+    users: list[IamName] = items("users", default=[])
+    exclude: list[IamName] = items("users", default=[])
 
 
 class AttackerLeftoversRemoved(Model):
@@ -558,19 +596,19 @@ Check = Annotated[
 
 class Step(Model):
     id: Slug
-    title: str
+    title: Line
     phase: Literal["acknowledge", "contain", "eradicate", "recover", "communicate"]
     check: Check
     points: int = Field(ge=0, le=100)
-    target: Duration = Field(description="full points if satisfied by then (from detection)")
-    deadline: Duration = Field(description="zero points after this (from detection)")
+    target: RunTime = Field(description="full points if satisfied by then (from detection)")
+    deadline: RunTime = Field(description="zero points after this (from detection)")
     critical: bool = Field(default=False, description="the run fails if this step is not met")
     hint: str = ""
 
 
 class Penalty(Model):
     id: Slug
-    title: str
+    title: Line
     check: Check
     points: int = Field(ge=0, le=100)
     per_minute: bool = Field(default=False, description="points per minute the check holds")
@@ -578,7 +616,7 @@ class Penalty(Model):
 
 
 class DebriefNote(Model):
-    title: str
+    title: Line
     body: str
 
 
@@ -586,18 +624,18 @@ class Scenario(Model):
     """One game day, as written in a scenario YAML file."""
 
     id: Slug
-    title: str
+    title: Line
     summary: str
     difficulty: Literal["introductory", "intermediate", "advanced", "expert"]
-    duration: Duration
-    tags: list[Slug] = []
+    duration: RunLength
+    tags: list[Slug] = items("tags", default=[])
     account: Account
     leak: Leak
-    timeline: list[Inject] = []
+    timeline: list[Inject] = items("timeline", default=[])
     attacker: Attacker = Attacker()
     workload: Workload | None = None
     responders: Responders = Responders()
-    steps: list[Step] = Field(min_length=1)
-    penalties: list[Penalty] = []
+    steps: list[Step] = items("steps", min_length=1)
+    penalties: list[Penalty] = items("penalties", default=[])
     pass_mark: int = Field(default=70, ge=0, le=100)
-    debrief: list[DebriefNote] = []
+    debrief: list[DebriefNote] = items("debrief", default=[])

@@ -45,6 +45,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from gameday.errors import UserError
 from gameday.journal import Journal, iso
 from gameday.paths import TEMPLATES
+from gameday.scenario.fields import (
+    EMAIL_PATTERN,
+    name_problem,
+    ref_format_problem,
+    repository_path_problem,
+)
+from gameday.scenario.limits import MAX_COMMITS
 from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 
@@ -157,46 +164,47 @@ def _git_text(args: list[str], cwd: Path) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# `gameday validate` applies the same rules (gameday.scenario.fields): these are for a
+# scenario built in code without validation, so git is never handed what it would refuse.
+
+
 def checked_leak_path(path: str) -> str:
     """`path` as a clean relative path inside the work tree, or a UserError saying why not."""
-    problem = None
-    parts = path.split("/")
-    if not path.strip():
-        problem = "is empty"
-    elif _CONTROL.search(path) or "\\" in path:
-        problem = "contains a control character or a backslash"
-    elif path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
-        problem = "must be relative to the repository root"
-    elif any(part in ("", ".", "..") for part in parts):
-        problem = "must not contain empty, '.' or '..' parts"
-    elif any(part.lower().rstrip(". ") == ".git" for part in parts):
-        problem = "must not point into the .git directory"
-    elif len(path.encode()) > 1024 or any(len(part.encode()) > 255 for part in parts):
-        problem = "is too long"
+    problem = "is empty — give a path" if not path.strip() else repository_path_problem(path)
     if problem:
-        raise UserError(f"leak.path {path!r} {problem} — give a path like 'scripts/deploy.sh'")
+        raise UserError(f"leak.path {path!r} {problem}, like 'scripts/deploy.sh'")
     return path
 
 
 def _checked_person(person: Person, where: str) -> Person:
-    if _CONTROL.search(person.name + person.email) or set("<>") & set(person.name + person.email):
-        raise UserError(
-            f"{where} {person.name!r} <{person.email}>: names and emails cannot hold "
-            "'<', '>' or control characters"
-        )
-    if not person.name.strip():
-        raise UserError(f"{where}: the name is empty")
+    problem = name_problem(person.name)
+    if problem is None and (
+        _CONTROL.search(person.email) or not re.match(EMAIL_PATTERN, person.email)
+    ):
+        problem = "has an email address git cannot hold — write it like name@example.com"
+    if problem:
+        raise UserError(f"{where} {person.name!r} <{person.email}> {problem}")
     return person
 
 
 def _checked_branch(branch: str) -> str:
-    # Outside any repository, so `--branch` checks the name alone.
-    outside = Path(os.path.abspath(os.sep))
-    if run_git(["check-ref-format", "--branch", branch], outside, check=False).returncode:
+    if problem := ref_format_problem(branch):
         raise UserError(
-            f"leak.repository.default_branch {branch!r} is not a valid branch name — try 'main'"
+            f"leak.repository.default_branch {branch!r} {problem}, so git refuses it as a branch "
+            "— try 'main'"
         )
     return branch
+
+
+def _checked_history(scenario: Scenario) -> None:
+    history = scenario.leak.history
+    removal = scenario.leak.removed.after_commits if scenario.leak.removed else 0
+    commits = history.before + max(history.after, removal) + 1
+    if commits > MAX_COMMITS + 1:
+        raise UserError(
+            f"the history would hold {commits:,} commits, over the {MAX_COMMITS:,} allowed — "
+            "lower leak.history.before or after"
+        )
 
 
 def _prepare_directory(path: Path, what: str) -> None:
@@ -909,6 +917,7 @@ def build_repository(
     _prepare_directory(repo, "developer's clone")
     _prepare_directory(remote, "remote")
     branch = _checked_branch(leak.repository.default_branch)
+    _checked_history(scenario)
     author, team = _team(scenario, rng)
 
     context = {

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gameday.scenario.durations import DURATION_PATTERN, format_duration, parse_duration
+from gameday.scenario.durations import (
+    DURATION_PATTERN,
+    LONGEST,
+    format_duration,
+    parse_duration,
+)
 
 UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -98,7 +103,12 @@ def test_format_duration_uses_each_unit_once_largest_first(seconds: int) -> None
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(sorted(UNITS))), min_size=1))
 def test_parse_duration_sums_its_parts(parts: list[tuple[int, str]]) -> None:
     text = "".join(f"{count}{unit}" for count, unit in parts)
-    assert parse_duration(text) == sum(count * UNITS[unit] for count, unit in parts)
+    total = sum(count * UNITS[unit] for count, unit in parts)
+    if total <= LONGEST:
+        assert parse_duration(text) == total
+    else:
+        with pytest.raises(ValueError, match="longer than any duration"):
+            parse_duration(text)
 
 
 @given(st.text(max_size=20))
@@ -107,8 +117,8 @@ def test_parse_duration_accepts_exactly_what_the_schema_pattern_accepts(text: st
     squeezed = text.strip().replace(" ", "")
     try:
         seconds = parse_duration(text)
-    except ValueError:
-        assert not re.fullmatch(DURATION_PATTERN, squeezed)
+    except ValueError as error:
+        assert not re.fullmatch(DURATION_PATTERN, squeezed) or "longer than any" in str(error)
     else:
         assert re.fullmatch(DURATION_PATTERN, squeezed)
         assert seconds >= 0
@@ -117,7 +127,19 @@ def test_parse_duration_accepts_exactly_what_the_schema_pattern_accepts(text: st
 @settings(max_examples=40, deadline=None)
 @given(st.from_regex(DURATION_PATTERN, fullmatch=True))
 def test_every_string_the_pattern_allows_parses(text: str) -> None:
-    assert parse_duration(text) >= 0
+    try:
+        assert 0 <= parse_duration(text) <= LONGEST
+    except ValueError as error:
+        assert "longer than any duration gameday uses" in str(error)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("nan"), 1e308, "9" * 400 + "d", "99999999999999999999w", -1e-9],
+)
+def test_a_duration_is_finite_and_bounded(value: object) -> None:
+    with pytest.raises(ValueError, match=" — "):
+        parse_duration(value)
 
 
 @given(st.floats(min_value=0, max_value=1e9, allow_nan=False))

@@ -18,10 +18,11 @@ from typing import Any
 import git
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from gameday.errors import UserError
 from gameday.journal import FixedClock, Journal, read_journal
-from gameday.scenario.model import LEAK_VECTORS, Scenario
+from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
 from gameday.world.decoys import account_of, estate_credentials, leaked_key_ref
 from gameday.world.repo import (
     DEFAULT_T0,
@@ -398,18 +399,39 @@ def test_an_existing_repository_is_not_overwritten(tmp_path: Path) -> None:
         build_repository(make_scenario(), tmp_path / "out")
 
 
-@pytest.mark.parametrize(
-    ("leak", "message"),
-    [
-        ({"author": {"name": "Eve <x@y.z>", "email": "eve@northwind.example"}}, "cannot hold"),
-        ({"repository": {"owner": "o", "name": "r", "default_branch": "a..b"}}, "branch"),
-    ],
-)
-def test_bad_identities_and_branches_are_refused(
+BAD_IDENTITIES_AND_BRANCHES = [
+    ({"author": {"name": "Eve <x@y.z>", "email": "eve@northwind.example"}}, "'<' or '>'"),
+    ({"author": {"name": "Eve\nX", "email": "eve@northwind.example"}}, "line break"),
+    ({"repository": {"owner": "o", "name": "r", "default_branch": "a..b"}}, "branch"),
+    ({"repository": {"owner": "o", "name": "r", "default_branch": "-q"}}, "branch"),
+    ({"repository": {"owner": "o", "name": "r", "default_branch": "main/../../x"}}, "branch"),
+]
+
+
+@pytest.mark.parametrize(("leak", "message"), BAD_IDENTITIES_AND_BRANCHES)
+def test_bad_identities_and_branches_are_refused_by_the_format(
+    leak: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make_scenario(**leak)
+
+
+@pytest.mark.parametrize(("leak", "message"), BAD_IDENTITIES_AND_BRANCHES)
+def test_bad_identities_and_branches_are_refused_by_the_builder_too(
     tmp_path: Path, leak: dict[str, Any], message: str
 ) -> None:
+    # a scenario built in code, without validation, still never reaches git
+    scenario = make_scenario()
+    unchecked = scenario.leak
+    if "author" in leak:
+        unchecked = unchecked.model_copy(
+            update={"author": Person.model_construct(**leak["author"])}
+        )
+    else:
+        repository = unchecked.repository.model_copy(update=leak["repository"])
+        unchecked = unchecked.model_copy(update={"repository": repository})
     with pytest.raises(UserError, match=message):
-        build_repository(make_scenario(**leak), tmp_path / "out")
+        build_repository(scenario.model_copy(update={"leak": unchecked}), tmp_path / "out")
 
 
 def test_the_repository_never_has_a_remote_outside_out(tmp_path: Path) -> None:

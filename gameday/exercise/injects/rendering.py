@@ -318,8 +318,10 @@ def _template_error(
         message = f"{where}: too much for a template: it recurses too deeply — simplify it"
     elif isinstance(error, MemoryError):
         message = f"{where}: too much for a template: it ran out of memory — simplify it"
+    elif isinstance(error, TemplateSyntaxError):
+        message = f"{where}: {error.message or error} — fix the template's syntax on that line"
     elif isinstance(error, TemplateError):
-        message = f"{where}: {error.message or error}"
+        message = f"{where}: {error.message or error} — fix the template on that line"
     else:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         message = f"{where}: {text} — fix the expression on that line"

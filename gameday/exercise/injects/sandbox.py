@@ -30,6 +30,9 @@ import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -419,13 +422,36 @@ except (AttributeError, ValueError, OSError):
     _PAGE = 4096
 
 
+@dataclass
+class Budget:
+    """Steps and seconds shared by many renders (all the injects `gameday validate` renders)."""
+
+    steps: int
+    seconds: float
+
+
+_budget: ContextVar[Budget | None] = ContextVar("render_budget", default=None)
+
+
+@contextmanager
+def shared_budget(steps: int, seconds: float) -> Iterator[Budget]:
+    """Within the block, renders together run at most `steps` lines and `seconds` seconds."""
+    budget = Budget(steps, seconds)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
 class Watchdog:
     """Counts the Python lines a render runs, and stops it past its bounds.
 
     A trace function (`sys.settrace`, this thread only) sees every line of the compiled
     template and of the filters it calls, so a loop that would run for hours is stopped
     after `steps` lines; every so many lines it also looks at the clock and the memory.
-    The previous trace function (a debugger's, coverage's) is restored afterwards.
+    The previous trace function (a debugger's, coverage's) is restored afterwards. Inside
+    `shared_budget`, what is left of the budget bounds the render too.
     """
 
     CHECK_EVERY = 2048
@@ -443,11 +469,19 @@ class Watchdog:
         self._next_check = self.CHECK_EVERY
         self._deadline = 0.0
         self._baseline = 0
+        self._started = 0.0
+        self._shared: Budget | None = None
         self._previous: Any = None
 
     def __enter__(self) -> Watchdog:
+        self._shared = _budget.get()
+        if self._shared is not None:
+            self.steps = max(0, min(self.steps, self._shared.steps))
+            self.seconds = max(0.0, min(self.seconds, self._shared.seconds))
+        self._started = time.monotonic()
+        self._next_check = min(self.CHECK_EVERY, self.steps + 1)
         self._previous = sys.gettrace()
-        self._deadline = time.monotonic() + self.seconds
+        self._deadline = self._started + self.seconds
         self._baseline = _resident_bytes()
         sys.settrace(self._trace)
         return self
@@ -459,6 +493,9 @@ class Watchdog:
         traceback: TracebackType | None,
     ) -> None:
         sys.settrace(self._previous)
+        if self._shared is not None:
+            self._shared.steps -= self.count
+            self._shared.seconds -= time.monotonic() - self._started
 
     def _trace(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         self.count += 1
