@@ -169,6 +169,8 @@ def record_of(event: Event, account_id: str) -> dict[str, Any] | None:
     error_code = event.get("error_code")
     if error_code in UNAUTHENTICATED_ERRORS or not event.get("access_key_id"):
         return None
+    if not event.get("principal"):
+        return None  # refused before AWS knew who signed it (a bad signature, a browser's)
     if is_data_event(service, action):
         return None
     region = trail_region(service, str(event.get("region") or "us-east-1"))

@@ -7,6 +7,7 @@ framework's clients (`MockAccount.client`).
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -984,3 +986,56 @@ def test_the_journal_names_the_service_and_action_moto_served(
         ("ec2", "DescribeRegions"),
     ]
     assert [service_of(backend) for backend in served] == [c["service"] for c in calls]
+
+
+def test_calls_refused_before_aws_knows_the_caller_are_not_in_cloudtrail(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    leaked = estate.leaked.credential
+    forged = signing_at(mock_account, Credential(leaked.access_key_id, "x" * 40)).client("iam")
+    refusal(lambda: forged.create_user(UserName="wrong-secret"))
+    late = signing_at(mock_account, leaked, timedelta(minutes=-30)).client("iam")
+    refusal(lambda: late.create_user(UserName="too-late"))
+    page = signing_at(mock_account, leaked).client("iam")
+    page.meta.events.register(
+        "before-sign",
+        lambda request, **_: request.headers.__setitem__("Origin", "https://x.example"),
+    )
+    refusal(lambda: page.create_user(UserName="from-a-page"))
+    attacker(mock_account, estate, "iam").list_groups()
+    run_clock.t = 60.0
+    events = responder(mock_account, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": leaked.access_key_id}]
+    )["Events"]
+    assert [e["EventName"] for e in events] == ["ListGroups"]
+
+
+def test_uploads_sign_their_bodies_and_are_served(
+    mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    # Over http botocore hashes every body into x-amz-content-sha256, multipart parts too.
+    s3 = responder_session(mock_account).client("s3")
+    s3.put_object(Bucket=BUCKET, Key="notes/ir log ü+~.txt", Body=b"key disabled at 12:04")
+    big = io.BytesIO(b"evidence" * (6 * 1024 * 1024 // 8 + 1))
+    s3.upload_fileobj(
+        big,
+        BUCKET,
+        "evidence/cloudtrail.json",
+        Config=TransferConfig(
+            multipart_threshold=5 * 1024 * 1024,
+            multipart_chunksize=5 * 1024 * 1024,
+            use_threads=False,
+        ),
+    )
+    body = s3.get_object(Bucket=BUCKET, Key="notes/ir log ü+~.txt")["Body"].read()
+    assert body == b"key disabled at 12:04"
+    size = s3.head_object(Bucket=BUCKET, Key="evidence/cloudtrail.json")["ContentLength"]
+    assert size == len(big.getvalue())
+    actions = [(c["action"], c["status"]) for c in api_calls(journal)]
+    assert actions[:5] == [
+        ("PutObject", 200),
+        ("CreateMultipartUpload", 200),
+        ("UploadPart", 200),
+        ("UploadPart", 200),
+        ("CompleteMultipartUpload", 200),
+    ]
