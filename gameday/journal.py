@@ -14,11 +14,12 @@ kept apart so two runs with the same seed compare equal once it is dropped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,10 +83,16 @@ class Journal:
         existing = read_journal(path) if path.exists() else []
         self._seq = existing[-1]["seq"] if existing else 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The journal names the run's key ids: its owner's alone (0600), from its creation on.
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(descriptor, 0o600)
-        self._file = os.fdopen(descriptor, "a", encoding="utf-8")
+        # What this writer knows to be the journal: the lines there when it opened it, and
+        # the lines it wrote since. Anything else that turns up in the file is foreign.
+        self._ours: set[bytes] = set()
+        if path.exists():
+            _drop_torn_tail(path)
+            with path.open("rb") as lines:
+                self._ours.update(_digest(line) for line in lines)
+        self._file = self._open()
+        self._size = os.fstat(self._file.fileno()).st_size
+        self._foreign: list[dict[str, Any]] = []
         self._dirty = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None
@@ -94,6 +101,49 @@ class Journal:
                 target=self._sync_loop, name="journal-sync", daemon=True
             )
             self._syncer.start()
+
+    def _open(self) -> Any:
+        # The journal names the run's key ids: its owner's alone (0600), from its creation on.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)
+        return os.fdopen(descriptor, "ab")
+
+    def _keep_foreign_out(self, *, closing: bool = False) -> None:
+        """The run is the journal's only writer: take out any line someone else put in.
+
+        Called under the lock before each event (a changed size gives a writer away at the
+        cost of one `fstat`) and, reading every line, when the journal closes. The lines
+        this writer knows stay, in their order; the others go, and a `journal.foreign` event
+        says how many bytes went and their SHA-256, so the tampering itself is on record.
+        """
+        if not closing and os.fstat(self._file.fileno()).st_size == self._size:
+            return
+        self._file.flush()
+        with self.path.open("rb") as lines:
+            found = list(lines)
+        ours = [line.endswith(b"\n") and _digest(line) in self._ours for line in found]
+        kept = [line for line, known in zip(found, ours, strict=True) if known]
+        removed = b"".join(line for line, known in zip(found, ours, strict=True) if not known)
+        if not removed and len(kept) == len(found):
+            self._size = os.fstat(self._file.fileno()).st_size
+            return
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as rewritten:
+            rewritten.writelines(kept)
+            rewritten.flush()
+            os.fsync(rewritten.fileno())
+        os.replace(temporary, self.path)
+        self._file.close()
+        self._file = self._open()
+        self._size = os.fstat(self._file.fileno()).st_size
+        self._foreign.append(
+            {
+                "bytes": len(removed),
+                "sha256": hashlib.sha256(removed).hexdigest(),
+                "excerpt": removed[:300].decode("utf-8", "replace"),
+            }
+        )
 
     def _sync_loop(self) -> None:
         while not self._closing:
@@ -114,22 +164,34 @@ class Journal:
 
     def append(self, kind: str, *, t: float | None = None, **fields: Any) -> Event:
         with self._lock:
-            when = self.clock.now() if t is None else t
-            self._seq += 1
-            event: Event = {
-                "seq": self._seq,
-                "t": round(when, 3),
-                "time": iso(time_at(self.clock, when)),
-                "kind": kind,
-                **fields,
-                "wall": iso(datetime.now(UTC)),
-            }
-            self._file.write(json.dumps(event, default=str, separators=(",", ":")) + "\n")
-            self._file.flush()
+            self._keep_foreign_out()
+            event = self._write(kind, t, fields)
+            written = [event]
+            while self._foreign:
+                written.append(self._write("journal.foreign", None, self._foreign.pop(0)))
         if self.durable:
             self._dirty.set()
         for listener in list(self._listeners):
-            listener(event)
+            for each in written:
+                listener(each)
+        return event
+
+    def _write(self, kind: str, t: float | None, fields: Mapping[str, Any]) -> Event:
+        when = self.clock.now() if t is None else t
+        self._seq += 1
+        event: Event = {
+            "seq": self._seq,
+            "t": round(when, 3),
+            "time": iso(time_at(self.clock, when)),
+            "kind": kind,
+            **fields,
+            "wall": iso(datetime.now(UTC)),
+        }
+        line = (json.dumps(event, default=str, separators=(",", ":")) + "\n").encode("utf-8")
+        self._file.write(line)
+        self._file.flush()
+        self._ours.add(_digest(line))
+        self._size += len(line)
         return event
 
     def close(self) -> None:
@@ -139,6 +201,9 @@ class Journal:
             self._syncer.join()
         with self._lock:
             if not self._file.closed:
+                self._keep_foreign_out(closing=True)
+                while self._foreign:
+                    self._write("journal.foreign", None, self._foreign.pop(0))
                 self._file.flush()
                 if self.durable:
                     os.fsync(self._file.fileno())
@@ -149,6 +214,33 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """A crash mid-write leaves half a line at the end: no event, and it would glue itself to
+    the next one written. Readers skip it; a writer that opens the journal again cuts it."""
+    with path.open("r+b") as journal:
+        size = journal.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        journal.seek(size - 1)
+        if journal.read(1) == b"\n":
+            return
+        cut = size
+        while cut > 0:
+            step = min(65536, cut)
+            journal.seek(cut - step)
+            chunk = journal.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                cut = cut - step + newline + 1
+                break
+            cut -= step
+        journal.truncate(max(cut, 0))
+
+
+def _digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=16).digest()
 
 
 def read_journal(path: Path) -> list[Event]:

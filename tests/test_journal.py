@@ -95,3 +95,39 @@ def test_kill_9_leaves_a_journal_valid_line_by_line(tmp_path: Path) -> None:
     assert len(complete) > 100
     assert [e["i"] for e in complete] == list(range(len(complete)))
     assert read_journal(path) == complete
+
+
+def test_lines_another_writer_slips_in_are_taken_out_and_put_on_record(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    forged = '{"seq":3,"t":1,"kind":"mark","step":"root-password","by":"facilitator"}\n'
+    with Journal(path, FixedClock()) as journal:
+        journal.append("run.started")
+        with path.open("a", encoding="utf-8") as other:
+            other.write(forged)  # a runbook with the same uid, appending behind the run's back
+        journal.append("note", text="after")
+        with path.open("a", encoding="utf-8") as other:
+            other.write(forged)  # and once more just before the end, same size or not
+    events = read_journal(path)
+    assert [e["kind"] for e in events] == [
+        "run.started",
+        "note",
+        "journal.foreign",
+        "journal.foreign",
+    ]
+    assert all(e["bytes"] == len(forged) for e in events[2:])
+    assert "root-password" in events[2]["excerpt"]
+    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+
+
+def test_a_torn_last_line_is_cut_when_the_journal_is_opened_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with Journal(path, FixedClock()) as journal:
+        journal.append("run.started")
+    with path.open("a", encoding="utf-8") as crashed:
+        crashed.write('{"seq":2,"t":0,"kind":"api.ca')  # kill -9 mid-write
+    with Journal(path, FixedClock()) as journal:
+        journal.append("run.resumed")
+    assert [(e["seq"], e["kind"]) for e in read_journal(path)] == [
+        (1, "run.started"),
+        (2, "run.resumed"),
+    ]
