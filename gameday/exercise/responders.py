@@ -45,6 +45,7 @@ from gameday.exercise.clock import Clock, RunEnded
 from gameday.journal import Journal, iter_journal, time_at
 from gameday.scenario.durations import format_duration, parse_duration
 from gameday.scenario.model import Duration, Scenario
+from gameday.scoring.state import CUSTOMER_CHANNELS
 from gameday.world.account import MockSession as AccountSession
 from gameday.world.account import bare_botocore_session
 
@@ -108,7 +109,11 @@ class InjectBus:
     def _first(self, wanted: tuple[str, ...], taken: set[int]) -> int | None:
         with self._lock:
             for index, notice in enumerate(self._delivered):
-                if index not in taken and (notice.kind in wanted or notice.id in wanted):
+                if (
+                    index not in taken
+                    and notice.kind in CUSTOMER_CHANNELS
+                    and (notice.kind in wanted or notice.id in wanted)
+                ):
                     return index
         return None
 
@@ -117,20 +122,48 @@ class InjectBus:
             return self._delivered[index]
 
 
+class NotACustomerChannel(ValueError):
+    """A responder asked for an inject nobody outside the account receives."""
+
+
+def refuse_hidden_channels(wanted: Iterable[str]) -> None:
+    """Responders learn what a customer learns: the quarantine shows only in IAM, and the
+    facilitator's console cues are not for the team."""
+    for kind in wanted:
+        if kind == "quarantine":
+            raise NotACustomerChannel(
+                "AWS does not announce its quarantine: it attaches the policy to the user and "
+                "tells the customer by email, the support case, the Health event and, with "
+                "Enterprise Support, a phone call — wait for one of "
+                f"{', '.join(CUSTOMER_CHANNELS)}, or look at the user's attached policies in IAM"
+            )
+        if kind == "console":
+            raise NotACustomerChannel(
+                "console cues are the facilitator's, not the team's — wait for one of "
+                f"{', '.join(CUSTOMER_CHANNELS)}"
+            )
+
+
 class Inbox:
-    """One responder's view of the bus: which deliveries it has already taken."""
+    """One responder's view of the bus: which deliveries it has already taken.
+
+    Only what a customer receives reaches it (`CUSTOMER_CHANNELS`): the quarantine inject and
+    the facilitator's console cues are on the bus, but not in any responder's inbox.
+    """
 
     def __init__(self, bus: InjectBus) -> None:
         self.bus = bus
         self._taken: set[int] = set()
 
     def wait_for(self, kind: str | Iterable[str], timeout: float | None = None) -> Notice:
-        """The oldest inject of `kind` (a type like `email`, or an inject id) not taken yet.
+        """The oldest inject of `kind` (a channel like `email`, or an inject id) not taken yet.
 
         Blocks on the run clock until one is delivered; raises `TimeoutError` after
         `timeout` run seconds. Several kinds may be given: the first of any is returned.
+        Asking for `quarantine` or `console` raises `NotACustomerChannel`.
         """
         wanted = (kind,) if isinstance(kind, str) else tuple(kind)
+        refuse_hidden_channels(wanted)
         taken = self._taken
         if not self.bus.clock.wait(lambda: self.bus._first(wanted, taken) is not None, timeout):
             assert timeout is not None
@@ -143,7 +176,8 @@ class Inbox:
         return self.bus._at(index)
 
     def delivered(self) -> list[Notice]:
-        return self.bus.delivered()
+        """What the team has received so far, in order."""
+        return [n for n in self.bus.delivered() if n.kind in CUSTOMER_CHANNELS]
 
 
 # ── what a responder acts on ──────────────────────────────────────────────────────────────
@@ -194,12 +228,14 @@ class RunbookContext:
       ctx.aws                  a boto3 Session with the responder's credentials, pointed at
                                the mock (`ctx.aws.client("iam")` needs no endpoint)
       ctx.wait_for(kind, timeout=None)
-                               block until an inject of that kind (`email`, `support-case`,
-                               `phone-call`, `health-event`, `quarantine`…, or an inject id)
-                               is delivered, and return it: `.kind .id .t .subject .body
-                               .data`. An inject delivered before the call and not yet taken
-                               by this responder is returned at once. `timeout` ("10m" or
-                               seconds) raises TimeoutError when it runs out.
+                               block until a notice of that channel (`email`, `support-case`,
+                               `phone-call`, `health-event`, `webhook`, or an inject id) is
+                               delivered, and return it: `.kind .id .t .subject .body .data`.
+                               Only what a customer receives: `quarantine` (visible only in
+                               IAM) and `console` (the facilitator's cues) raise
+                               NotACustomerChannel. A notice delivered before the call and not
+                               yet taken by this responder is returned at once. `timeout`
+                               ("10m" or seconds) raises TimeoutError when it runs out.
       ctx.sleep(duration)      "5m" or seconds, on the run clock (in virtual time it jumps)
       ctx.now()                seconds since T0 on the run clock
       ctx.note(text)           journal what was done out of band (kind `note`)
@@ -211,7 +247,7 @@ class RunbookContext:
                                for time windows (CloudTrail StartTime) so they hold in
                                virtual time
       ctx.sleep_until(t)       sleep until run time `t` ("1h" or seconds since T0)
-      ctx.inbox()              every inject delivered so far, in order (takes nothing)
+      ctx.inbox()              every notice delivered so far, in order (takes nothing)
       ctx.log(text)            show a line on the facilitator's console (not journaled)
       ctx.scenario             the scenario being played (None if not given); a runbook
                                meant for real incidents should learn facts from injects
@@ -240,7 +276,12 @@ class RunbookContext:
 
     def wait_for(self, kind: str | Iterable[str], timeout: float | str | None = None) -> Notice:
         seconds = None if timeout is None else parse_duration(timeout)
-        return self._inbox.wait_for(kind, seconds)
+        wanted = (kind,) if isinstance(kind, str) else tuple(kind)
+        if self.scenario is not None:
+            # An inject id stands for its channel: the quarantine's id is no way round.
+            channels = {inject.id: inject.type for inject in self.scenario.timeline}
+            refuse_hidden_channels(channels.get(name, name) for name in wanted)
+        return self._inbox.wait_for(wanted, seconds)
 
     def sleep(self, duration: float | str) -> None:
         self.clock.sleep(parse_duration(duration))

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from gameday.scenario.durations import DURATION_PATTERN, parse_duration
 from gameday.scenario.fields import (
@@ -538,6 +545,22 @@ class ApiCalled(Model):
     )
     before_step: Slug | None = None
     all_regions: bool = Field(default=False, description="called in every region")
+    attacker_regions: bool = Field(
+        default=False,
+        description="called in every region that held the attacker's resources, after its "
+        "last launch there",
+    )
+    covers: Literal["leaked-key"] | None = Field(
+        default=None,
+        description="cloudtrail:LookupEvents only: the lookup names the leaked key (or its "
+        "user) over a window holding the attacker's activity in the region asked",
+    )
+
+    @model_validator(mode="after")
+    def _covers_only_lookups(self) -> ApiCalled:
+        if self.covers is not None and self.action != "cloudtrail:LookupEvents":
+            raise ValueError("'covers' applies to cloudtrail:LookupEvents only")
+        return self
 
 
 class CaseState(Model):
@@ -603,6 +626,15 @@ class Step(Model):
     target: RunTime = Field(description="full points if satisfied by then (from detection)")
     deadline: RunTime = Field(description="zero points after this (from detection)")
     critical: bool = Field(default=False, description="the run fails if this step is not met")
+    keep: bool = Field(
+        default=False,
+        description="something the team must not break: credited when it holds at detection "
+        "and stays true; lost if it breaks",
+    )
+    after: list[Slug] = Field(
+        default=[],
+        description="steps that must be satisfied before this step's check becomes true",
+    )
     hint: str = ""
 
 
@@ -613,6 +645,14 @@ class Penalty(Model):
     points: int = Field(ge=0, le=100)
     per_minute: bool = Field(default=False, description="points per minute the check holds")
     max_points: int | None = Field(default=None, ge=0, le=100)
+
+
+class Collateral(Model):
+    """The default penalty for collateral damage: what the team destroyed or disabled that the
+    attacker did not create and no step asked to remove."""
+
+    points: int = Field(default=5, ge=0, le=100, description="points per item damaged")
+    max_points: int = Field(default=30, ge=0, le=100, description="the most it can cost")
 
 
 class DebriefNote(Model):
@@ -638,4 +678,8 @@ class Scenario(Model):
     steps: list[Step] = items("steps", min_length=1)
     penalties: list[Penalty] = items("penalties", default=[])
     pass_mark: int = Field(default=70, ge=0, le=100)
+    collateral: Collateral | bool = Field(
+        default=True,
+        description="the collateral-damage penalty: `false` waives it, a mapping tunes it",
+    )
     debrief: list[DebriefNote] = items("debrief", default=[])

@@ -329,6 +329,11 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 step_ids,
                 bool(workload),
             )
+            for position, other in enumerate(_list(item.get("after"))):
+                if other == item.get("id"):
+                    yield (*loc, "after", position), "a step cannot come after itself"
+                else:
+                    yield from _known(other, step_ids, (*loc, "after", position), "step", "steps")
             target, deadline = _seconds(item.get("target")), _seconds(item.get("deadline"))
             if target is not None and deadline is not None and deadline < target:
                 yield (*loc, "deadline"), "the deadline comes before the target — make it later"
@@ -342,6 +347,7 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                     (*loc, "deadline"),
                     ("the deadline is after the exercise ends — lower it or raise 'duration'"),
                 )
+    yield from _step_order_cycles(steps)
     # only when every step has valid points: a missing or mistyped one is reported by the model
     given = [s.get("points") for s in map(_dict, steps)]
     points = [p for p in given if type(p) is int]
@@ -450,6 +456,31 @@ def _check_refs(
         and not has_workload
     ):
         yield (*loc, "type"), f"check '{kind}' needs a workload — add a 'workload' section"
+
+
+def _step_order_cycles(steps: list[Any]) -> Iterator[Found]:
+    """Steps whose `after` lists lead back to themselves can never be credited."""
+    after = {
+        s["id"]: [o for o in _list(s.get("after")) if isinstance(o, str)]
+        for s in map(_dict, steps)
+        if isinstance(s.get("id"), str)
+    }
+    for index, step in enumerate(map(_dict, steps)):
+        start = step.get("id")
+        if not isinstance(start, str):
+            continue
+        seen, queue = set(), list(after.get(start, []))
+        while queue:
+            current = queue.pop()
+            if current == start:
+                yield (
+                    ("steps", index, "after"),
+                    f"step '{start}' comes after itself through 'after' — break the cycle",
+                )
+                break
+            if current not in seen:
+                seen.add(current)
+                queue.extend(after.get(current, []))
 
 
 def _after_cycles(timeline: list[Any]) -> Iterator[Found]:

@@ -27,6 +27,8 @@ class StepResult:
     critical: bool = False
     manual: bool = False
     reason: str = ""
+    by: str | None = None  # whose act satisfied it: team, facilitator, kept (a keep step) …
+    keep: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class PenaltyResult:
     at_s: float | None
     title: str = ""
     reason: str = ""
+    # For collateral damage: each thing damaged, {kind, name, detail, at_s, by}.
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

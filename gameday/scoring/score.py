@@ -5,29 +5,42 @@ each step's and penalty's check up to date. It evaluates a check only when an ev
 one of the check's topics (a mutating call to a service it reads, an event kind it reads, or
 another step it depends on), so the cost of an event does not grow with the journal: a read
 call nobody's check reads costs a dictionary lookup. Every change of a check's value is kept
-as a `Transition` — append-only evidence — and the statuses are computed from that evidence
-when the score is asked for, so re-scoring the same journal always gives the same score.
+as a `Transition` — append-only evidence, with whose act made the check hold — and the
+statuses are computed from that evidence when the score is asked for, so re-scoring the same
+journal always gives the same score.
 
 The rules (DESIGN.md, "Scoring model"):
 
-- Detection is the first `inject.delivered` (AWS's first notice); targets, deadlines and every
-  time reported count from it. A run in which no notice was delivered counts from T0.
-- A step is satisfied at the moment its check last became true, if it stayed true to the end:
-  a fix that is undone does not count. A check already true at detection counts as satisfied
-  at detection (0 s).
+- Detection is the first notice a customer receives (an email, the Health event, a delivered
+  webhook, the phone call, the support case — not the quarantine, which only IAM shows, and
+  not the facilitator's console cues); targets, deadlines and every time reported count from
+  it. A run in which no such notice was delivered counts from T0.
+- Credit follows the principal. A step is satisfied at the moment its check last became true,
+  if it stayed true to the end (a fix that is undone does not count) and the act that made it
+  true was the team's — a call signed with a key the team holds, a code-host action of the
+  team — or, for a manual step, the facilitator's mark. A check that holds because nothing
+  happened, or because somebody else acted (the attacker, AWS, a responder with the leaked
+  key), earns nothing. A step done before detection counts as done at detection (0 s).
+- A `keep` step is something the team must not break: it is met, at detection, when its check
+  held at detection and never stopped holding; once it breaks it is lost, whatever happens
+  next. (A keep step that did not hold at detection is an ordinary step.)
+- A step with `after` counts only when its check became true after each step it names was
+  satisfied (lifting the quarantine pays only once the leaked key is dead).
 - Full points by the target, falling linearly to nothing at the deadline (`partial` between);
   `failed` at or after the deadline, or never satisfied; `pending` while the run goes on and
   the deadline has not passed.
 - A penalty costs its points once, when its check first becomes true; a `per_minute` penalty
-  costs its points for each whole minute its check held, up to `max_points`.
+  costs its points for each whole minute its check held, up to `max_points`. Collateral
+  damage (`gameday.scoring.collateral`) costs its points per item, up to its cap, in every
+  scenario that does not waive it.
 - The score is (points awarded − penalty points) as a share of all the steps' points, clamped
   to 0–100; the run passes when the score reaches the pass mark and no critical step failed
   (or is still pending).
-- Metrics: time to acknowledge = the earlier of the first acknowledge-phase step satisfied and
-  the responders' first action after detection (an API call, a note, a code-host action);
-  time to contain = the leaked key disabled (deactivated or deleted, and kept so); time to
-  eradicate / recover = every step of that phase satisfied; outage = the seconds the
-  workload's probes failed.
+- Metrics: time to acknowledge = when the first acknowledge-phase step was satisfied (with no
+  such step in the scenario: the team's first act after detection — an API call, a note, a
+  code-host action); time to contain = the leaked key disabled (deactivated or deleted, and
+  kept so); time to eradicate / recover = every step of that phase satisfied; outage = the
+  seconds the workload's probes failed.
 
 No check changes value without an event, so the evaluator needs no clock ticks: a per-minute
 penalty and the outage are measured between the timestamps of the evidence, up to the end of
@@ -45,8 +58,9 @@ from pydantic import BaseModel
 from gameday.journal import Event
 from gameday.scenario.model import AccessKeyDisabled, Penalty, Scenario, Step
 from gameday.scoring.checks import CHECKS, STEPS_TOPIC, CheckType
+from gameday.scoring.collateral import PENALTY_ID, TITLE, collateral_damage, collateral_policy
 from gameday.scoring.model import Metrics, PenaltyResult, Score, StepResult, StepStatus
-from gameday.scoring.state import ALL_TOPICS, State
+from gameday.scoring.state import ALL_TOPICS, CREDITED, Moment, State
 
 CONTAINED = "metric:contained"
 _LEAKED_KEY_DISABLED = AccessKeyDisabled(type="access-key-disabled", key="leaked", state="any")
@@ -61,6 +75,11 @@ class Transition:
     seq: int
     holds: bool
     reason: str
+    by: str | None = None  # whose act made it hold
+
+    @property
+    def moment(self) -> Moment:
+        return (self.t, self.seq)
 
 
 @dataclass
@@ -83,6 +102,23 @@ class Watch:
 
     def first_true(self) -> Transition | None:
         return next((e for e in self.evidence if e.holds), None)
+
+    def last_true(self) -> Transition | None:
+        """The change that made the check hold now, if it does."""
+        return self.evidence[-1] if self.holds and self.evidence else None
+
+    def held_at(self, moment: Moment) -> bool:
+        """The check's value just after the event at `moment`."""
+        held = False
+        for change in self.evidence:
+            if change.moment > moment:
+                break
+            held = change.holds
+        return held
+
+    def broken_after(self, moment: Moment) -> Transition | None:
+        """The first time the check stopped holding after `moment`."""
+        return next((e for e in self.evidence if e.moment > moment and not e.holds), None)
 
     def held_seconds(self, until: float) -> float:
         total, start = 0.0, None
@@ -164,7 +200,12 @@ class Evaluator:
             return None
         watch.holds = verdict.holds
         transition = Transition(
-            watch.subject, self.state.t, self.state.seq, verdict.holds, verdict.reason
+            watch.subject,
+            self.state.t,
+            self.state.seq,
+            verdict.holds,
+            verdict.reason,
+            verdict.by if verdict.holds else None,
         )
         watch.evidence.append(transition)
         if watch.is_step:
@@ -179,14 +220,14 @@ class Evaluator:
         ended = state.ended_t is not None
         # A run still going is judged as of `now` (default: its last event).
         until = next(t for t in (state.ended_t, now, state.t) if t is not None)
-        steps = [
-            self._step_result(step, self.watch(f"step:{step.id}"), origin, until, ended)
-            for step in self.scenario.steps
-        ]
+        steps = self._step_results(origin, until, ended)
         penalties = [
             self._penalty_result(penalty, self.watch(f"penalty:{penalty.id}"), origin, until)
             for penalty in self.scenario.penalties
         ]
+        collateral = self._collateral_result(origin)
+        if collateral is not None:
+            penalties.append(collateral)
         total = sum(step.points for step in self.scenario.steps)
         earned = sum(step.awarded for step in steps) - sum(p.points for p in penalties)
         value = round(min(100.0, max(0.0, earned / total * 100.0)), 2) if total else 0.0
@@ -212,14 +253,77 @@ class Evaluator:
             },
         )
 
+    # ── steps: what the team earned ──
+
+    def _step_results(self, origin: float, until: float, ended: bool) -> list[StepResult]:
+        steps = {step.id: step for step in self.scenario.steps}
+        credits: dict[str, Credit] = {}
+
+        def credit_of(step: Step, waiting: tuple[str, ...]) -> Credit:
+            if step.id not in credits:
+                before = {
+                    other: credit_of(steps[other], (*waiting, step.id))
+                    for other in step.after
+                    if other in steps and other not in waiting and other != step.id
+                }
+                credits[step.id] = self._credit(step, before)
+            return credits[step.id]
+
+        return [
+            self._step_result(step, credit_of(step, ()), origin, until, ended)
+            for step in self.scenario.steps
+        ]
+
+    def _detection(self) -> Moment:
+        """The moment of detection; without a notice, the start of the run."""
+        return self.state.detected or self.state.seeded or (0.0, 0)
+
+    def _credit(self, step: Step, before: dict[str, Credit]) -> Credit:
+        """When the team earned the step, and whose act it was — or why it has not."""
+        watch = self.watch(f"step:{step.id}")
+        detected = self._detection()
+        if step.keep and watch.held_at(detected):
+            broken = watch.broken_after(detected)
+            if broken is not None:
+                return Credit(
+                    None,
+                    None,
+                    f"kept until {broken.t:.0f}s, then broken: {broken.reason}",
+                    lost=True,
+                )
+            return Credit(detected, "kept", f"kept from detection on: {watch.reason}")
+        change = watch.last_true()
+        if change is None:
+            return Credit(None, None, watch.reason)
+        if change.by not in CREDITED:
+            if change.by is None:
+                why = (
+                    "it already held at detection"
+                    if change.moment <= detected
+                    else ("nobody's act made it so")
+                )
+            else:
+                why = f"it was the doing of {change.by}, not the team"
+            return Credit(None, None, f"holds, but {why}: {change.reason}")
+        for other, prior in before.items():
+            if prior.moment is None:
+                return Credit(None, None, f"{change.reason} — but step {other} is not done")
+            if change.moment < prior.moment:
+                return Credit(
+                    None,
+                    None,
+                    f"{change.reason} — but before step {other} was done; it counts only after",
+                )
+        return Credit(change.moment, change.by, change.reason)
+
     def _step_result(
-        self, step: Step, watch: Watch, origin: float, until: float, ended: bool
+        self, step: Step, credit: Credit, origin: float, until: float, ended: bool
     ) -> StepResult:
-        since = watch.since()
+        since = credit.moment[0] if credit.moment is not None else None
         at = None if since is None else round(max(0.0, since - origin), 3)
         status: StepStatus
         awarded = 0.0
-        reason = watch.reason
+        reason = credit.reason
         if at is not None:
             if at <= step.target:
                 status, awarded = "success", float(step.points)
@@ -230,7 +334,11 @@ class Evaluator:
             else:
                 status = "failed"
                 reason = f"satisfied only at or after the deadline: {reason}"
-        elif ended or (self.state.detected_t is not None and until - origin >= step.deadline):
+        elif (
+            credit.lost
+            or ended
+            or (self.state.detected_t is not None and until - origin >= step.deadline)
+        ):
             status = "failed"
         else:
             status = "pending"
@@ -247,7 +355,11 @@ class Evaluator:
             critical=step.critical,
             manual=step.check.type == "manual",
             reason=reason,
+            by=credit.by,
+            keep=step.keep,
         )
+
+    # ── penalties ──
 
     def _penalty_result(
         self, penalty: Penalty, watch: Watch, origin: float, until: float
@@ -268,6 +380,36 @@ class Evaluator:
             penalty.id, points, round(max(0.0, first.t - origin), 3), penalty.title, reason
         )
 
+    def _collateral_result(self, origin: float) -> PenaltyResult | None:
+        policy = collateral_policy(self.scenario)
+        if policy is None:
+            return None
+        items = collateral_damage(self.state)
+        if not items:
+            return PenaltyResult(PENALTY_ID, 0.0, None, TITLE, "nothing was damaged")
+        listed: list[dict[str, Any]] = [
+            {
+                "kind": item.kind,
+                "name": item.name,
+                "detail": item.detail,
+                "at_s": round(max(0.0, item.t - origin), 3),
+                "by": item.by,
+            }
+            for item in items
+        ]
+        shown = "; ".join(f"{item.detail} ({item.by})" for item in items[:6])
+        more = f"; and {len(items) - 6} more" if len(items) > 6 else ""
+        return PenaltyResult(
+            PENALTY_ID,
+            float(min(policy.points * len(items), policy.max_points)),
+            round(max(0.0, items[0].t - origin), 3),
+            TITLE,
+            f"{len(items)} item(s): {shown}{more}",
+            listed,
+        )
+
+    # ── metrics ──
+
     def _metrics(self, steps: list[StepResult], origin: float, until: float) -> Metrics:
         def all_done(phase: str) -> float | None:
             times = [s.satisfied_at_s for s in steps if s.phase == phase]
@@ -275,27 +417,38 @@ class Evaluator:
                 return None
             return max(t for t in times if t is not None)
 
-        acknowledged = [
-            s.satisfied_at_s
-            for s in steps
-            if s.phase == "acknowledge" and s.satisfied_at_s is not None
-        ]
-        # With no notice at all, times count from T0 and any act of the responders counts.
-        responded = (
-            self.state.first_response_t
-            if self.state.detected_t is not None
-            else self.state.first_action_t
-        )
-        if responded is not None:
-            acknowledged.append(round(max(0.0, responded - origin), 3))
+        acknowledging = [s for s in steps if s.phase == "acknowledge"]
+        acknowledged: float | None
+        if acknowledging:
+            # The acknowledge step says when the team acknowledged: the tile agrees with it.
+            times = [s.satisfied_at_s for s in acknowledging if s.satisfied_at_s is not None]
+            acknowledged = min(times) if times else None
+        else:
+            # With no notice at all, times count from T0 and any act of the responders counts.
+            responded = (
+                self.state.first_response_t
+                if self.state.detected_t is not None
+                else self.state.first_action_t
+            )
+            acknowledged = None if responded is None else round(max(0.0, responded - origin), 3)
         contained = self.watch(CONTAINED).since()
         return Metrics(
-            time_to_acknowledge_s=min(acknowledged) if acknowledged else None,
+            time_to_acknowledge_s=acknowledged,
             time_to_contain_s=None if contained is None else round(max(0.0, contained - origin), 3),
             time_to_eradicate_s=all_done("eradicate"),
             time_to_recover_s=all_done("recover"),
             outage_s=round(self.state.workload.outage_until(until), 3),
         )
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A step's earning: the moment and the doer (None when not earned), and why."""
+
+    moment: Moment | None
+    by: str | None
+    reason: str
+    lost: bool = False  # a keep step that broke: lost for good
 
 
 def score_journal(

@@ -36,6 +36,8 @@ QUARANTINE_V3 = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 ATTACKER_AGENT = "python-requests/2.31.0"
 RESPONDER_AGENT = "aws-cli/1.46.0 Python/3.11.9 Linux/6.8 botocore/1.40.0"
 _READ = ("Get", "List", "Describe", "Lookup", "Head")
+# A probe's key, worked out in `events()`: whatever the workload's secret holds by then.
+IN_THE_SECRET = "<the key in the workload's secret>"
 
 
 @cache
@@ -69,6 +71,14 @@ class JournalBuilder:
         workload = scenario.workload
         self.workload_key = self.credentials[workload.key].access_key_id if workload else ""
         self.attacker_key = self.leaked
+        # Whose each key is, as the gateway's key registry says (`key_actor`).
+        self.key_owner: dict[str, str] = {
+            self.responder_key: "responder",
+            self.framework_key: "framework",
+            self.leaked: "attacker",
+        }
+        if self.workload_key:
+            self.key_owner.setdefault(self.workload_key, "workload")
         self.user_keys: dict[str, list[str]] = {
             user.name: [self.credentials[k.id].access_key_id for k in user.keys]
             for user in scenario.account.estate.users
@@ -95,9 +105,20 @@ class JournalBuilder:
     def events(self) -> list[Event]:
         ordered = sorted(self._events, key=lambda item: (item[0], item[1]))
         numbered = []
+        secret = self.scenario.workload.secret if self.scenario.workload else None
+        held = self.workload_key  # what the workload reads from its secret, as time goes by
         for seq, (t, _, record) in enumerate(ordered, start=1):
             moment = iso(T0 + timedelta(seconds=t))
-            numbered.append({"seq": seq, "time": moment, **record, "wall": moment})
+            event = {"seq": seq, "time": moment, **record, "wall": moment}
+            if (
+                event.get("action") == "PutSecretValue"
+                and secret is not None
+                and secret in str(event["params"].get("SecretId"))
+            ):
+                held = event["result"].get("SecretAccessKeyId") or held
+            if event.get("access_key_id") == IN_THE_SECRET:
+                event["access_key_id"] = held
+            numbered.append(event)
         return numbered
 
     def key(self, ref_or_id: str) -> str:
@@ -144,6 +165,7 @@ class JournalBuilder:
         return self.event(
             "api.call",
             actor=actor,
+            key_actor=self.key_owner.get(signer),
             access_key_id=signer,
             user=user,
             service=service,
@@ -298,6 +320,7 @@ class JournalBuilder:
             {"AccessKeyId": minted, "UserName": name},
         )
         self.user_keys.setdefault(name, []).append(minted)
+        self.key_owner[minted] = "attacker"
         self.user_policies.setdefault(name, []).append(ADMIN)
         self.event(
             "attacker.technique",
@@ -393,6 +416,7 @@ class JournalBuilder:
             {"AccessKeyId": minted, "UserName": user},
         )
         self.user_keys.setdefault(user, []).append(minted)
+        self.key_owner[minted] = "responder"  # a key a team call created is the team's
         return minted
 
     def rotate(self, ref: str, user: str) -> str:
@@ -482,7 +506,7 @@ class JournalBuilder:
             self.event(
                 "workload.probe",
                 ok=ok,
-                access_key_id=self.workload_key,
+                access_key_id=IN_THE_SECRET,
                 error_code=None if ok else "InvalidClientTokenId",
             )
             self.now += every

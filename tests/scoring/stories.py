@@ -1,9 +1,9 @@
 """Three teams face the same attack on Northwind — the incidents the golden tests score.
 
 Every story starts the same way: the deploy key leaks at T0, AWS quarantines its user at 60 s
-(detection), opens the support case at 110 s and emails at 116 s, while the attacker checks
-the key, backdoors IAM at 4 m, starts mining in two regions the company never uses at 6 m
-and stops CloudTrail at 7 m.
+(seen only in IAM), opens the support case at 110 s (detection: the first notice the company
+receives) and emails at 116 s, while the attacker checks the key, backdoors IAM at 4 m, starts
+mining in two regions the company never uses at 6 m and stops CloudTrail at 7 m.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def well_drilled() -> JournalBuilder:
     story.at("18m").start_logging("org-trail")
     story.at("25m").delete_key("leaked")
     story.at("30m").rotate("alvarez-cli", "j.alvarez")
+    story.create_key("deploy-bot")  # the deploy pipeline gets a key of its own again
     story.at("35m")
     fresh = story.create_key("billing-api")
     story.at("36m").put_secret("prod/billing-api/aws", fresh)

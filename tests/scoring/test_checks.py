@@ -12,7 +12,7 @@ from gameday.scoring.checks import CHECKS, Verdict
 from gameday.scoring.score import score_journal
 from gameday.scoring.state import QUARANTINE_INLINE, State
 
-from .journals import ADMIN, QUARANTINE_V3, JournalBuilder, northwind
+from .journals import ADMIN, QUARANTINE_V3, T0, JournalBuilder, northwind
 
 CHECK = TypeAdapter(Check)
 DENY_EVERYTHING: dict[str, Any] = {"Effect": "Deny", "Action": "*", "Resource": "*"}
@@ -103,26 +103,70 @@ def test_deleting_a_user_deletes_its_keys() -> None:
 # ── keys-rotated ─────────────────────────────────────────────────────────────────────────
 
 
-def test_keys_from_before_the_breach_must_all_be_inactive() -> None:
+def test_every_key_that_worked_at_the_push_must_be_replaced_then_disabled() -> None:
     journal = story()
     rotated = {"type": "keys-rotated", "exclude": ["billing-api"]}
     journal.at("8m").deactivate("leaked")
     result = verdict(journal, rotated)
     assert not result.holds and "alvarez-cli" in result.reason and "ci-old" not in result.reason
+    assert "deploy-bot has no new key from the team" in result.reason  # disabled is not rotated
     journal.at("20m").rotate("alvarez-cli", "j.alvarez")  # the fresh key is after the breach
-    assert holds(journal, rotated)
+    journal.create_key("deploy-bot")
+    result = verdict(journal, rotated)
+    assert (result.holds, result.by) == (True, "team")
     assert not holds(journal, {"type": "keys-rotated"})  # billing-prod is still the old key
+
+
+def test_a_new_key_before_the_old_one_is_disabled_is_not_yet_a_rotation() -> None:
+    journal = story()
+    rotated = {"type": "keys-rotated", "users": ["j.alvarez"]}
+    journal.at("20m").create_key("j.alvarez")
+    result = verdict(journal, rotated)
+    assert not result.holds and "alvarez-cli" in result.reason and "still active" in result.reason
+    journal.at("21m").deactivate("alvarez-cli")
+    assert holds(journal, rotated)
+
+
+def test_a_key_the_attacker_minted_is_no_replacement() -> None:
+    journal = story()
+    rotated = {"type": "keys-rotated", "users": ["j.alvarez"]}
+    journal.at("4m").call(
+        "attacker",
+        "iam:CreateAccessKey",
+        {"UserName": "j.alvarez"},
+        {"AccessKeyId": journal.new_key_id(), "UserName": "j.alvarez"},
+    )
+    journal.at("20m").delete_key("alvarez-cli")
+    assert "j.alvarez has no new key from the team" in verdict(journal, rotated).reason
+
+
+def test_a_key_held_in_a_secret_is_rotated_only_through_the_secret() -> None:
+    journal = story()
+    rotated = {"type": "keys-rotated", "users": ["billing-api"]}
+    journal.probes("0s", "31m", ok=True)
+    journal.at("30m")
+    fresh = journal.create_key("billing-api")
+    journal.at("31m").deactivate("billing-prod")  # the secret still holds the old key
+    result = verdict(journal, rotated)
+    assert not result.holds and "prod/billing-api/aws still holds" in result.reason
+    journal.at("32m").put_secret("prod/billing-api/aws", fresh)
+    result = verdict(journal, rotated)
+    assert not result.holds and "has not worked with it yet" in result.reason
+    journal.probes("33m", "34m", ok=True)  # the service reads the new key from the secret
+    assert holds(journal, rotated)
 
 
 def test_the_responders_own_key_is_never_counted() -> None:
     journal = story(responder_key="alvarez-cli")
     journal.at("8m").deactivate("leaked")
+    journal.create_key("deploy-bot")
     assert holds(journal, {"type": "keys-rotated", "exclude": ["billing-api"]})
 
 
 def test_keys_rotated_can_be_limited_to_some_users() -> None:
     journal = story()
     journal.at("8m").deactivate("leaked")
+    journal.create_key("deploy-bot")
     assert holds(journal, {"type": "keys-rotated", "users": ["deploy-bot"]})
     assert not holds(journal, {"type": "keys-rotated", "users": ["deploy-bot", "j.alvarez"]})
 
@@ -403,15 +447,36 @@ def test_every_region_means_every_region_of_the_scenario_format() -> None:
 # ── the support case, the repository ─────────────────────────────────────────────────────
 
 
-def test_the_case_is_replied_to_and_resolved_by_the_responder_only() -> None:
+def test_the_case_is_replied_to_and_resolved_by_the_team_only() -> None:
     journal = story()
     journal.at("5m").call("attacker", "support:AddCommunicationToCase", {"caseId": "1"})
+    journal.at("8m").deactivate("leaked")
     assert not holds(journal, {"type": "case-replied"})
     journal.at("50m").reply_to_case()
-    assert holds(journal, {"type": "case-replied"})
+    assert verdict(journal, {"type": "case-replied"}) == Verdict(
+        True, "the team replied to the case at 3000s, the leaked key disabled", "team"
+    )
     assert not holds(journal, {"type": "case-resolved"})
     journal.at("55m").resolve_case()
     assert holds(journal, {"type": "case-resolved"})
+
+
+def test_a_reply_counts_only_once_the_leaked_key_is_contained() -> None:
+    journal = story()
+    journal.at("4m").reply_to_case()  # "all fixed!" — the key still works
+    result = verdict(journal, {"type": "case-replied"})
+    assert (result.holds, result.reason) == (
+        False,
+        "the team replied at 240s while the leaked key still worked — reply again",
+    )
+    state = State(journal.scenario)
+    for event in journal.events():
+        state.apply(event)
+    assert state.case_replied is None  # AWS's follow-up still comes (the run's condition)
+    journal.at("8m").deactivate("leaked")
+    assert not holds(journal, {"type": "case-replied"})
+    journal.at("9m").reply_to_case()
+    assert holds(journal, {"type": "case-replied"})
 
 
 def test_repository_private_deleted_and_purged() -> None:
@@ -431,11 +496,13 @@ def test_repository_private_deleted_and_purged() -> None:
 # ── the workload and its secret ──────────────────────────────────────────────────────────
 
 
-def test_a_rotated_secret_holds_a_new_active_key() -> None:
+def test_a_rotated_secret_holds_a_new_key_the_service_runs_with() -> None:
     journal = story()
     rotated = {"type": "secret-rotated", "secret": "prod/billing-api/aws"}
+    old = journal.key("billing-prod")
+    journal.probes("0s", "31m", ok=True)
     assert verdict(journal, rotated).reason == (
-        "prod/billing-api/aws still holds the key it was seeded with"
+        f"prod/billing-api/aws still holds {old} (billing-prod)"
     )
     journal.at("30m")
     fresh = journal.create_key("billing-api")
@@ -449,19 +516,53 @@ def test_a_rotated_secret_holds_a_new_active_key() -> None:
         },
         {"SecretAccessKeyId": fresh},
     )
-    assert holds(journal, rotated)
-    journal.at("31m").call(
+    assert "billing-api has not worked with it yet" in verdict(journal, rotated).reason
+    journal.probes("31m", "32m", ok=True)
+    assert verdict(journal, rotated).reason == (
+        f"prod/billing-api/aws holds the new key {fresh}, but the old key {old} (billing-prod) "
+        "still works"
+    )
+    journal.at("32m").deactivate("billing-prod")
+    result = verdict(journal, rotated)
+    assert (result.holds, result.by) == (True, "team")
+    journal.at("33m").call(
         "responder",
         "secretsmanager:UpdateSecret",
         {"SecretId": "prod/billing-api/aws", "Description": "billing key"},
     )
     assert holds(journal, rotated)  # a new description is not a new value
-    journal.at("32m").deactivate(fresh)
+    journal.at("34m").deactivate(fresh)
     assert (
         verdict(journal, rotated).reason == f"prod/billing-api/aws holds {fresh}, which is Inactive"
     )
-    journal.at("33m").put_secret("prod/billing-api/aws", None)
+    journal.at("35m").put_secret("prod/billing-api/aws", None)
     assert verdict(journal, rotated).reason == "prod/billing-api/aws holds no access key"
+
+
+def test_another_users_key_in_the_secret_is_no_rotation() -> None:
+    journal = story()
+    rotated = {"type": "secret-rotated", "secret": "prod/billing-api/aws"}
+    journal.probes("0s", "40m", ok=True)
+    journal.at("20m")
+    borrowed = journal.create_key("j.alvarez")  # new, active, the team's — but j.alvarez's
+    journal.put_secret("prod/billing-api/aws", borrowed)
+    journal.at("25m").deactivate("billing-prod")
+    result = verdict(journal, rotated)
+    assert not result.holds
+    assert result.reason == (
+        f"prod/billing-api/aws holds {borrowed} of j.alvarez, not a key of billing-api"
+    )
+    old_personal = journal.key("alvarez-cli")
+    journal.at("30m").put_secret("prod/billing-api/aws", old_personal)
+    assert "not a key of billing-api" in verdict(journal, rotated).reason
+
+
+def test_a_key_made_before_the_push_is_no_replacement() -> None:
+    journal = story()
+    journal.probes("0s", "40m", ok=True)
+    journal.at("20m").put_secret("prod/billing-api/aws", journal.key("ci-old"))
+    reason = verdict(journal, {"type": "secret-rotated", "secret": "prod/billing-api/aws"}).reason
+    assert "ci-deployer, not a key of billing-api" in reason
 
 
 def test_healthy_and_outage_follow_the_last_probe() -> None:
@@ -537,4 +638,136 @@ def test_a_manual_step_waits_for_its_own_mark() -> None:
     assert (
         verdict(journal, manual, owner="root-password").reason
         == "marked by the facilitator at 720s"
+    )
+
+
+# ── api-called: calls that did their job ─────────────────────────────────────────────────
+
+
+LOOKUP = {"type": "api-called", "action": "cloudtrail:LookupEvents", "covers": "leaked-key"}
+
+
+def lookup(journal: JournalBuilder, key: str, value: str, **params: Any) -> JournalBuilder:
+    region = params.pop("region", "us-east-1")
+    journal.call(
+        "responder",
+        "cloudtrail:LookupEvents",
+        {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}], **params},
+        region=region,
+    )
+    return journal
+
+
+def test_a_lookup_covers_the_leaked_key_by_its_id_or_its_user() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_whoami()
+    journal.at("2m").attacker_discovery(["us-east-1"])
+    journal.at("5m")
+    lookup(journal, "AccessKeyId", journal.leaked)
+    assert verdict(journal, LOOKUP) == Verdict(
+        True, "cloudtrail:LookupEvents covered the leaked key's activity", "team"
+    )
+    by_user = story().aws_notices()
+    by_user.at("80s").attacker_whoami()
+    by_user.at("5m")
+    lookup(by_user, "Username", "deploy-bot")
+    assert holds(by_user, LOOKUP)
+
+
+def test_a_lookup_of_something_else_is_no_investigation() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_whoami()
+    journal.at("5m")
+    lookup(journal, "EventName", "NoSuchEvent")
+    lookup(journal, "AccessKeyId", journal.key("alvarez-cli"))
+    assert holds(journal, {"type": "api-called", "action": "cloudtrail:LookupEvents"})
+    result = verdict(journal, LOOKUP)
+    assert not result.holds and "no lookup named the leaked key" in result.reason
+
+
+def test_a_lookup_where_the_key_left_nothing_is_no_investigation() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_whoami()  # in us-east-1
+    journal.at("5m")
+    lookup(journal, "AccessKeyId", journal.leaked, region="ap-southeast-3")
+    assert not holds(journal, LOOKUP)
+    lookup(journal, "AccessKeyId", journal.leaked, region="us-east-1")
+    assert holds(journal, LOOKUP)
+
+
+def test_a_window_must_hold_everything_the_key_did_so_far() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_whoami()
+    journal.at("4m").attacker_backdoor_user("svc-backup-admin")  # the last call with the key
+    seconds = T0.timestamp()
+    journal.at("5m")
+    lookup(journal, "AccessKeyId", journal.leaked, StartTime=seconds + 120, EndTime=seconds + 300)
+    assert not holds(journal, LOOKUP)  # misses the first call at 80 s
+    lookup(journal, "AccessKeyId", journal.leaked, StartTime=seconds, EndTime=seconds + 200)
+    assert not holds(journal, LOOKUP)  # misses the backdoor at 4 m
+    lookup(
+        journal,
+        "AccessKeyId",
+        journal.leaked,
+        StartTime="2026-03-02T12:00:00Z",
+        EndTime="2026-03-02T12:40:00Z",
+    )
+    assert holds(journal, LOOKUP)
+
+
+def test_when_every_use_of_the_key_was_refused_a_lookup_over_the_whole_exposure_counts() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_refused("sts:GetCallerIdentity")  # never in the event history
+    journal.at("5m")
+    lookup(journal, "AccessKeyId", journal.leaked, region="ap-southeast-3")  # nobody's region
+    assert not holds(journal, LOOKUP)
+    seconds = T0.timestamp()
+    lookup(journal, "AccessKeyId", journal.leaked, StartTime=seconds + 60)  # after the push
+    assert not holds(journal, LOOKUP)
+    lookup(journal, "AccessKeyId", journal.leaked, region="eu-west-1")  # a company region
+    assert holds(journal, LOOKUP)
+
+
+def test_a_lookup_signed_with_the_leaked_key_earns_nothing() -> None:
+    journal = story().aws_notices()
+    journal.at("80s").attacker_whoami()
+    journal.at("5m").call(
+        "responder",
+        "cloudtrail:LookupEvents",
+        {"LookupAttributes": [{"AttributeKey": "AccessKeyId", "AttributeValue": journal.leaked}]},
+        key=journal.leaked,
+    )
+    assert not holds(journal, {"type": "api-called", "action": "cloudtrail:LookupEvents"})
+
+
+SWEEP = {"type": "api-called", "action": "ec2:DescribeInstances", "all_regions": True}
+
+
+def test_a_sweep_before_the_attackers_last_launch_does_not_see_it() -> None:
+    journal = story()
+    journal.at("4m").attacker_backdoor_user("svc-backup-admin")
+    journal.at("5m").sweep()
+    journal.at("6m").attacker_mining(["sa-east-1"], count=1)
+    result = verdict(journal, SWEEP)
+    assert (result.holds, result.reason) == (
+        False,
+        "ec2:DescribeInstances not called since the attacker's last launch in 1 region(s): "
+        "sa-east-1",
+    )
+    journal.at("10m").sweep(regions=["sa-east-1"])
+    assert holds(journal, SWEEP)
+    journal.at("14m").attacker_mining(["sa-east-1"], count=1)  # relaunched
+    assert not holds(journal, SWEEP)
+
+
+def test_where_the_attacker_launched_is_a_sweep_of_its_own() -> None:
+    journal = story()
+    where = {"type": "api-called", "action": "ec2:DescribeInstances", "attacker_regions": True}
+    journal.at("4m").attacker_backdoor_user("svc-backup-admin")
+    journal.at("6m").attacker_mining(["sa-east-1", "ap-southeast-3"], count=1)
+    journal.at("8m").sweep(regions=["sa-east-1"])
+    assert "ap-southeast-3" in verdict(journal, where).reason
+    journal.at("9m").sweep(regions=["ap-southeast-3"])
+    assert verdict(journal, where) == Verdict(
+        True, "ec2:DescribeInstances called where the attacker launched", "team"
     )

@@ -1,8 +1,9 @@
 """Scoring what the real gateway journals: an incident played over HTTP against the mock.
 
 The attacker backdoors IAM with the leaked key and mines with the backdoor user's key; AWS's
-quarantine lands; a responder disables the leaked key and cleans up with the AWS API, through
-the gateway on 127.0.0.1. The journal the gateway wrote is then scored like any other.
+quarantine lands and its email follows; a responder disables the leaked key and cleans up with
+the AWS API, through the gateway on 127.0.0.1. The journal the gateway wrote is then scored
+like any other.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def test_a_journal_written_by_the_gateway_scores(
         data={"user_name": estate.leaked.user_name, "policy": "V3", "policy_arn": QUARANTINE_V3},
     )
 
+    run_clock.t = 120.0
+    journal.append(
+        "inject.delivered",
+        t=120.0,
+        inject="case-email",
+        type="email",
+        data={"user_name": estate.leaked.user_name, "access_key_id": leaked.access_key_id},
+    )
+
     run_clock.t = 360.0
     mining = mock_account.client("ec2", backdoor, region="eu-west-1")
     launched = mining.run_instances(
@@ -84,12 +94,15 @@ def test_a_journal_written_by_the_gateway_scores(
         evaluator.observe(event)
     score = evaluator.score()
     steps = {s.id: (s.status, s.satisfied_at_s) for s in score.steps}
-    assert steps["disable-leaked-key"] == ("success", 420.0)
-    assert steps["investigate-before-deleting"] == ("success", 420.0)
-    assert steps["remove-attacker-leftovers"] == ("success", 540.0)
+    # Detection is the email at 120 s: the quarantine at 60 s is no notice.
+    assert score.detected_at_s == 120.0
+    assert steps["disable-leaked-key"] == ("success", 360.0)
+    assert steps["investigate-before-deleting"] == ("success", 360.0)
+    assert steps["remove-attacker-leftovers"] == ("success", 480.0)
     assert steps["delete-leaked-key"] == ("failed", None)
+    assert {s.id: s.by for s in score.steps}["disable-leaked-key"] == "team"
     state = evaluator.state
     assert state.keys[backdoor.access_key_id].created_by == "attacker"
     assert {state.instances[i].created_by for i in instance_ids} == {"attacker"}
     assert {p.id: p.points for p in score.penalties}["quarantine-removed-early"] == 0.0
-    assert score.metrics.time_to_contain_s == 420.0
+    assert score.metrics.time_to_contain_s == 360.0

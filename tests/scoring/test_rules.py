@@ -25,18 +25,20 @@ def penalty_points(score: Score, penalty_id: str) -> tuple[float, float | None]:
     return found.points, found.at_s
 
 
-# disable-leaked-key: 20 points, target 10 m, deadline 40 m; detection at 60 s.
+# disable-leaked-key: 20 points, target 10 m, deadline 40 m; detection at 110 s (the support
+# case: the quarantine at 60 s is no notice).
 @pytest.mark.parametrize(
     ("deactivated", "status", "at", "awarded"),
     [
         ("30s", "success", 0.0, 20.0),  # before the notice: counts as done at detection
         ("60s", "success", 0.0, 20.0),
-        ("660s", "success", 600.0, 20.0),  # on the target
-        ("1560s", "partial", 1500.0, 10.0),  # half-way to the deadline: half the points
-        ("2160s", "partial", 2100.0, 3.33),
-        ("2459s", "partial", 2399.0, 0.01),
-        ("2460s", "failed", 2400.0, 0.0),  # on the deadline: nothing left
-        ("3000s", "failed", 2940.0, 0.0),
+        ("110s", "success", 0.0, 20.0),
+        ("710s", "success", 600.0, 20.0),  # on the target
+        ("1610s", "partial", 1500.0, 10.0),  # half-way to the deadline: half the points
+        ("2210s", "partial", 2100.0, 3.33),
+        ("2509s", "partial", 2399.0, 0.01),
+        ("2510s", "failed", 2400.0, 0.0),  # on the deadline: nothing left
+        ("3050s", "failed", 2940.0, 0.0),
     ],
 )
 def test_points_fall_linearly_from_the_target_to_the_deadline(
@@ -56,8 +58,9 @@ def test_a_fix_undone_and_redone_counts_from_the_redo() -> None:
     score = score_journal(northwind(), story.end().events())
 
     result = step(score, "disable-leaked-key")
-    assert (result.status, result.satisfied_at_s, result.awarded) == ("partial", 1740.0, 7.33)
-    assert score.metrics.time_to_contain_s == 1740.0
+    # 20 × (2400 − 1690) / (2400 − 600)
+    assert (result.status, result.satisfied_at_s, result.awarded) == ("partial", 1690.0, 7.89)
+    assert score.metrics.time_to_contain_s == 1690.0
     evidence = [
         (e["t"], e["holds"])
         for e in score.extra["evidence"]
@@ -117,7 +120,7 @@ def test_a_one_off_penalty_counts_once_however_often_it_happens() -> None:
     story.put_secret("prod/billing-api/aws", fresh)
     story.at("20m").delete_key(fresh)  # and once more, with the replacement
     score = score_journal(northwind(), story.end().events())
-    assert penalty_points(score, "production-key-deleted") == (15.0, 540.0)
+    assert penalty_points(score, "production-key-deleted") == (15.0, 490.0)
 
 
 def test_a_run_still_going_has_pending_steps() -> None:
@@ -130,7 +133,10 @@ def test_a_run_still_going_has_pending_steps() -> None:
     assert now.ended_at_s is None
     assert step(now, "disable-leaked-key").status == "success"
     assert step(now, "acknowledge").status == "pending"
-    assert step(now, "remove-leftovers").status == "success"  # the attacker has not struck
+    # The attacker has not struck: nothing to remove, and nothing earned for it.
+    leftovers = step(now, "remove-leftovers")
+    assert (leftovers.status, leftovers.awarded) == ("pending", 0.0)
+    assert "it already held at detection" in leftovers.reason
     assert not now.passed  # pending points do not reach the pass mark
 
     later = score_journal(northwind(), events, now=50 * 60)
@@ -174,10 +180,28 @@ def test_rescoring_a_journal_from_disk_gives_the_same_score(tmp_path: Path) -> N
     assert Score.from_json(document) == first
 
 
-def test_acknowledging_counts_the_first_act_after_the_notice() -> None:
+def test_time_to_acknowledge_is_the_acknowledge_step() -> None:
     story = JournalBuilder(northwind())
     story.at("30s").note("setting up the CLI profile")  # before AWS has said anything
     story.aws_notices()
     story.at("5m").deactivate("leaked")
+    story.at("6m").mark("acknowledge")
     score = score_journal(northwind(), story.end().events())
-    assert score.metrics.time_to_acknowledge_s == 240.0
+    assert score.metrics.time_to_acknowledge_s == 250.0 == step(score, "acknowledge").satisfied_at_s
+
+    unmarked = JournalBuilder(northwind()).aws_notices()
+    unmarked.at("5m").deactivate("leaked")
+    score = score_journal(northwind(), unmarked.end().events())
+    assert score.metrics.time_to_acknowledge_s is None  # as the acknowledge step says: missed
+
+
+def test_without_an_acknowledge_step_the_first_act_after_the_notice_acknowledges() -> None:
+    scenario = northwind().model_copy(
+        update={"steps": [s for s in northwind().steps if s.phase != "acknowledge"]}
+    )
+    story = JournalBuilder(scenario)
+    story.at("30s").note("setting up the CLI profile")  # before AWS has said anything
+    story.aws_notices()
+    story.at("5m").deactivate("leaked")
+    score = score_journal(scenario, story.end().events())
+    assert score.metrics.time_to_acknowledge_s == 190.0

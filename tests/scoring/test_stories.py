@@ -1,5 +1,6 @@
 """Golden scores of whole incidents: three teams face the same attack on Northwind
-(tests/scoring/stories.py). Detection is at 60 s; every time below counts from there."""
+(tests/scoring/stories.py). Detection is the support case at 110 s (the quarantine at 60 s
+shows only in IAM); every time below counts from there."""
 
 from __future__ import annotations
 
@@ -25,29 +26,36 @@ def test_a_well_drilled_team_gets_every_point() -> None:
     score = score_journal(northwind(), well_drilled().events())
 
     assert statuses(score) == {
-        "acknowledge": ("success", 180.0, 5.0),
-        "investigate-first": ("success", 240.0, 10.0),
-        "disable-leaked-key": ("success", 420.0, 20.0),
-        "repository-private": ("success", 480.0, 5.0),
-        "delete-leaked-key": ("success", 1440.0, 5.0),
-        "remove-leftovers": ("success", 840.0, 20.0),
-        "sweep-regions": ("success", 660.0, 5.0),
-        "logging-back-on": ("success", 1020.0, 5.0),
-        "rotate-old-keys": ("success", 1740.0, 10.0),
-        "rotate-workload-key": ("success", 2100.0, 5.0),
-        "reply-to-case": ("success", 2940.0, 10.0),
+        "acknowledge": ("success", 130.0, 5.0),
+        "investigate-first": ("success", 190.0, 10.0),
+        "disable-leaked-key": ("success", 370.0, 20.0),
+        "repository-private": ("success", 430.0, 5.0),
+        "delete-leaked-key": ("success", 1390.0, 5.0),
+        "remove-leftovers": ("success", 790.0, 20.0),
+        "sweep-regions": ("success", 610.0, 5.0),  # after the miners' launch at 6 m
+        "logging-back-on": ("success", 970.0, 5.0),
+        # j.alvarez's key swapped for a new one, deploy-bot given a new key: both at 30 m
+        "rotate-old-keys": ("success", 1690.0, 10.0),
+        # the new billing key in the secret at 36 m, the old one deactivated at 45 m
+        "rotate-workload-key": ("success", 2590.0, 5.0),
+        "reply-to-case": ("success", 2890.0, 10.0),
+    }
+    assert {s.id: s.by for s in score.steps} == {
+        **{s.id: "team" for s in score.steps},
+        "acknowledge": "facilitator",
     }
     assert penalties(score) == {
         "evidence-destroyed": (0.0, None),
         "leaked-key-reused": (0.0, None),
         "production-key-deleted": (0.0, None),
         "billing-outage": (0.0, None),
+        "collateral-damage": (0.0, None),
     }
     assert score.metrics == Metrics(
-        time_to_acknowledge_s=120.0,  # the note at 3 m, before the facilitator's mark
-        time_to_contain_s=420.0,
-        time_to_eradicate_s=1440.0,
-        time_to_recover_s=2100.0,
+        time_to_acknowledge_s=130.0,  # the facilitator's mark of the acknowledge step
+        time_to_contain_s=370.0,
+        time_to_eradicate_s=1390.0,
+        time_to_recover_s=2590.0,
         outage_s=0.0,
     )
     assert (score.scenario, score.team, score.score, score.passed) == (
@@ -56,7 +64,7 @@ def test_a_well_drilled_team_gets_every_point() -> None:
         100.0,
         True,
     )
-    assert (score.pass_mark, score.detected_at_s, score.ended_at_s) == (70, 60.0, 7200.0)
+    assert (score.pass_mark, score.detected_at_s, score.ended_at_s) == (70, 110.0, 7200.0)
 
 
 def test_a_team_that_only_deletes_the_key_fails_on_the_leftovers() -> None:
@@ -65,10 +73,10 @@ def test_a_team_that_only_deletes_the_key_fails_on_the_leftovers() -> None:
     assert statuses(score) == {
         "acknowledge": ("failed", None, 0.0),
         "investigate-first": ("failed", None, 0.0),
-        # 1140 s after detection: 20 × (2400 − 1140) / (2400 − 600)
-        "disable-leaked-key": ("partial", 1140.0, 14.0),
+        # 1090 s after detection: 20 × (2400 − 1090) / (2400 − 600)
+        "disable-leaked-key": ("partial", 1090.0, 14.56),
         "repository-private": ("failed", None, 0.0),
-        "delete-leaked-key": ("success", 1140.0, 5.0),
+        "delete-leaked-key": ("success", 1090.0, 5.0),
         "remove-leftovers": ("failed", None, 0.0),
         "sweep-regions": ("failed", None, 0.0),
         "logging-back-on": ("failed", None, 0.0),
@@ -78,15 +86,17 @@ def test_a_team_that_only_deletes_the_key_fails_on_the_leftovers() -> None:
     }
     assert all(points == 0.0 for points, _ in penalties(score).values())
     assert score.metrics == Metrics(
-        time_to_acknowledge_s=1140.0,
-        time_to_contain_s=1140.0,
+        time_to_acknowledge_s=None,  # nobody acknowledged: the facilitator marked nothing
+        time_to_contain_s=1090.0,
         time_to_eradicate_s=None,
         time_to_recover_s=None,
         outage_s=0.0,
     )
-    assert (score.score, score.passed) == (19.0, False)
+    assert (score.score, score.passed) == (19.56, False)
     leftovers = next(s for s in score.steps if s.id == "remove-leftovers")
     assert "6 attacker resource(s) remain: user svc-backup-admin" in leftovers.reason
+    rotated = next(s for s in score.steps if s.id == "rotate-old-keys")
+    assert "deploy-bot has no new key from the team" in rotated.reason
 
 
 def test_a_careless_team_loses_more_than_it_earns() -> None:
@@ -96,35 +106,38 @@ def test_a_careless_team_loses_more_than_it_earns() -> None:
     assert statuses(score) == {
         "acknowledge": ("failed", None, 0.0),
         "investigate-first": ("failed", None, 0.0),
-        "disable-leaked-key": ("success", 300.0, 20.0),
+        "disable-leaked-key": ("success", 250.0, 20.0),
         "repository-private": ("failed", None, 0.0),
-        "delete-leaked-key": ("success", 300.0, 5.0),
+        "delete-leaked-key": ("success", 250.0, 5.0),
         "remove-leftovers": ("failed", None, 0.0),
         "sweep-regions": ("failed", None, 0.0),
         "logging-back-on": ("failed", None, 0.0),
-        "rotate-old-keys": ("success", 540.0, 10.0),  # every old key deleted: rotated, bluntly
-        "rotate-workload-key": ("success", 2340.0, 5.0),
+        # deleting every old key is not rotating them: j.alvarez and deploy-bot got nothing
+        "rotate-old-keys": ("failed", None, 0.0),
+        # the billing service does run on a new key in the end, after a half-hour outage
+        "rotate-workload-key": ("success", 2350.0, 5.0),
         "reply-to-case": ("failed", None, 0.0),
     }
+    alvarez = story.key("alvarez-cli")
     assert score.penalties == [
         PenaltyResult(
             "evidence-destroyed",
             10.0,
-            240.0,
+            190.0,
             "The repository was deleted",
             "the repository was deleted",
         ),
         PenaltyResult(
             "leaked-key-reused",
             10.0,
-            120.0,
+            70.0,
             "A responder used the leaked key",
             "a responder signed a call with the leaked key at 180s",
         ),
         PenaltyResult(
             "production-key-deleted",
             15.0,
-            540.0,
+            490.0,
             "The billing key was deleted before a replacement was in place",
             f"{story.key('billing-prod')} (billing-prod) was deleted while "
             "prod/billing-api/aws still held it",
@@ -132,19 +145,36 @@ def test_a_careless_team_loses_more_than_it_earns() -> None:
         PenaltyResult(
             "billing-outage",
             20.0,  # 30 minutes down at 1 point a minute, capped at 20
-            600.0,
+            550.0,
             "Billing outage",
             "30 minute(s): the workload's probes have failed since 660s",
         ),
+        # billing-prod's deletion is the production-key penalty's; j.alvarez's key is not
+        PenaltyResult(
+            "collateral-damage",
+            5.0,
+            490.0,
+            "Collateral damage: what the attacker did not create was deleted or disabled",
+            f"1 item(s): access key {alvarez} (alvarez-cli) of j.alvarez (team)",
+            [
+                {
+                    "kind": "access-key",
+                    "name": alvarez,
+                    "detail": f"access key {alvarez} (alvarez-cli) of j.alvarez",
+                    "at_s": 490.0,
+                    "by": "team",
+                }
+            ],
+        ),
     ]
     assert score.metrics == Metrics(
-        time_to_acknowledge_s=120.0,
-        time_to_contain_s=300.0,
+        time_to_acknowledge_s=None,
+        time_to_contain_s=250.0,
         time_to_eradicate_s=None,
         time_to_recover_s=None,
         outage_s=1800.0,
     )
-    # 40 points earned, 55 lost: the score stops at zero.
+    # 30 points earned, 60 lost: the score stops at zero.
     assert (score.score, score.passed) == (0.0, False)
 
 
@@ -176,8 +206,10 @@ def test_the_library_seed_scenario_rewards_a_textbook_response(seed_scenario: Sc
         ("ci-current", "ci-deployer"),
     ):
         story.rotate(ref, user)
+    story.create_key("ohgodpleasenotme")  # the deploy helper's user gets a new key
     story.at("35m")
     story.put_secret("prod/billing-api/aws", story.create_key("billing-api"))
+    story.at("40m").deactivate("billing-prod")  # once the service runs on the new key
     story.at("50m").mark("root-password").reply_to_case()
     score = score_journal(seed_scenario, story.end().events())
 

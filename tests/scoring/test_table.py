@@ -22,7 +22,7 @@ def test_a_passing_run_shows_its_steps_and_timings() -> None:
     assert "northwind-scoring — team red: 100/100 (pass mark 70) PASSED" in text
     assert "disable-leaked-key *" in text
     assert "acknowledge (manual)" in text
-    assert "time to contain" in text and "7m" in text
+    assert "time to contain" in text and "6m10s" in text
 
 
 def test_a_failing_run_shows_its_penalties() -> None:

@@ -37,7 +37,15 @@ def evaluate(params: AccessKeyDisabled, state: State, owner: str) -> Verdict:
     still = [key for key in keys if not _disabled(key, params.state)]
     if still:
         return Verdict(False, "; ".join(_describe(key) for key in still) + f" (wanted {wanted})")
-    return Verdict(True, f"{subject}: " + "; ".join(_describe(key) for key in keys))
+    return Verdict(True, f"{subject}: " + "; ".join(_describe(key) for key in keys), _by(keys))
+
+
+def _by(keys: list[AccessKey]) -> str | None:
+    """Who disabled the last of the keys to stop working (None: dead from the start)."""
+    stopped = [key for key in keys if key.disabled is not None]
+    if not stopped:
+        return None
+    return max(stopped, key=lambda key: key.disabled or (0.0, 0)).disabled_by
 
 
 CHECK = register(
@@ -49,7 +57,9 @@ CHECK = register(
             "(still present, status Inactive), `state: deleted` wants it deleted, `state: any` "
             "accepts either. `key` is `leaked` (the key that leaked) or the id of a key in the "
             "estate; with `key: null` and a `user`, every key that user ever had must be "
-            "disabled — keys minted during the run included."
+            "disabled — keys minted during the run included. The step is the team's when the "
+            "team's call disabled the key (the last one, for a user's keys); a key already dead "
+            "at the push is nobody's doing (see `keep` in docs/scenario-format.md)."
         ),
         params=AccessKeyDisabled,
         reads=("api:iam",),

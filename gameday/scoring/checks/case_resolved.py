@@ -1,16 +1,16 @@
-"""case-resolved: the responder resolved AWS's support case."""
+"""case-resolved: the team resolved AWS's support case."""
 
 from __future__ import annotations
 
 from gameday.scenario.model import CaseState
 from gameday.scoring.checks.registry import CheckType, Verdict, register
-from gameday.scoring.state import State
+from gameday.scoring.state import TEAM, State
 
 
 def evaluate(params: CaseState, state: State, owner: str) -> Verdict:
     if state.case_resolved is None:
         return Verdict(False, "the support case is still open")
-    return Verdict(True, f"the responder resolved the case at {state.case_resolved[0]:.0f}s")
+    return Verdict(True, f"the team resolved the case at {state.case_resolved[0]:.0f}s", TEAM)
 
 
 CHECK = register(
@@ -18,8 +18,8 @@ CHECK = register(
         name="case-resolved",
         title="The support case is resolved",
         description=(
-            "Holds once the responder resolved the support case (`support:ResolveCase`, "
-            "successful)."
+            "Holds once the team resolved the support case (`support:ResolveCase`, "
+            "successful, signed with a key the team holds)."
         ),
         params=CaseState,
         reads=("api:support",),

@@ -9,9 +9,13 @@ from gameday.scoring.state import State
 
 def evaluate(params: RepositoryState, state: State, owner: str) -> Verdict:
     if state.repository.deleted:
-        return Verdict(True, "the repository is gone, and the key with it")
+        return Verdict(
+            True, "the repository is gone, and the key with it", state.repository.deleted_by
+        )
     if not state.repository.key_in_history:
-        return Verdict(True, "the history pushed last no longer holds the key")
+        return Verdict(
+            True, "the history pushed last no longer holds the key", state.repository.pushed_by
+        )
     if state.repository.private:
         return Verdict(False, "the repository is private, but its history still holds the key")
     return Verdict(False, "the key is still in the public history")

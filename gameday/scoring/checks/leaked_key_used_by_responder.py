@@ -11,7 +11,7 @@ def evaluate(params: LeakedKeyUsedByResponder, state: State, owner: str) -> Verd
     if state.leaked_key_used_by_responder is None:
         return Verdict(False, "no responder call was signed with the leaked key")
     t, _ = state.leaked_key_used_by_responder
-    return Verdict(True, f"a responder signed a call with the leaked key at {t:.0f}s")
+    return Verdict(True, f"a responder signed a call with the leaked key at {t:.0f}s", "team")
 
 
 CHECK = register(

@@ -12,14 +12,18 @@ def evaluate(params: LoggingEnabled, state: State, owner: str) -> Verdict:
         if params.trail in state.trails_deleted and params.trail not in state.trails:
             return Verdict(False, f"trail {params.trail} was deleted")
         if state.trails.get(params.trail, True):
-            return Verdict(True, f"trail {params.trail} is logging")
+            return Verdict(
+                True, f"trail {params.trail} is logging", state.trail_by.get(params.trail)
+            )
         return Verdict(False, f"trail {params.trail} has stopped logging")
     stopped = sorted(name for name, logging in state.trails.items() if not logging)
     if stopped:
         return Verdict(False, f"not logging: {', '.join(stopped)}")
     if state.trails_deleted and not state.trails:
         return Verdict(False, f"trail(s) deleted: {', '.join(sorted(state.trails_deleted))}")
-    return Verdict(True, "every trail is logging")
+    switched = sorted({state.trail_by[name] for name in state.trails if name in state.trail_by})
+    by = next((who for who in switched if who != "team"), switched[0] if switched else None)
+    return Verdict(True, "every trail is logging", by)
 
 
 CHECK = register(
@@ -30,7 +34,8 @@ CHECK = register(
             "Holds while the named `trail` logs (or, without `trail`, while every trail logs and "
             "at least one remains if any was deleted). Trails start as the estate declares them; "
             "StopLogging and StartLogging switch them, DeleteTrail removes one, and a trail made "
-            "with CreateTrail logs only after StartLogging."
+            "with CreateTrail logs only after StartLogging. The step is the team's when the "
+            "team started the trail again; a trail that never stopped is nobody's doing."
         ),
         params=LoggingEnabled,
         reads=("api:cloudtrail",),

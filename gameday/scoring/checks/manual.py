@@ -9,7 +9,9 @@ from gameday.scoring.state import State
 
 def evaluate(params: Manual, state: State, owner: str) -> Verdict:
     if owner in state.marks:
-        return Verdict(True, f"marked by the facilitator at {state.marks[owner]:.0f}s")
+        return Verdict(
+            True, f"marked by the facilitator at {state.marks[owner]:.0f}s", "facilitator"
+        )
     return Verdict(False, "waiting for the facilitator (`gameday mark`)")
 
 
@@ -19,8 +21,10 @@ CHECK = register(
         title="Marked by the facilitator",
         description=(
             "For what a machine cannot observe (the root password changed, legal informed): "
-            "holds from the first `mark` event naming the step (`gameday mark RUN_DIR STEP_ID`). "
-            "`instructions` tell the facilitator what to look for."
+            "holds from the first `mark` event naming the step (`gameday mark RUN_DIR STEP_ID`) "
+            "made by the facilitator (`by: facilitator`, which takes the facilitator's token); "
+            "a mark by anyone else counts for nothing. `instructions` tell the facilitator what "
+            "to look for."
         ),
         params=Manual,
         reads=("kind:mark",),

@@ -32,18 +32,22 @@ def evaluate(params: PolicyAttached, state: State, owner: str) -> Verdict:
     user = state.users.get(name)
     if user is None:
         return Verdict(False, f"user {name} is not in the account")
-    now = [a.name for a in user.policies.values() if matches(params.policy, a, state)]
+    found = [a for a in user.policies.values() if matches(params.policy, a, state)]
+    now = [a.name for a in found]
     if params.attached:
         if now:
-            return Verdict(True, f"{', '.join(now)} attached to {name}")
+            return Verdict(True, f"{', '.join(now)} attached to {name}", found[0].by)
         return Verdict(False, f"no {params.policy} policy on {name}")
     if now:
         return Verdict(False, f"{', '.join(now)} still attached to {name}")
-    before = [a.name for a in user.history.values() if matches(params.policy, a, state)]
-    if not before:
+    removed = [a for a in user.history.values() if matches(params.policy, a, state)]
+    if not removed:
         return Verdict(False, f"{name} never had a {params.policy} policy to remove")
     gone = "user deleted" if not user.exists else "detached"
-    return Verdict(True, f"{', '.join(before)} removed from {name} ({gone})")
+    names = ", ".join(a.name for a in removed)
+    return Verdict(
+        True, f"{names} removed from {name} ({gone})", user.removed_by.get(removed[-1].key)
+    )
 
 
 CHECK = register(
@@ -59,7 +63,12 @@ CHECK = register(
             "included), read from the PolicyDocument of PutUserPolicy, CreatePolicy and "
             "CreatePolicyVersion; anything else is a managed policy ARN. With `attached: false`, "
             "holds once such a policy was on the user and is no longer (detached, or the user "
-            "deleted) — a policy that was never there has not been removed."
+            "deleted) — a policy that was never there has not been removed. The step is the "
+            "team's when the team attached (or removed) the policy; AWS's quarantine on the user "
+            "is AWS's doing, so a step that wants it left alone is a `keep` step. A step that "
+            "lifts the quarantine names the containment step in its `after`, so that lifting it "
+            "while the leaked key works earns nothing (and the penalty quarantine-removed-early "
+            "is what it costs)."
         ),
         params=PolicyAttached,
         reads=("api:iam", "kind:inject.delivered"),

@@ -15,7 +15,11 @@ def evaluate(params: ProductionKeyDeletedWithoutReplacement, state: State, owner
     held = secret.key_id if secret is not None else None
     key = state.keys.get(held) if held else None
     if key is not None and not key.exists:
-        return Verdict(True, f"{key.label()} was deleted while {workload.secret} still held it")
+        return Verdict(
+            True,
+            f"{key.label()} was deleted while {workload.secret} still held it",
+            key.deleted_by,
+        )
     return Verdict(False, f"{workload.secret} does not hold a deleted key")
 
 

@@ -13,7 +13,9 @@ def evaluate(params: QuarantineKept, state: State, owner: str) -> Verdict:
         return Verdict(False, f"the quarantine was removed at {t:.0f}s while the leaked key worked")
     if state.leaked_key_works():
         return Verdict(False, "the leaked key is still active")
-    return Verdict(True, "the leaked key was disabled with the quarantine still in place")
+    key = state.leaked_key()
+    by = key.disabled_by if key is not None else None
+    return Verdict(True, "the leaked key was disabled with the quarantine still in place", by)
 
 
 CHECK = register(

@@ -2,14 +2,16 @@
 
 A check type pairs metadata (its name, a title, what it reads, a description for the
 catalogue) with behaviour: `evaluate(params, state, owner)` returns a `Verdict` — whether the
-predicate holds over the state projected from the journal, and why. `owner` is the id of the
-step or penalty the check belongs to (a manual check is satisfied by a `mark` of that id).
+predicate holds over the state projected from the journal, why, and whose act made it hold.
+`owner` is the id of the step or penalty the check belongs to (a manual check is satisfied by
+a `mark` of that id).
 
 What a check reads is a set of *topics*; the state names the topics each journal event
 touches, and a check is re-evaluated only when one of its topics is touched:
 
 - `api:SERVICE`   a successful, mutating API call to SERVICE (`api:iam`, `api:ec2` …)
-- `called:SERVICE:Action`  a successful call of that action by the responder
+- `called:SERVICE:Action`  a successful call of that action by the team (signed with a key
+                           the team holds)
 - `leaked-key:responder`   a call signed with the leaked key, journaled as the responder's
 - `kind:KIND`     a journal event of that kind (`kind:workload.probe`, `kind:mark` …)
 - `steps`         another step's check changed (for checks that depend on steps)
@@ -36,10 +38,17 @@ STEPS_TOPIC = "steps"
 
 
 class Verdict(NamedTuple):
-    """The value of a check at one moment, and the reason in words."""
+    """The value of a check at one moment, the reason in words, and who made it hold.
+
+    `by` names whose act made the check true (`team`, `facilitator`, `attacker`, `aws` …, see
+    `gameday.scoring.state.doer`), or None when nobody's did (it held from the start, or holds
+    because nothing happened). A step earns points only for a check the team (or, for a
+    manual step, the facilitator) made true.
+    """
 
     holds: bool
     reason: str
+    by: str | None = None
 
 
 class UnknownCheckError(UserError):

@@ -9,7 +9,7 @@ from gameday.scoring.state import State
 
 def evaluate(params: RepositoryState, state: State, owner: str) -> Verdict:
     if state.repository.deleted:
-        return Verdict(True, "the repository was deleted")
+        return Verdict(True, "the repository was deleted", state.repository.deleted_by)
     return Verdict(False, "the repository still exists")
 
 

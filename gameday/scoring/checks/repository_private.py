@@ -11,7 +11,7 @@ def evaluate(params: RepositoryState, state: State, owner: str) -> Verdict:
     if state.repository.deleted:
         return Verdict(False, "the repository was deleted, not made private")
     if state.repository.private:
-        return Verdict(True, "the repository is private")
+        return Verdict(True, "the repository is private", state.repository.private_by)
     return Verdict(False, "the repository is still public")
 
 

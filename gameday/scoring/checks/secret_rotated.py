@@ -1,4 +1,4 @@
-"""secret-rotated: a Secrets Manager secret holds a new, working access key."""
+"""secret-rotated: a Secrets Manager secret holds a replacement key the service runs with."""
 
 from __future__ import annotations
 
@@ -11,30 +11,36 @@ def evaluate(params: SecretRotated, state: State, owner: str) -> Verdict:
     secret = state.secrets.get(params.secret)
     if secret is None:
         return Verdict(False, f"secret {params.secret} is not in the account")
-    if secret.key_id is None:
-        return Verdict(False, f"{params.secret} holds no access key")
-    if secret.key_id == secret.seeded_key_id:
-        return Verdict(False, f"{params.secret} still holds the key it was seeded with")
-    key = state.keys.get(secret.key_id)
-    if key is None or not key.active:
-        state_now = "unknown" if key is None else ("deleted" if not key.exists else key.status)
-        return Verdict(False, f"{params.secret} holds {secret.key_id}, which is {state_now}")
-    return Verdict(True, f"{params.secret} holds the new active key {key.access_key_id}")
+    rotated, why, by = state.secret_rotation(secret)
+    if not rotated:
+        return Verdict(False, why)
+    old = state.keys.get(secret.seeded_key_id) if secret.seeded_key_id else None
+    if old is None:
+        return Verdict(True, why, by)
+    if old.active:
+        return Verdict(False, f"{why}, but the old key {old.label()} still works")
+    doers = [by, old.disabled_by]
+    by = next((who for who in doers if who != "team"), "team")
+    return Verdict(True, f"{why}; the old key {old.label()} is disabled", by)
 
 
 CHECK = register(
     CheckType(
         name="secret-rotated",
-        title="A secret holds a new access key",
+        title="A secret holds a replacement key, and the old key is disabled",
         description=(
-            "Holds when the Secrets Manager `secret` holds an access key other than the one it "
-            "was seeded with, and that key is Active. The journal never carries secret values: "
-            "the gateway reports, as `result.SecretAccessKeyId` of PutSecretValue and "
-            "UpdateSecret, the access key id found in the new value (JSON with "
-            "`aws_access_key_id`)."
+            "Holds when the Secrets Manager `secret` holds a new key of the same user as the "
+            "key it was seeded with — created by the team after the push (T0) and Active — the "
+            "old key is disabled (Inactive or deleted), and, for the workload's secret, a "
+            "workload probe has worked with the new key since it was put in (the service "
+            "really runs on it). Another user's key copied into the secret, a key the attacker "
+            "minted, or a key the team created before the push is no rotation. The journal "
+            "never carries secret values: the gateway reports, as `result.SecretAccessKeyId` of "
+            "PutSecretValue and UpdateSecret, the access key id found in the new value (JSON "
+            "with `aws_access_key_id`), and the probe its `access_key_id`."
         ),
         params=SecretRotated,
-        reads=("api:secretsmanager", "api:iam"),
+        reads=("api:secretsmanager", "api:iam", "kind:workload.probe"),
         evaluate=evaluate,
         parameters={
             "secret": "the name of a secret of the estate",
