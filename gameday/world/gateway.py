@@ -703,10 +703,11 @@ class Gateway:
         assumed = assumed_role(str(call.principal.get("account_id", "")), key.access_key_id)
         if assumed is None:
             return None  # a temporary key moto minted without a session: nothing to check
-        given = signature.session_token or ""
-        if not hmac.compare_digest(given, str(assumed.session_token)):
+        given = (signature.session_token or "").encode()
+        if not hmac.compare_digest(given, str(assumed.session_token).encode()):
             return self._refused_key(call, token=True)
         if assumed.expiration.replace(tzinfo=UTC) < self.now():
+            call.principal = {}
             return _expired_token(call)
         return None
 
@@ -1223,7 +1224,7 @@ def _claimed_key(request: HttpRequest) -> str | None:
     """The key an unreadable signature names, for the journal only: it proves nothing."""
     found = _CLAIMED_KEY.search(request.header("Authorization") or "")
     if found:
-        return found.group(1)
+        return found.group(1) or found.group(2)
     credential = request.query_parameters.get("X-Amz-Credential", "")
     return credential.split("/", 1)[0] or request.query_parameters.get("AWSAccessKeyId") or None
 

@@ -774,8 +774,8 @@ def test_the_exercises_clients_sign_on_the_run_clock_hours_from_real_time(
     assert refusal(plain.get_caller_identity)[0] == "SignatureDoesNotMatch"
 
 
-def test_temporary_credentials_need_their_session_token(
-    mock_account: MockAccount, estate: SeededEstate
+def test_temporary_credentials_need_their_session_token_and_expire(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
 ) -> None:
     iam = responder(mock_account, "iam")
     trust = {
@@ -784,7 +784,7 @@ def test_temporary_credentials_need_their_session_token(
     }
     role = iam.create_role(RoleName="forensics", AssumeRolePolicyDocument=json.dumps(trust))
     minted = responder(mock_account, "sts").assume_role(
-        RoleArn=role["Role"]["Arn"], RoleSessionName="ir"
+        RoleArn=role["Role"]["Arn"], RoleSessionName="ir", DurationSeconds=900
     )["Credentials"]
     temporary = Credential(minted["AccessKeyId"], minted["SecretAccessKey"])
     assert temporary.access_key_id.startswith("ASIA")
@@ -806,6 +806,11 @@ def test_temporary_credentials_need_their_session_token(
         assert refusal(session(token).client("sts").get_caller_identity)[0] == (
             "InvalidClientTokenId"
         )
+    run_clock.t = 901.0
+    assert refusal(session(minted["SessionToken"]).client("sts").get_caller_identity)[::2] == (
+        "ExpiredToken",
+        403,
+    )
 
 
 def test_the_framework_credential_acts_as_aws_in_the_account(
