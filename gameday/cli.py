@@ -17,8 +17,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from gameday.errors import ExitCode, ScenarioError, UserError
+from gameday.errors import ExitCode, ScenarioError, UserError, printable
 from gameday.exercise.facilitator import TOKEN_VARIABLE
 from gameday.rundir import RunDir, private_files, resolve_run_dir
 from gameday.scenario import load_scenario
@@ -75,11 +76,15 @@ def list_command(folder: Path | None) -> None:
         if entry.scenario is None:
             broken += 1
             table.add_row(
-                f"[red]{entry.path.name}[/red]", "(invalid: run `gameday validate` on it)", "", ""
+                Text(printable(entry.path.name), style="red"),
+                "(invalid: run `gameday validate` on it)",
+                "",
+                "",
             )
             continue
         s = entry.scenario
-        table.add_row(s.id, s.title, s.difficulty, format_duration(s.duration))
+        # shown as text: a title is never markup, nor bytes for the terminal to obey
+        table.add_row(s.id, Text(printable(s.title)), s.difficulty, format_duration(s.duration))
     stdout.print(table)
     if broken:
         stderr.print(f"{broken} scenario file(s) in {folder} do not validate")

@@ -11,6 +11,7 @@ Anything else that escapes is a bug: the CLI lets its traceback show and exits 3
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -35,6 +36,33 @@ class RunDirError(UserError):
     """A run directory that does not exist or holds no run."""
 
 
+# Characters a message must not carry to a terminal or a log: controls (a line break would
+# split one problem over two lines, an escape sequence would recolour the terminal) and the
+# bidirectional overrides. Scenario text quoted in a message is shown with them escaped.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """`text` with every control and bidirectional character escaped (`\\n`, `\\x1b`, `\\u202e`).
+
+    With `lines`, line breaks and tabs are kept (for text shown as a block).
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if lines and char in "\n\t":
+            return char
+        if char in _ESCAPES:
+            return _ESCAPES[char]
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong in a file, located at a YAML node."""
@@ -45,7 +73,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+        return printable(f"{self.path}:{self.line}:{self.column}: {self.message}")
 
 
 class ScenarioError(UserError):

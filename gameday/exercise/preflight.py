@@ -23,7 +23,7 @@ from gameday.exercise.injects.base import nominal_times
 from gameday.exercise.injects.rendering import Renderer, RenderError, Scene
 from gameday.exercise.injects.sandbox import shared_budget
 from gameday.scenario.limits import RENDER_SECONDS, RENDER_STEPS
-from gameday.scenario.loader import Loc, ScenarioCheck
+from gameday.scenario.loader import Loc, ScenarioCheck, character_problem
 from gameday.scenario.model import Inject, Scenario
 
 AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
@@ -49,12 +49,20 @@ def check_injects(scenario: Scenario, renderer: Renderer) -> Iterator[tuple[Loc,
         for index, inject in enumerate(scenario.timeline):
             scene = Scene(scenario, facts, renderer, times[inject.id])
             try:
-                REGISTRY.get(inject.type).render(inject, scene)
+                delivered = REGISTRY.get(inject.type).render(inject, scene).delivered
             except UserError as error:
                 yield _field_at_fault(inject, index, error), _explained(inject, error)
+                continue
+            # what a template prints reaches mail clients and terminals: no control bytes
+            for text in (delivered.subject, delivered.body):
+                if problem := character_problem(text):
+                    what = problem.removeprefix("the text ")
+                    message = f"inject '{inject.id}' renders to text that {what}"
+                    yield _field_at_fault(inject, index, None), message
+                    break
 
 
-def _field_at_fault(inject: Inject, index: int, error: UserError) -> Loc:
+def _field_at_fault(inject: Inject, index: int, error: UserError | None) -> Loc:
     loc: Loc = ("timeline", index)
     inline = {
         field: getattr(inject, field, None)

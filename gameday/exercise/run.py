@@ -54,6 +54,7 @@ from gameday.exercise.view import FacilitatorView, clock_text
 from gameday.exercise.workload import WorkloadProbe
 from gameday.journal import Event, Journal, RunClock, iso, read_journal
 from gameday.report import write_reports
+from gameday.report.rendering import escape_markdown
 from gameday.rundir import DEFAULT_ROOT, RunDir, claim_run_dir, new_run_dir
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Inject, Scenario
@@ -669,12 +670,14 @@ def handout(
     user_name: str,
 ) -> str:
     exports = "\n".join(f"export {k}={v}" for k, v in environment.items())
-    return f"""# Responder handout — {scenario.title}
+    # scenario text and the team's name are shown literally, never as Markdown or HTML
+    title, team = escape_markdown(scenario.title), escape_markdown(options.team)
+    return f"""# Responder handout — {title}
 
 **SIMULATION — game day exercise.** Nothing here touches a real AWS account: the AWS
 endpoint below is a mock running on this machine, and every key in it is a decoy.
 
-Team: **{options.team}** · Account: **{scenario.account.id}** ({scenario.account.alias}) ·
+Team: **{team}** · Account: **{scenario.account.id}** ({scenario.account.alias}) ·
 Support plan: {scenario.account.support_plan}
 
 ## Your AWS access

@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gameday.errors import printable
 from gameday.exercise.timeline import Pending
 from gameday.journal import Event
 from gameday.scenario.model import Scenario
@@ -132,13 +133,19 @@ class FacilitatorView:
     def say(self, text: str, t: float | None = None) -> None:
         """A message for the facilitator only (console injects, call scripts)."""
         when = self.now() if t is None else t
+        # scenario text: shown as it is, never as markup or bytes for the terminal to obey
+        panel = Panel(
+            Text(printable(text, lines=True)), title=f"{clock_text(when)}  for the facilitator"
+        )
         if self._live is not None:
-            self._live.console.print(Panel(text, title=f"{clock_text(when)}  for the facilitator"))
+            self._live.console.print(panel)
         else:
-            self.console.print(Panel(text, title=f"{clock_text(when)}  for the facilitator"))
+            self.console.print(panel)
 
     def _print(self, t: float, lane: str, text: str) -> None:
-        line = Text.assemble((f"{clock_text(t)} ", "dim"), (f"{lane:<12}", STYLES[lane]), text)
+        line = Text.assemble(
+            (f"{clock_text(t)} ", "dim"), (f"{lane:<12}", STYLES[lane]), printable(text)
+        )
         self.console.print(line, soft_wrap=True)
 
     # ── the live panel ────────────────────────────────────────────────────────────────────
@@ -158,7 +165,7 @@ class FacilitatorView:
     def _render(self) -> Any:
         state = "PAUSED" if self.paused() else "running"
         header = Text.assemble(
-            (f"{self.scenario.title}", "bold"),
+            (printable(self.scenario.title), "bold"),
             f"  ·  team {self.team}  ·  ",
             (clock_text(self.now()), "bold cyan"),
             f"  ·  {state}",
@@ -175,5 +182,5 @@ class FacilitatorView:
         log.add_column()
         with self._lock:
             for t, lane, text in self.lines:
-                log.add_row(clock_text(t), Text(lane, style=STYLES[lane]), text)
+                log.add_row(clock_text(t), Text(lane, style=STYLES[lane]), Text(printable(text)))
         return Panel(Group(header, Text(""), coming, Text(""), log), title="gameday — SIMULATION")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from gameday.errors import printable
 from gameday.scenario.durations import DURATION_PATTERN, format_duration, parse_duration
 from gameday.scenario.limits import (
     MAX_AGE,
@@ -31,7 +32,11 @@ from gameday.scenario.limits import (
 
 
 def _shown(value: object) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    """A value quoted in a message: one line, at most 60 characters."""
+    if not isinstance(value, str):
+        return repr(value)
+    text = value if len(value) <= 60 else value[:57] + "..."
+    return "'" + printable(text) + "'"
 
 
 def _bounded(
@@ -117,9 +122,9 @@ RelaunchInterval = Annotated[
 
 def _one_line(value: str) -> str:
     if "\n" in value or "\r" in value:
-        raise ValueError(f"{_shown(value[:40])}… holds a line break — keep it on one line")
+        raise ValueError(f"{_shown(value)} holds a line break — keep it on one line")
     if "\t" in value:
-        raise ValueError(f"{_shown(value[:40])} holds a tab — use spaces")
+        raise ValueError(f"{_shown(value)} holds a tab — use spaces")
     if len(value) > MAX_LINE:
         raise ValueError(
             f"a line of {len(value):,} characters, over the {MAX_LINE} allowed here — shorten it"
@@ -144,7 +149,7 @@ def name_problem(value: str) -> str | None:
 def _display_name(value: str) -> str:
     """A person's name as email headers and git carry it."""
     if problem := name_problem(value):
-        raise ValueError(f"{_shown(value[:60])} {problem}")
+        raise ValueError(f"{_shown(value)} {problem}")
     return _one_line(value)
 
 
@@ -230,7 +235,7 @@ _TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 def _tag_key(value: str) -> str:
     if not 1 <= len(value) <= 128 or not _TAG_TEXT.match(value) or "\n" in value:
         raise ValueError(
-            f"{_shown(value[:40])} is not a tag key — 1 to 128 letters, digits, spaces and "
+            f"{_shown(value)} is not a tag key — 1 to 128 letters, digits, spaces and "
             "_ . : / = + - @"
         )
     if value.lower().startswith("aws:"):
@@ -241,7 +246,7 @@ def _tag_key(value: str) -> str:
 def _tag_value(value: str) -> str:
     if len(value) > 256 or not _TAG_TEXT.match(value) or "\n" in value:
         raise ValueError(
-            f"{_shown(value[:40])} is not a tag value — up to 256 letters, digits, spaces and "
+            f"{_shown(value)} is not a tag value — up to 256 letters, digits, spaces and "
             "_ . : / = + - @"
         )
     return value
@@ -270,7 +275,7 @@ Description = Annotated[str, Field(max_length=1000)]
 
 def _object_key(value: str) -> str:
     if not value or len(value.encode()) > 1024:
-        raise ValueError(f"{_shown(value[:40])} is not an S3 object key — 1 to 1024 bytes")
+        raise ValueError(f"{_shown(value)} is not an S3 object key — 1 to 1024 bytes")
     _one_line(value[:MAX_LINE])
     return value
 
@@ -306,7 +311,7 @@ def _ip_address(value: str) -> str:
 def _user_agent(value: str) -> str:
     if not re.fullmatch(r"[\x20-\x7e]{1,256}", value):
         raise ValueError(
-            f"{_shown(value[:40])} is not a user agent — 1 to 256 printable ASCII characters "
+            f"{_shown(value)} is not a user agent — 1 to 256 printable ASCII characters "
             "(it travels in an HTTP header)"
         )
     return value
@@ -315,9 +320,7 @@ def _user_agent(value: str) -> str:
 def _webhook_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
-        raise ValueError(
-            f"{_shown(value[:60])} is not an http(s) URL — like https://hooks.example/x"
-        )
+        raise ValueError(f"{_shown(value)} is not an http(s) URL — like https://hooks.example/x")
     if len(value) > 2048:
         raise ValueError("the URL is over 2048 characters — shorten it")
     return value
@@ -335,7 +338,7 @@ def items(name: str, **options: Any) -> Any:
 
 def _ec2_tag_key(value: str) -> str:
     if not 1 <= len(value) <= 128 or "\n" in value:
-        raise ValueError(f"{_shown(value[:40])} is not a tag key — 1 to 128 characters, one line")
+        raise ValueError(f"{_shown(value)} is not a tag key — 1 to 128 characters, one line")
     if value.lower().startswith("aws:"):
         raise ValueError(f"{_shown(value)}: the 'aws:' prefix is AWS's own — choose another key")
     return value
@@ -343,9 +346,7 @@ def _ec2_tag_key(value: str) -> str:
 
 def _ec2_tag_value(value: str) -> str:
     if len(value) > 256 or "\n" in value:
-        raise ValueError(
-            f"{_shown(value[:40])} is not a tag value — up to 256 characters, one line"
-        )
+        raise ValueError(f"{_shown(value)} is not a tag value — up to 256 characters, one line")
     return value
 
 

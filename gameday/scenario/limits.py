@@ -147,7 +147,9 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
     history = _dict(leak.get("history"))
     before, after = history.get("before", 40), history.get("after", 0)
     removal = _dict(leak.get("removed")).get("after_commits", 1) if leak.get("removed") else 0
-    if all(type(n) is int for n in (before, after, removal)):
+    numbers = (before, after, removal)
+    # one number over the bound is reported on its own field
+    if all(type(n) is int and 0 <= n <= MAX_COMMITS for n in numbers):
         commits = before + max(after, removal)
         if commits > MAX_COMMITS:
             yield (

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from gameday.errors import Problem, ScenarioError, did_you_mean
+from gameday.errors import Problem, ScenarioError, did_you_mean, printable
 from gameday.scenario.limits import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -121,6 +121,18 @@ _CHARACTER_NAMES = {
 
 def text_problem(text: str) -> str | None:
     """What makes `text` unfit for a scenario (a control character, its length), if anything."""
+    if problem := character_problem(text):
+        return problem
+    if len(text) > MAX_TEXT:
+        return (
+            f"a text of {len(text):,} characters, over the {MAX_TEXT:,} a scenario text may "
+            "hold — shorten it"
+        )
+    return None
+
+
+def character_problem(text: str) -> str | None:
+    """The first character of `text` no scenario text (nor what it renders to) may hold."""
     found = _FORBIDDEN.search(text)
     if found is not None:
         code = ord(found.group())
@@ -130,11 +142,6 @@ def text_problem(text: str) -> str | None:
         return (
             f"the text holds U+{code:04X} ({name}) at character {found.start() + 1} — "
             "delete it; scenario text holds printable characters, tabs and line breaks only"
-        )
-    if len(text) > MAX_TEXT:
-        return (
-            f"a text of {len(text):,} characters, over the {MAX_TEXT:,} a scenario text may "
-            "hold — shorten it"
         )
     return None
 
@@ -260,7 +267,7 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc,
                 f"a number of {len(node.value.lstrip('+-')):,} digits — numbers in a scenario "
                 f"have at most {MAX_NUMBER_DIGITS}; put it in quotes if it is text",
             )
-            return None
+            return node.value  # as text, so later checks see the field given
         value = loader.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
             flag(
@@ -269,7 +276,7 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc,
                 f"'{node.value}' is not a finite number — write a number (or a duration like "
                 "90s, 15m, 1h30m)",
             )
-            return None
+            return node.value
         if isinstance(value, int | float) and not isinstance(value, bool):
             marks.sources[loc] = str(node.value)
         if isinstance(value, str) and (found := text_problem(value)):
@@ -412,7 +419,7 @@ def _is_tag(part: str, current: Any) -> bool:
 
 def _describe(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return printable(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _suggestion(error: ErrorDetails, data: Any) -> str | None:
@@ -457,8 +464,10 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
             f"{_describe(value)} is not allowed for '{name}' — {did_you_mean(str(value), expected)}"
         )
     if kind == "string_pattern_mismatch":
-        hint = _pattern_hint(name, str(ctx.get("pattern", "")))
-        return f"{_describe(value)} is not a valid {name} — {hint}"
+        pattern = str(ctx.get("pattern", ""))
+        hint = _pattern_hint(name, pattern)
+        label = "email address" if "@" in pattern and name != "email" else name
+        return f"{_describe(value)} is not a valid {label} — {hint}"
     if kind in ("value_error", "assertion_error"):
         text = str(ctx.get("error", error["msg"]))
         return text if " — " in text else f"{text} — fix the value of '{name}'"
@@ -481,7 +490,15 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
             "are allowed — shorten it"
         )
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return f"'{name}' {error['msg'].lower()}, got {_describe(value)} — change the value"
+        bound = {
+            "greater_than_equal": ("at least", "ge"),
+            "less_than_equal": ("at most", "le"),
+            "greater_than": ("more than", "gt"),
+            "less_than": ("less than", "lt"),
+        }[kind]
+        return (
+            f"'{name}' must be {bound[0]} {ctx.get(bound[1])}, not {_describe(value)} — change it"
+        )
     return f"'{name}': {error['msg']} — see `gameday schema` for what is allowed here"
 
 
@@ -608,12 +625,20 @@ def parse_scenario(
         meant = {
             (loc[:-1], _suggestion(d, data)) for d, loc in located if d["type"] == "extra_forbidden"
         }
-        # a value no member of a union accepts: the member with a list of names explains best
+        # a value no member of a union accepts: the member with a list of names explains best,
+        # unless the value is meant as an email address
         named = {loc for d, loc in located if d["type"] == "literal_error"}
+        mailed = {
+            loc
+            for d, loc in located
+            if d["type"] == "string_pattern_mismatch" and "@" in str(d.get("input"))
+        }
         for detail, loc in located:
             if detail["type"] == "missing" and (loc[:-1], loc[-1]) in meant:
                 continue
-            if detail["type"] == "string_pattern_mismatch" and loc in named:
+            if detail["type"] == "string_pattern_mismatch" and loc in named - mailed:
+                continue
+            if detail["type"] == "literal_error" and loc in mailed:
                 continue
             if reported_already(loc) and detail["type"] != "extra_forbidden":
                 continue

@@ -3,20 +3,29 @@
 Each bad file is the small scenario with one mistake an author really makes. Its first line,
 `# expect: path:line:col: message`, is the first line `gameday validate` must print (from the
 repository root); `# also:` lines that follow are the rest of the output, so a file reports
-exactly its mistakes — no more, no fewer, and never a traceback.
+exactly its mistakes — no more, no fewer, and never a traceback. Each is validated in at
+most 500 MB of address space and 10 seconds, the bounds a hostile file gets.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
+import resource
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from . import BAD_DIR, REPO_ROOT, SMALL_SCENARIO
+
+# What `gameday validate` may take for one hostile file: no more memory and time than this.
+VALIDATE_MEMORY = 500 * 1024 * 1024
+VALIDATE_SECONDS = 10.0
 
 # A file that is not UTF-8 cannot hold its own expectation in a readable comment.
 EXPECTED_HERE = {
@@ -57,15 +66,26 @@ def read_bad_file(path: Path) -> BadFile:
 BAD_FILES = [read_bad_file(path) for path in sorted(BAD_DIR.glob("*.yaml"))]
 
 
-def gameday(*args: str) -> subprocess.CompletedProcess[str]:
+def gameday(*args: str, seconds: float = 60) -> subprocess.CompletedProcess[str]:
+    """`gameday ARGS` from the repository root, in at most 500 MB and `seconds` of CPU."""
     return subprocess.run(
         [sys.executable, "-m", "gameday", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=seconds * 3,
         check=False,
+        preexec_fn=bounded(seconds),
     )
+
+
+def bounded(seconds: float) -> Callable[[], None]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (VALIDATE_MEMORY, VALIDATE_MEMORY))
+        cpu = math.ceil(seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+    return limit
 
 
 def with_known_poor(files: list[BadFile]) -> list[object]:
@@ -102,7 +122,10 @@ def test_bad_file_is_the_small_scenario_with_one_mistake(bad: BadFile) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("bad", with_known_poor(BAD_FILES))
 def test_validate_reports_exactly_the_expected_problems(bad: BadFile) -> None:
-    result = gameday("validate", bad.shown)
+    # each within the bounds a hostile file gets: 500 MB of address space and 10 s
+    started = time.monotonic()
+    result = gameday("validate", bad.shown, seconds=VALIDATE_SECONDS)
+    assert time.monotonic() - started < VALIDATE_SECONDS
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert result.returncode == 2, output

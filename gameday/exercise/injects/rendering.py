@@ -224,9 +224,10 @@ class Renderer:
             if error.name != name:  # a template it includes is missing
                 raise _template_error(error, name, known=self.names()) from error
             near = did_you_mean(name, self.names())
-            folders = ", ".join(str(f) for f in self.folders)
+            own = [str(folder) for folder in self.folders[:-1]]  # the last is the project's
+            where = " or ".join([*own, "gameday's templates"])
             raise RenderError(
-                f"template '{name}' not found in {folders} — {near}", template=name
+                f"template '{name}' not found in {where} — {near}", template=name
             ) from error
         except RenderError as error:
             error.template = error.template or name
