@@ -1210,7 +1210,7 @@ def http_request(environ: WSGIEnvironment, body: bytes) -> HttpRequest:
             raw = raw.encode("latin-1").decode("utf-8")
         path, _, query = raw.partition("?")
     else:
-        path = quote(str(environ.get("PATH_INFO", "")), safe="/~!$&'()*+,;=:@%")
+        path = quote(str(environ.get("PATH_INFO", "")), safe="/~!$&'()*+,;=:@")
         query = str(environ.get("QUERY_STRING", ""))
     headers = {
         (str(key)[5:] if str(key).startswith("HTTP_") else str(key)): str(value)
