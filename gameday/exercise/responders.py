@@ -5,9 +5,10 @@ waits for it to finish, and nothing it does (or fails to do) stops the run.
 
 - `HumanResponder`: nothing automated. People act with their own tools; the run lasts until
   the scenario's end or the facilitator ends it.
-- `RunbookResponder(path)`: a Python file defining `respond(ctx)`, run in its own thread as a
-  participant of the run clock (in virtual time, time stands still while it works). An
-  exception it raises is journaled (`responder.error`, with the traceback) and shown.
+- `RunbookResponder(path)`: a Python file defining `respond(ctx)`, run in a process of its
+  own (`gameday.exercise.runbook_host`) whose context calls are served from a participant
+  thread of the run clock (in virtual time, time stands still while it works). An exception
+  it raises is journaled (`responder.error`, with the traceback) and shown.
 - `ReplayResponder(path)`: timed actions from a YAML file, or the responder's actions from a
   previous run's `journal.jsonl`, done again at the same run times. A YAML replay may fill
   parameters in from what it learned during the run (`${…}`, below).
@@ -19,16 +20,20 @@ the `InjectBus` the exercise publishes every delivered inject to.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
-import importlib.util
-import inspect
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
 import threading
-import traceback
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -42,6 +47,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from gameday.errors import UserError, did_you_mean
 from gameday.exercise.clock import Clock, RunEnded
+from gameday.exercise.runbook_host import child_environment, notice_message, user_traceback
+from gameday.exercise.runbook_host import receive as receive_message
+from gameday.exercise.runbook_host import send as send_message
 from gameday.journal import Journal, iter_journal, time_at
 from gameday.scenario.durations import format_duration, parse_duration
 from gameday.scenario.model import Duration, Scenario
@@ -264,6 +272,7 @@ class RunbookContext:
         code_host: CodeHost,
         scenario: Scenario | None = None,
         log: Callable[[str], None] = _show,
+        token_stream: str | None = None,
     ) -> None:
         self.aws = aws
         self.repo = repo
@@ -273,6 +282,21 @@ class RunbookContext:
         self._inbox = inbox
         self._code_host = code_host
         self._log = log
+        # In virtual time, the seed of the idempotency tokens a runbook's clients fill in.
+        self.token_stream = token_stream
+
+    def session_spec(self) -> dict[str, Any]:
+        """What a runbook's own process needs to make `ctx.aws`: where, and as whom."""
+        credentials = self.aws.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        return {
+            "endpoint_url": getattr(self.aws, "endpoint_url", None),
+            "region_name": self.aws.region_name,
+            "access_key_id": frozen.access_key if frozen else None,
+            "secret_access_key": frozen.secret_key if frozen else None,
+            "session_token": frozen.token if frozen else None,
+            "token_stream": self.token_stream,
+        }
 
     def wait_for(self, kind: str | Iterable[str], timeout: float | str | None = None) -> Notice:
         seconds = None if timeout is None else parse_duration(timeout)
@@ -406,61 +430,211 @@ class _ThreadedResponder(abc.ABC):
 
 def _user_traceback(error: BaseException) -> str:
     """The traceback without the framework's own frames at its top."""
-    summary = traceback.TracebackException.from_exception(error)
-    frames = list(summary.stack)
-    while len(frames) > 1 and (
-        frames[0].filename == __file__ or frames[0].filename.startswith("<frozen importlib")
-    ):
-        frames.pop(0)
-    summary.stack = traceback.StackSummary.from_list(frames)
-    return "".join(summary.format())
+    return user_traceback(error, __file__)
 
 
-class RunbookResponder(_ThreadedResponder):
-    """A Python file with `def respond(ctx): ...`, loaded now so mistakes show before T0."""
+class RunbookResponder:
+    """A Python file with `def respond(ctx): ...`, run in a process of its own.
+
+    The file is imported now, in that process (`gameday.exercise.runbook_host`), so mistakes
+    show before T0; `start` hands it the context and serves its calls from the responder's
+    participant thread of the run clock (in virtual time, time stands still while it works).
+    Nothing of the run's process — the journal, the scorer, the facilitator's token — is
+    within the runbook's reach: it acts through `ctx` and the mock's API only.
+    """
+
+    automated = True
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"runbook:{path}")
+        self.name = f"runbook:{path}"
         self.path = path
-        self._respond = _load_runbook(path)
+        self._thread: threading.Thread | None = None
+        self._ended = False
+        # Set by a recovery whose journal shows the responder finished before the crash:
+        # its work is done, and it does not start again.
+        self.finished = False
+        self._process, self._connection = _host_runbook(path)
+        self._finalizer = weakref.finalize(self, _stop_host, self._process, self._connection)
 
-    def respond(self, ctx: RunbookContext) -> None:
-        self._respond(ctx)
+    def start(self, ctx: RunbookContext) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"responder {self.name} has already started")
+        if self.finished:
+            self.close()
+            return
+        self._thread = ctx.clock.spawn("responder", functools.partial(self._serve, ctx))
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            self.close()
+            return True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.close()  # a runbook still busy when the run is over is stopped
+            self._thread.join(5.0)
+        self.close()
+        return not self._thread.is_alive()
+
+    def close(self) -> None:
+        """End the runbook's process and everything it started."""
+        self._finalizer()
+
+    def _serve(self, ctx: RunbookContext) -> None:
+        ctx.journal.append("responder.started", responder=self.name)
+        outcome = "run-ended"
+        try:
+            send_message(self._connection, _start_message(ctx))
+            while True:
+                message = receive_message(self._connection)
+                if message.get("op") == "finished":
+                    outcome = self._finished(ctx, message)
+                    break
+                send_message(self._connection, self._answer(ctx, message))
+        except (EOFError, OSError, ValueError):
+            # The process is gone: ended with the run, or died on its own.
+            outcome = "run-ended" if self._ended else "crashed"
+        finally:
+            ctx.journal.append("responder.finished", responder=self.name, outcome=outcome)
+
+    def _finished(self, ctx: RunbookContext, message: Mapping[str, Any]) -> str:
+        outcome = str(message.get("outcome"))
+        if outcome not in ("returned", "exited", "error", "run-ended"):
+            outcome = "error"
+        if outcome == "error":
+            text = str(message.get("traceback") or "")[:_MAX_TRACEBACK]
+            ctx.journal.append(
+                "responder.error",
+                actor="responder",
+                responder=self.name,
+                message=str(message.get("message") or "")[:_MAX_TRACEBACK],
+                traceback=text,
+            )
+            ctx.log(f"{self.name} failed at t={format_duration(ctx.now())}:\n{text.rstrip()}")
+        return outcome
+
+    def _answer(self, ctx: RunbookContext, message: Mapping[str, Any]) -> dict[str, Any]:
+        if self._ended:
+            return {"error": {"type": "RunEnded"}}
+        try:
+            return {"ok": _served(ctx, message)}
+        except RunEnded:
+            self._ended = True
+            return {"error": {"type": "RunEnded"}}
+        except (TimeoutError, UserError, ValueError, TypeError) as error:
+            kinds = [kind.__name__ for kind in type(error).__mro__]
+            known = next((k for k in kinds if k in _HOSTED_ERRORS), "UserError")
+            return {"error": {"type": known, "message": str(error)}}
 
 
-def _load_runbook(path: Path) -> Callable[[RunbookContext], object]:
+_MAX_TRACEBACK = 64 * 1024
+_HOSTED_ERRORS = frozenset(
+    {"TimeoutError", "NotACustomerChannel", "UserError", "ValueError", "TypeError"}
+)
+_LOAD_TIMEOUT_S = 120.0
+HOST_MODULE = "gameday.exercise.runbook_host"
+
+
+def _served(ctx: RunbookContext, message: Mapping[str, Any]) -> Any:
+    """Do what the runbook's context asked, with the run's real context."""
+    op = message.get("op")
+    if op == "wait_for":
+        kinds = message.get("kinds")
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise TypeError("wait_for takes a channel name or a list of them")
+        return notice_message(ctx.wait_for(kinds, _duration_argument(message.get("timeout"))))
+    if op == "sleep":
+        ctx.sleep(_duration_argument(message.get("duration")) or 0.0)
+        return None
+    if op == "sleep_until":
+        ctx.sleep_until(_duration_argument(message.get("t")) or 0.0)
+        return None
+    if op == "now":
+        return ctx.now()
+    if op == "note":
+        ctx.note(str(message.get("text", "")))
+        return None
+    if op == "make_repo_private":
+        ctx.make_repo_private()
+        return None
+    if op == "delete_repo":
+        ctx.delete_repo()
+        return None
+    if op == "inbox":
+        return [notice_message(notice) for notice in ctx.inbox()]
+    if op == "log":
+        ctx.log(str(message.get("text", ""))[:_MAX_TRACEBACK])
+        return None
+    raise ValueError(f"the runbook context has no {op!r}")
+
+
+def _duration_argument(value: Any) -> float | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError("a duration is seconds or a text like '5m'")
+
+
+def _start_message(ctx: RunbookContext) -> dict[str, Any]:
+    scenario = ctx.scenario
+    return {
+        "op": "start",
+        "t0": ctx.clock.t0.isoformat(),
+        "repo": str(ctx.repo),
+        "scenario": None if scenario is None else scenario.model_dump(mode="json"),
+        "aws": ctx.session_spec(),
+    }
+
+
+def _host_runbook(path: Path) -> tuple[subprocess.Popen[bytes], Connection]:
+    """Start the runbook's process; it imports the runbook and says whether it could."""
     if not path.is_file():
         raise UserError(f"{path}: no such runbook — give the path of a Python file")
-    module_name = "gameday_runbook_" + re.sub(r"\W", "_", path.stem)
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UserError(f"{path}: not a Python file — a runbook is a .py file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling in the runbook need it
+    ours, theirs = socket.socketpair()
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as error:
-        raise UserError(
-            f"{path}:{error.lineno or 1}:{error.offset or 1}: invalid Python: {error.msg}"
-        ) from None
-    except Exception as error:
-        raise UserError(
-            f"{path}: importing the runbook failed — fix the error below\n"
-            + _user_traceback(error).rstrip()
-        ) from None
-    respond = getattr(module, "respond", None)
-    if not callable(respond):
-        raise UserError(f"{path}: defines no respond(ctx) function — add `def respond(ctx): ...`")
+        process = subprocess.Popen(
+            [sys.executable, "-m", HOST_MODULE, str(theirs.fileno()), str(path)],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=child_environment(),
+            start_new_session=True,
+        )
+    finally:
+        theirs.close()
+    connection = Connection(ours.detach())
     try:
-        inspect.signature(respond).bind(None)
-    except TypeError:
+        if not connection.poll(_LOAD_TIMEOUT_S):
+            raise UserError(
+                f"{path}: importing the runbook took over {_LOAD_TIMEOUT_S:.0f} s — does it "
+                "do work at import time? Put it in respond(ctx)"
+            )
+        message = receive_message(connection)
+    except (EOFError, OSError, ValueError):
+        _stop_host(process, connection)
         raise UserError(
-            f"{path}: respond() must take one argument, the context: respond(ctx)"
+            f"{path}: the runbook's process ended while importing it (exit code "
+            f"{process.poll()}) — run `python {path}` to see why"
         ) from None
-    except ValueError:
-        pass  # a callable whose signature cannot be read; calling it will tell
-    runbook: Callable[[RunbookContext], object] = respond
-    return runbook
+    except UserError:
+        _stop_host(process, connection)
+        raise
+    if message.get("op") != "loaded":
+        _stop_host(process, connection)
+        raise UserError(str(message.get("message") or f"{path}: the runbook could not be loaded"))
+    return process, connection
+
+
+def _stop_host(process: subprocess.Popen[bytes], connection: Connection) -> None:
+    with contextlib.suppress(OSError):
+        connection.close()
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5.0)
+    # Whatever the runbook started in its session goes with it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 # ── replay ────────────────────────────────────────────────────────────────────────────────

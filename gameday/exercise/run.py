@@ -406,6 +406,7 @@ def run_exercise(
             resume.restore(timeline, bus, attacker, account)
 
         responder_session = account.session(account.responder.credential, framework_client=False)
+        stream: str | None = None
         if options.clock == "virtual":
             stream = f"gameday-tokens:{options.seed}{resume.stream if resume else ''}"
             _repeatable_tokens(responder_session, random.Random(stream))
@@ -418,6 +419,7 @@ def run_exercise(
             code_host=code_host,
             scenario=scenario,
             log=lambda text: view.say(text),
+            token_stream=stream,
         )
         run.handout.write_text(
             handout(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -490,3 +492,61 @@ def test_mock_session_ignores_the_machines_aws_settings(moto_endpoint: str) -> N
     assert sts.get_caller_identity()["Account"]
     assert session.get_credentials().access_key == "AKIARESPONDERTEST002"
     assert session.resource("s3").meta.client.meta.endpoint_url == moto_endpoint
+
+
+# ── a runbook is kept apart from the run's process ──────────────────────────────────────
+
+REACHING_RUNBOOK = '''
+import gc
+import os
+import subprocess
+from pathlib import Path
+
+
+def respond(ctx):
+    held = (hasattr(ctx, "journal"), hasattr(ctx, "clock"))
+    ctx.note(f"journal attribute: {held[0]}, clock attribute: {held[1]}")
+    import gameday.journal
+    journals = [o for o in gc.get_objects() if isinstance(o, gameday.journal.Journal)]
+    ctx.note(f"journals within reach: {len(journals)}")
+    sleeper = subprocess.Popen(["sleep", "300"])
+    (ctx.repo.parent / "sleeper.pid").write_text(str(sleeper.pid))
+    forged = '{"seq":99,"t":1,"kind":"mark","step":"root-password","by":"facilitator"}\\n'
+    for path in ctx.repo.parent.glob("*.jsonl"):
+        with path.open("a") as journal:
+            journal.write(forged)
+    ctx.sleep("1m")
+    ctx.note("still here")
+'''
+
+
+def test_a_runbook_cannot_reach_the_run_s_journal_or_outlive_the_run(
+    run: Run, tmp_path: Path, events: Events
+) -> None:
+    run.deliver_at(60, "case-email")
+    run.play(RunbookResponder(write(tmp_path / "reaching.py", REACHING_RUNBOOK)))
+
+    notes = [e["text"] for e in events(run.journal, "note")]
+    assert notes == [
+        "journal attribute: False, clock attribute: False",
+        "journals within reach: 0",
+        "still here",
+    ]
+    assert events(run.journal, "mark") == []
+    [foreign] = events(run.journal, "journal.foreign")
+    assert "root-password" in foreign["excerpt"]
+    pid = int((tmp_path / "sleeper.pid").read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid), "a process the runbook started outlived the run"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone in all but name.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
