@@ -173,7 +173,7 @@ def ref_format_problem(name: str) -> str | None:
     if name.startswith("-"):
         return "starts with '-' (git would read it as an option)"
     if name in ("@", "HEAD"):
-        return f"is '{name}', which git reserves"
+        return f"is '{name}', which git reads as the current branch"
     if found := _REF_FORBIDDEN.search(name):
         shown = "a space" if found.group() == " " else f"'{found.group()}'"
         return f"holds {shown}"

@@ -28,12 +28,14 @@ MAX_LINE = 256  # characters of one-line text: titles, subjects, names, callers
 MAX_PROBLEMS = 200  # problems reported for one file; the rest are counted
 
 # ── time ──────────────────────────────────────────────────────────────────────────────────
-# Virtual time plays every period of the run (probes, polls) even when nobody acts, so
-# the length of a run is what its cost grows with.
-MAX_RUN = 2 * DAY  # duration, inject and technique times, targets, deadlines
+# Virtual time plays every period of the run (the workload's probes, the code host's polls,
+# the miner's relaunches) even when nobody acts, so a run's cost grows with its length and
+# with how often things repeat: a day with a probe a minute plays in about 15 seconds.
+MAX_RUN = DAY  # duration, inject and technique times, targets, deadlines
 MAX_AGE = 20 * YEAR  # how long before the leak keys and users were made, history span
 MIN_PROBE_EVERY = 10.0  # the workload probe
 MIN_RELAUNCH_EVERY = 60.0  # the miner relaunching its terminated instances
+MAX_REPEATS = 2_000  # probes, and relaunch rounds times their regions, in one run
 
 # ── the world ─────────────────────────────────────────────────────────────────────────────
 MAX_COMMITS = 20_000  # leak.history.before + after (+ the leak and a removal)
@@ -143,6 +145,8 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
                     "shorter",
                 )
 
+    yield from _repeats(data)
+
     leak = _dict(data.get("leak"))
     history = _dict(leak.get("history"))
     before, after = history.get("before", 40), history.get("after", 0)
@@ -156,6 +160,34 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
                 ("leak", "history"),
                 f"the history holds {commits:,} commits besides the leak, over the "
                 f"{MAX_COMMITS:,} allowed — lower before or after",
+            )
+
+
+def _repeats(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    duration = _seconds(data.get("duration"))
+    if duration is None or duration > MAX_RUN:  # a run too long is reported on its own
+        return
+    workload = data.get("workload")
+    every = _seconds(workload.get("probe_every", 60)) if isinstance(workload, dict) else None
+    if every and duration / every > MAX_REPEATS:
+        yield (
+            ("workload", "probe_every"),
+            f"the workload would be probed {duration / every:,.0f} times, over the "
+            f"{MAX_REPEATS:,} a run may play — probe less often or shorten the run",
+        )
+    techniques = _list(_dict(data.get("attacker")).get("techniques"))
+    for index, technique in enumerate(map(_dict, techniques)):
+        every = _seconds(technique.get("relaunch_every", 600))
+        regions = len(_list(technique.get("regions")))
+        if technique.get("technique") != "aws.impact.ec2-mining" or not every or not regions:
+            continue
+        rounds = duration / every * regions
+        if rounds > MAX_REPEATS:
+            yield (
+                ("attacker", "techniques", index, "relaunch_every"),
+                f"the miner would look for its instances {rounds:,.0f} times (every "
+                f"relaunch_every, in each of its regions), over the {MAX_REPEATS:,} a run may "
+                "play — relaunch less often, in fewer regions, or shorten the run",
             )
 
 
