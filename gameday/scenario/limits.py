@@ -46,12 +46,12 @@ MAX_OBJECTS = 2_000  # objects seeded across every bucket
 MAX_ITEMS: dict[str, int] = {
     "tags": 50,  # AWS allows 50 tags on a resource
     "regions": 29,  # every region once
-    "users": 500,
-    "groups": 100,
-    "roles": 200,
-    "policies": 200,
+    "users": 100,
+    "groups": 50,
+    "roles": 100,
+    "policies": 100,
     "inline_policies": 50,
-    "secrets": 200,
+    "secrets": 100,
     "buckets": 100,  # the S3 bucket quota of an account
     "objects": 1_000,
     "instances": 100,
@@ -65,13 +65,13 @@ MAX_ITEMS: dict[str, int] = {
     "steps": 100,
     "penalties": 50,
     "debrief": 50,
-    "kinds": 7,
     "when": 9,
     "unless": 9,
     "services": 20,
     "accounts": 20,
 }
-DEFAULT_MAX_ITEMS = 1_000  # a list without its own bound (inside a policy document, say)
+MAX_GROUPS_PER_USER = 10  # IAM's quota
+MAX_ATTACHED_POLICIES = 20  # managed policies on a user, group or role (IAM's quota)
 
 # ── templates ─────────────────────────────────────────────────────────────────────────────
 TEMPLATE_BYTES = 256 * 1024  # a template file (the project's largest is 9 KB)
@@ -208,3 +208,51 @@ def _seconds(value: Any) -> float | None:
         return parse_duration(value)
     except ValueError:
         return None
+
+
+def _size(value: float) -> str:
+    if value >= 1024 * 1024:
+        return f"{value / (1024 * 1024):g} MB"
+    return f"{value / 1024:g} KB"
+
+
+def catalogue() -> str:
+    """The Markdown table of the bounds, as docs/scenario-format.md ("Limits") embeds it."""
+    from gameday.scenario.durations import format_duration
+
+    rows = [
+        ("the file", f"{_size(MAX_FILE_BYTES)}, UTF-8"),
+        ("values, once YAML aliases are expanded", f"{MAX_VALUES:,}"),
+        ("mappings and lists inside each other", f"{MAX_DEPTH}"),
+        ("digits of a number", f"{MAX_NUMBER_DIGITS}"),
+        ("characters of one text", f"{MAX_TEXT:,}"),
+        ("characters of a one-line text (titles, subjects, names, callers)", f"{MAX_LINE}"),
+        ("`duration`", f"1m to {format_duration(MAX_RUN)}"),
+        (
+            "times in the run: `at`, `delay`, `first_use`, `consistency_window`, "
+            "`target`, `deadline`",
+            f"0s to {format_duration(MAX_RUN)}",
+        ),
+        (
+            "ages: `users[].age`, `keys[].age`, `last_used`, `history.span`",
+            f"0s to {MAX_AGE / DAY:g}d (20 years)",
+        ),
+        ("`workload.probe_every`", f"at least {format_duration(MIN_PROBE_EVERY)}"),
+        ("`relaunch_every`", f"at least {format_duration(MIN_RELAUNCH_EVERY)}"),
+        (
+            "repeats in one run: `duration / probe_every`, and `duration / relaunch_every` "
+            "times the miner's regions",
+            f"{MAX_REPEATS:,} each",
+        ),
+        ("commits: `history.before` + `history.after`", f"{MAX_COMMITS:,}"),
+        ("instances seeded (all `instances[].count` together)", f"{MAX_INSTANCES:,}"),
+        ("objects seeded (all buckets together)", f"{MAX_OBJECTS:,}"),
+        ("a secret's `value`", f"{SECRET_BYTES:,} characters"),
+        ("a template file", _size(TEMPLATE_BYTES)),
+        ("a user's `groups`", f"{MAX_GROUPS_PER_USER}"),
+        ("`policies` attached to a user, group or role", f"{MAX_ATTACHED_POLICIES}"),
+    ]
+    rows += [(f"items of `{name}`", f"{most:,}") for name, most in sorted(MAX_ITEMS.items())]
+    lines = ["| what | bound |", "|---|---|"]
+    lines += [f"| {what} | {bound} |" for what, bound in rows]
+    return "\n".join(lines) + "\n"

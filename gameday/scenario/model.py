@@ -51,7 +51,7 @@ from gameday.scenario.fields import (
     WebhookUrl,
     items,
 )
-from gameday.scenario.limits import MAX_COMMITS
+from gameday.scenario.limits import MAX_ATTACHED_POLICIES, MAX_COMMITS, MAX_GROUPS_PER_USER
 
 Duration = Annotated[
     float,
@@ -151,10 +151,10 @@ class User(Model):
     name: IamName
     path: IamPath = "/"
     age: Age | None = Field(default=None, description="how long before the leak it was created")
-    groups: list[IamName] = Field(default=[], max_length=10)  # IAM: 10 groups a user
+    groups: list[IamName] = Field(default=[], max_length=MAX_GROUPS_PER_USER)
     policies: list[PolicyRef] = Field(
         default=[],
-        max_length=20,  # IAM: 20 managed policies attached to a user, group or role
+        max_length=MAX_ATTACHED_POLICIES,
         description="managed policy ARNs, or names of the estate's own policies",
     )
     inline_policies: dict[IamName, dict[str, Any]] = items("inline_policies", default={})
@@ -167,7 +167,7 @@ class User(Model):
 class Group(Model):
     name: IamName
     path: IamPath = "/"
-    policies: list[PolicyRef] = Field(default=[], max_length=20)
+    policies: list[PolicyRef] = Field(default=[], max_length=MAX_ATTACHED_POLICIES)
 
 
 class Trust(Model):
@@ -180,7 +180,7 @@ class Role(Model):
     path: IamPath = "/"
     description: Description = ""
     trust: Trust
-    policies: list[PolicyRef] = Field(default=[], max_length=20)
+    policies: list[PolicyRef] = Field(default=[], max_length=MAX_ATTACHED_POLICIES)
 
 
 class Policy(Model):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gameday.errors import Problem, ScenarioError
 from gameday.scenario import Scenario, load_scenario, parse_scenario
+from gameday.scenario.limits import catalogue
 from gameday.scenario.loader import Marks
 from gameday.scenario.model import AccessKeyDisabled
 
@@ -107,6 +108,12 @@ def test_the_format_guide_opens_with_the_small_scenario() -> None:
     first = yaml_blocks(DOCS.read_text(encoding="utf-8"))[0]
     assert first == SMALL_SCENARIO
     assert parse_scenario(first).id == "small-leak"
+
+
+def test_the_format_guide_lists_the_limits_the_code_has() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    generated = text.split("<!-- limits:start", 1)[1].split("-->", 1)[1]
+    assert generated.split("<!-- limits:end -->")[0].lstrip("\n") == catalogue()
 
 
 def test_every_yaml_example_of_the_format_guide_is_plain_yaml() -> None:
