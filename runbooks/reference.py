@@ -13,9 +13,10 @@
    passwords, roles, policies and functions; restart any trail that was stopped; then
    terminate what the attacker launched, in every region, including the never-used ones.
 5. Recover: rotate every service key through its secret and every other key created before
-   the exposure; ask the owners of other secrets the attacker read to change them at the
-   source; lift AWS's quarantine from a user that still runs a service, once its leaked key
-   is dead.
+   the exposure — a new key first, where the old one was used, then the old one off; the
+   leaked key's user gets a new key too. Ask the owners of other secrets the attacker read to
+   change them at the source; lift AWS's quarantine from a user that works again on a new
+   key, once its leaked key is dead.
 6. Communicate: rewrite the repository's history without the key, reply to AWS's case (in the
    console when the support plan has no Support API), delete the leaked key.
 
@@ -330,13 +331,14 @@ def rotate_service(ctx: RunbookContext, service: ServiceKey) -> tuple[str, str]:
     return service.user, service.key_id
 
 
-def make_room(iam: Any, user: str, keep: str) -> None:
+def make_room(iam: Any, user: str, keep: str | set[str]) -> None:
     """An IAM user holds two keys at most: delete an inactive spare to make room."""
+    kept = {keep} if isinstance(keep, str) else keep
     keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
     if len(keys) < 2:
         return
     for key in keys:
-        if key["Status"] == "Inactive" and key["AccessKeyId"] != keep:
+        if key["Status"] == "Inactive" and key["AccessKeyId"] not in kept:
             iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
             return
 
@@ -344,7 +346,9 @@ def make_room(iam: Any, user: str, keep: str) -> None:
 def rotate_old_keys(
     ctx: RunbookContext, incident: Incident, breach: datetime, skip: set[str]
 ) -> None:
-    """Every active key created before the breach, on every user but services and ourselves."""
+    """Every user but services and ourselves whose keys predate the breach gets a new key
+    (handed to its owner out of band) before its old ones are deactivated — the leaked key's
+    user too: the leaked key is dead, but whoever used it needs one that works."""
     iam = ctx.aws.client("iam")
     myself = ctx.aws.client("sts").get_caller_identity()["Arn"].rsplit("/", 1)[-1]
     rotated = 0
@@ -353,19 +357,24 @@ def rotate_old_keys(
             name = user["UserName"]
             if name == myself or name in skip:
                 continue
-            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-                if (
-                    key["AccessKeyId"] == incident.key_id
-                    or key["Status"] != "Active"
-                    or key["CreateDate"] >= breach
-                ):
-                    continue
-                make_room(iam, name, keep=key["AccessKeyId"])
+            keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+            old = [
+                key
+                for key in keys
+                if key["CreateDate"] < breach
+                and (key["Status"] == "Active" or key["AccessKeyId"] == incident.key_id)
+            ]
+            if not old:
+                continue
+            if not any(k["Status"] == "Active" and k["CreateDate"] >= breach for k in keys):
+                make_room(iam, name, keep={key["AccessKeyId"] for key in old})
                 iam.create_access_key(UserName=name)  # handed to its owner out of band
-                iam.update_access_key(
-                    UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive"
-                )
-                rotated += 1
+            for key in old:
+                if key["Status"] == "Active":
+                    iam.update_access_key(
+                        UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive"
+                    )
+            rotated += len(old)
     ctx.note(f"Rotated {rotated} access key(s) created before the exposure")
 
 

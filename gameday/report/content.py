@@ -17,7 +17,7 @@ from gameday.journal import Event
 from gameday.report import evidence
 from gameday.report.evidence import CallSummary, Resource, RunInfo, Span
 from gameday.report.formatting import points
-from gameday.scenario.model import Check, Scenario
+from gameday.scenario.model import Check, Collateral, Scenario
 from gameday.scoring.model import PenaltyResult, Score, StepResult
 
 SIMULATION_MARKER = "SIMULATION — game day exercise"
@@ -28,15 +28,33 @@ STATUS_LABELS = {
     "failed": "Missed",
     "pending": "Not met",
 }
+# Who made a step's check hold, in words (score.json's `by`; see gameday.scoring.state.doer).
+DOER_LABELS = {
+    "team": "team",
+    "facilitator": "facilitator",
+    "kept": "kept (nobody broke it)",
+    "attacker": "attacker",
+    "aws": "AWS",
+    "workload": "workload",
+}
+COLLATERAL_PENALTY = "collateral-damage"
+
+
+def doer_label(by: str | None) -> str:
+    """`team`, `attacker`, `AWS` …; a responder with someone else's key says whose."""
+    if by is None:
+        return "—"
+    return DOER_LABELS.get(by, by)
 
 
 @dataclass(frozen=True)
 class StepRow:
     """An expected step: the scenario's check joined with the score's result.
 
-    Every time in score.json counts from detection (the first AWS notice), or from T0 when
-    there was none: `origin_s` is that moment on the run clock. The `*_t` properties put the
-    step's times on the run clock (seconds since T0), where the timeline draws them.
+    Every time in score.json counts from detection (the first notice a customer receives), or
+    from T0 when there was none: `origin_s` is that moment on the run clock. The `*_t`
+    properties put the step's times on the run clock (seconds since T0), where the timeline
+    draws them.
     """
 
     result: StepResult
@@ -87,6 +105,11 @@ class StepRow:
     def awarded_label(self) -> str:
         return f"{points(self.result.awarded)} / {self.result.points}"
 
+    @property
+    def done_by(self) -> str:
+        """Whose act made the step's check hold — credited or not (the reason says which)."""
+        return doer_label(self.result.by)
+
 
 @dataclass(frozen=True)
 class PenaltyRow:
@@ -101,6 +124,21 @@ class PenaltyRow:
     check_type: str
     incurred: bool
     per_minute: bool = False
+
+
+@dataclass(frozen=True)
+class DamageRow:
+    """One item of collateral damage: what was destroyed or disabled, when and by whom."""
+
+    kind: str
+    name: str
+    detail: str
+    t: float  # on the run clock
+    by: str
+
+    @property
+    def by_label(self) -> str:
+        return doer_label(self.by)
 
 
 @dataclass(frozen=True)
@@ -150,6 +188,7 @@ class RunReport:
     responder_calls: tuple[CallSummary, ...]
     footprint: tuple[Resource, ...]
     activity: tuple[ActivityRow, ...]
+    collateral: tuple[DamageRow, ...] = ()
     recommendations: tuple[Advice, ...] = ()
     marker: str = SIMULATION_MARKER
 
@@ -257,6 +296,7 @@ def build_run_report(scenario: Scenario, events: Sequence[Event], score: Score) 
         responder_calls=tuple(evidence.summarise_calls(journal, "responder")),
         footprint=tuple(evidence.attacker_footprint(journal)),
         activity=tuple(_activity_rows(journal)),
+        collateral=tuple(_damage_rows(score.penalties, detected_s or 0.0)),
     )
     return replace(report, recommendations=tuple(advise(report)))
 
@@ -301,14 +341,18 @@ def _penalty_rows(
                 per_minute=penalty.per_minute,
             )
         )
-    # A penalty the score applied that the scenario does not list (a framework rule).
+    # A penalty the score applied that the scenario does not list (collateral damage).
     for result in by_id.values():
+        possible = round(result.points)
+        if result.id == COLLATERAL_PENALTY and scenario.collateral is not False:
+            terms = scenario.collateral if not isinstance(scenario.collateral, bool) else None
+            possible = terms.max_points if terms is not None else Collateral().max_points
         rows.append(
             PenaltyRow(
                 id=result.id,
                 title=result.title or result.id,
                 points=result.points,
-                possible=round(result.points),
+                possible=possible,
                 at_t=on_run_clock(result),
                 reason=result.reason,
                 check_type="",
@@ -316,6 +360,25 @@ def _penalty_rows(
             )
         )
     return tuple(rows)
+
+
+def _damage_rows(applied: Sequence[PenaltyResult], origin_s: float) -> list[DamageRow]:
+    """The collateral-damage penalty's items, on the run clock."""
+    rows = []
+    for result in applied:
+        if result.id != COLLATERAL_PENALTY:
+            continue
+        for item in result.items:
+            rows.append(
+                DamageRow(
+                    kind=str(item.get("kind", "")),
+                    name=str(item.get("name", "")),
+                    detail=str(item.get("detail", "")),
+                    t=origin_s + float(item.get("at_s") or 0.0),
+                    by=str(item.get("by", "")),
+                )
+            )
+    return rows
 
 
 def _technique_rows(events: Sequence[Event]) -> list[TechniqueRow]:

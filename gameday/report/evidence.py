@@ -92,7 +92,7 @@ def run_end_s(events: Sequence[Event], scenario: Scenario, score: Score) -> floa
 
 
 def detection_s(score: Score) -> float | None:
-    """When the responders were first told (AWS's first notice), as the score found it.
+    """When the responders were first told (the first customer notice), as the score found it.
 
     Every time the score reports (steps met, penalties, metrics) counts from this moment, or
     from T0 when there was none; `origin_s` is that base.

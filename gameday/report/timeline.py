@@ -113,7 +113,9 @@ def notable_marks(timeline: Timeline) -> list[Mark]:
     the timeline as a table for text reports."""
     rows = [m for m in timeline.marks if m.label]
     if timeline.detected_s is not None:
-        rows.append(Mark(timeline.detected_s, "aws", "detected", "detected", "first AWS notice"))
+        rows.append(
+            Mark(timeline.detected_s, "aws", "detected", "detected", "first notice received")
+        )
     for outage in timeline.outages:
         rows.append(
             Mark(outage.start_s, "workload", "outage", "outage", f"lasted {span(outage.length_s)}")
@@ -325,7 +327,7 @@ def _detection(detected_s: float | None, scale: _Scale, top: float, bottom: floa
         return Markup("")
     x = scale.x(detected_s)
     return group(
-        element("title", f"Detected at {clock(detected_s)}: the first AWS notice"),
+        element("title", f"Detected at {clock(detected_s)}: the first notice received"),
         element(
             "line",
             x1=x,

@@ -51,9 +51,10 @@ $ gameday run scenarios/<id>.yaml --clock virtual --responder runbooks/reference
 ```
 
 Times count from the push of the leaking commit (T0) for AWS and the attacker, and from
-detection (AWS's first notice) for the targets and deadlines of the steps. Steps marked
-*critical* fail the run when missed; *manual* steps are marked by the facilitator
-(`gameday mark`), so a runbook never earns them.
+detection (the first notice the company receives) for the targets and deadlines of the steps.
+Steps marked *critical* fail the run when missed; *keep* steps are met by not breaking what
+already holds; *after* steps count only once the steps they name are done; *manual* steps are
+marked by the facilitator (`gameday mark`), so a runbook never earns them.
 """
 
 
@@ -260,6 +261,8 @@ def _attacker(scenario: Scenario) -> list[str]:
 
 def _step_row(step: Step) -> str:
     title = _cell(step.title) + (" *(critical)*" if step.critical else "")
+    title += " *(keep)*" if step.keep else ""
+    title += f" *(after {', '.join(step.after)})*" if step.after else ""
     return (
         f"| `{step.id}` — {title} | {step.phase} | {_check(step.check)} | {step.points} "
         f"| {format_duration(step.target)} | {format_duration(step.deadline)} |"

@@ -27,7 +27,9 @@ class StepResult:
     critical: bool = False
     manual: bool = False
     reason: str = ""
-    by: str | None = None  # whose act satisfied it: team, facilitator, kept (a keep step) …
+    # Whose act made its check hold — team, facilitator, attacker, aws, "team with the attacker's
+    # key" …, or kept (a keep step held since detection); None when nobody's act did.
+    by: str | None = None
     keep: bool = False
 
 

@@ -304,14 +304,14 @@ class Evaluator:
                 )
             else:
                 why = f"it was the doing of {change.by}, not the team"
-            return Credit(None, None, f"holds, but {why}: {change.reason}")
+            return Credit(None, change.by, f"holds, but {why}: {change.reason}")
         for other, prior in before.items():
             if prior.moment is None:
-                return Credit(None, None, f"{change.reason} — but step {other} is not done")
+                return Credit(None, change.by, f"{change.reason} — but step {other} is not done")
             if change.moment < prior.moment:
                 return Credit(
                     None,
-                    None,
+                    change.by,
                     f"{change.reason} — but before step {other} was done; it counts only after",
                 )
         return Credit(change.moment, change.by, change.reason)
@@ -443,7 +443,8 @@ class Evaluator:
 
 @dataclass(frozen=True)
 class Credit:
-    """A step's earning: the moment and the doer (None when not earned), and why."""
+    """A step's earning: the moment (None when not earned), whose act made its check hold
+    (`kept` for a keep step held since detection; None when nobody's did), and why."""
 
     moment: Moment | None
     by: str | None

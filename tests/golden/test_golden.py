@@ -170,7 +170,7 @@ def test_field_by_field_comparison_names_what_differs() -> None:
     actual["passed"] = True
     assert differences(expected, actual) == [
         "passed: expected False, got True",
-        "steps[disable-leaked-key].awarded: expected 13.97, got 14.0",
+        "steps[disable-leaked-key].awarded: expected 14.44, got 14.0",
         "penalties[billing-outage].at_s: expected None, got 353.0",
         "metrics.outage_s: expected 0.0, got 0",
     ]

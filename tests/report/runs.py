@@ -15,6 +15,8 @@ from typing import Any
 
 from gameday.journal import iso
 from gameday.scenario.model import REGIONS, Scenario
+from gameday.scoring.collateral import PENALTY_ID as COLLATERAL
+from gameday.scoring.collateral import TITLE as COLLATERAL_TITLE
 from gameday.scoring.model import Metrics, PenaltyResult, Score, StepResult
 
 DATA = Path(__file__).parent / "data"
@@ -26,8 +28,9 @@ BILLING_KEY = "AKIAXGAMEDAYBILLING1"
 NEW_BILLING_KEY = "AKIAXGAMEDAYBILLNEW1"
 RESPONDER_KEY = "AKIAXGAMEDAYRESPOND1"
 T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
-# The scorer counts detection from the first inject delivered: the quarantine at 67 s.
-DETECTED = 67.0
+# The scorer counts detection from the first notice a customer receives: the support case at
+# 110 s (the quarantine at 67 s shows only in IAM).
+DETECTED = 110.0
 
 
 class JournalBuilder:
@@ -114,6 +117,7 @@ class JournalBuilder:
             "api.call",
             t,
             actor=actor,
+            key_actor=actor,  # everyone signs with a key of their own here
             access_key_id=keys.get(actor, "AKIAXGAMEDAYFRAMEWK1"),
             user={"attacker": "deployer", "responder": "security-oncall"}.get(actor),
             service=service,
@@ -144,12 +148,12 @@ class JournalBuilder:
             loot={},
         )
 
-    def probe(self, t: float, ok: bool) -> None:
+    def probe(self, t: float, ok: bool, key: str = BILLING_KEY) -> None:
         self.add(
             "workload.probe",
             t,
             ok=ok,
-            access_key_id=BILLING_KEY,
+            access_key_id=key,
             error_code=None if ok else "InvalidClientTokenId",
         )
 
@@ -161,14 +165,24 @@ class JournalBuilder:
 
     def ended(self, t: float, reason: str = "duration") -> None:
         self.add("run.ended", t, reason=reason)
+        self.in_time_order()
+
+    def in_time_order(self) -> None:
+        """Events added out of time order (the probes of a whole run first), put in the order
+        a journal has them — by run time — and numbered again."""
+        self.events.sort(key=lambda event: (event["t"], event["seq"]))
+        for seq, event in enumerate(self.events, start=1):
+            event["seq"] = seq
 
 
 def step(
     scenario: Scenario, id: str, done_t: float | None, missed: str = "failed", reason: str = ""
 ) -> StepResult:
     """A step's result as the scorer gives it: met at `done_t` on the run clock (or `missed`),
-    with times counted from detection and points falling linearly past the target."""
+    with times counted from detection and points falling linearly past the target, done by
+    the team (the facilitator, for a manual step)."""
     expected = next(s for s in scenario.steps if s.id == id)
+    manual = expected.check.type == "manual"
     at = None if done_t is None else done_t - DETECTED
     status, awarded = missed, 0.0
     if at is not None and at <= expected.target:
@@ -188,8 +202,9 @@ def step(
         points=expected.points,
         awarded=awarded,
         critical=expected.critical,
-        manual=expected.check.type == "manual",
+        manual=manual,
         reason=reason,
+        by=None if done_t is None else ("facilitator" if manual else "team"),
     )
 
 
@@ -220,8 +235,8 @@ def careless_run(
     j.inject(116, "case-email", "email", "[Case 171234567] Your AWS account is compromised")
     j.inject(120, "health-event", "health-event", "AWS_RISK_CREDENTIALS_EXPOSED")
     for t in range(60, 7200, 60):
-        # The billing key is deleted at 30m; the new one is in the secret at 40m.
-        j.probe(t, ok=not (1800 < t < 2460))
+        # The billing key is deleted at 30m; the new one is in the secret at 40m10s.
+        j.probe(t, ok=not (1800 < t < 2460), key=NEW_BILLING_KEY if t > 2410 else BILLING_KEY)
     j.call(200, "attacker", "iam", "ListUsers", status=403, error_code="AccessDenied")
     j.call(230, "attacker", "ec2", "DescribeInstances", region="eu-west-1")
     j.call(
@@ -324,6 +339,7 @@ def careless_run(
         "DeleteAccessKey",
         params={"AccessKeyId": BILLING_KEY, "UserName": "billing-api"},
     )
+    j.call(1900, "responder", "s3", "DeleteBucket", params={"Bucket": "fixture-web-assets"})
     j.add("repo.deleted", 2000, actor="responder")
     j.call(
         2100,
@@ -360,7 +376,8 @@ def careless_run(
              reason="2 instances still running in ap-southeast-3"),
         step(scenario, "sweep-all-regions", None,
              reason="DescribeInstances was called in 2 of 29 regions"),
-        step(scenario, "rotate-workload-key", 2410),
+        # the new key is in the secret at 2410 s; the service first runs on it at 2460 s
+        step(scenario, "rotate-workload-key", 2460),
         step(scenario, "root-password", None, reason="waiting for the facilitator"),
         step(scenario, "reply-to-case", None),
         step(scenario, "repository-private", None),
@@ -369,6 +386,22 @@ def careless_run(
         penalty(scenario, "evidence-destroyed", 10, 2000),
         PenaltyResult("leaked-key-reused", 0.0, None, "A responder used the leaked key themselves"),
         penalty(scenario, "billing-outage", 10, 1860, "10 minute(s): the probes failed"),
+        PenaltyResult(
+            COLLATERAL,
+            5.0,
+            1900 - DETECTED,
+            COLLATERAL_TITLE,
+            "1 item(s): bucket fixture-web-assets (team)",
+            [
+                {
+                    "kind": "bucket",
+                    "name": "fixture-web-assets",
+                    "detail": "bucket fixture-web-assets",
+                    "at_s": 1900 - DETECTED,
+                    "by": "team",
+                }
+            ],
+        ),
     ]
     score = Score(
         scenario=scenario.id,
@@ -459,6 +492,7 @@ def careful_run(
     ]
     # The scorer lists every penalty; those not incurred cost nothing and have no time.
     penalties = [PenaltyResult(p.id, 0.0, None, p.title) for p in scenario.penalties]
+    penalties.append(PenaltyResult(COLLATERAL, 0.0, None, COLLATERAL_TITLE))
     score = Score(
         scenario=scenario.id,
         team=team,

@@ -40,9 +40,10 @@ def test_junitparser_reads_one_case_per_step_and_penalty(
     (suite,) = list(xml)
     cases = list(suite)
     assert suite.name == scenario.id
-    assert len(cases) == len(scenario.steps) + len(scenario.penalties) + 1
+    # every step, every penalty (the scenario's and collateral damage), the pass mark
+    assert len(cases) == len(scenario.steps) + len(scenario.penalties) + 1 + 1
     assert suite.tests == len(cases)
-    assert suite.failures == 5 + 1 + 2 + 1  # steps failed, step pending, penalties, pass mark
+    assert suite.failures == 5 + 1 + 3 + 1  # steps failed, step pending, penalties, pass mark
     assert suite.errors == 0 and suite.skipped == 0
     assert suite.time == 7200.0
     assert {case.classname for case in cases} == {scenario.id}
@@ -63,10 +64,10 @@ def test_failed_and_pending_steps_carry_the_reason(junit_path: Path, junitparser
     # A step met late passes, and says so.
     late = by_id["disable-leaked-key"]
     assert late.is_passed
-    assert "met 13m 53s after detection" in late.system_out
-    assert "17.4 of 20 points" in late.system_out
+    assert "met 13m 10s after detection" in late.system_out
+    assert "17.9 of 20 points" in late.system_out
     assert by_id["delete-leaked-key"].is_passed
-    assert by_id["delete-leaked-key"].time == 1133.0
+    assert by_id["delete-leaked-key"].time == 1090.0
 
 
 def test_penalties_fail_when_incurred_and_the_pass_mark_fails_with_the_run(
@@ -84,18 +85,21 @@ def test_penalties_fail_when_incurred_and_the_pass_mark_fails_with_the_run(
     assert by_name[reused].is_passed
     pass_mark = next(case for case in suite if case.name.startswith("pass-mark"))
     (failure,) = pass_mark.result
-    assert "Score 17.4 is below the pass mark of 70." in failure.message
+    assert "Score 12.9 is below the pass mark of 70." in failure.message
+    collateral = next(case for case in suite if case.name.startswith("penalty collateral-damage"))
+    (failure,) = collateral.result
+    assert failure.message == "incurred at T+31:40: -5 points"
 
 
 def test_properties_carry_the_score(junit_path: Path, junitparser: Any) -> None:
     suite = next(iter(junitparser.JUnitXml.fromfile(str(junit_path))))
     properties = {p.name: p.value for p in suite.properties()}
-    assert properties["score"] == "17.4"
+    assert properties["score"] == "12.9"
     assert properties["pass_mark"] == "70"
     assert properties["passed"] == "false"
     assert properties["team"] == "blue"
     assert properties["outage_s"] == "600"
-    assert properties["time_to_contain_s"] == "833"
+    assert properties["time_to_contain_s"] == "790"
     assert "time_to_eradicate_s" not in properties  # never reached: no value to give
     assert properties["marker"] == "SIMULATION — game day exercise"
 

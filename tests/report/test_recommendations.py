@@ -40,7 +40,7 @@ def test_a_careless_run_earns_advice_for_everything_it_missed(
     assert earned["investigate-before-destroy"] == (
         "The leaked key was deleted at T+20:00 with no CloudTrail lookup before it."
     )
-    assert "13m 53s after detection, 3m 53s past its target" in earned["break-glass-admin"]
+    assert "13m 10s after detection, 3m 10s past its target" in earned["break-glass-admin"]
     assert "ap-southeast-3" in earned["sweep-every-region"]
     assert "does not use" in earned["sweep-every-region"]
     assert earned["rotate-without-outage"] == (

@@ -25,7 +25,7 @@ def outcome(score: Score) -> dict[str, Any]:
         "passed": score.passed,
         "detected_at_s": score.detected_at_s,
         "ended_at_s": score.ended_at_s,
-        "steps": [(s.id, s.status, s.satisfied_at_s, s.awarded) for s in score.steps],
+        "steps": [(s.id, s.status, s.satisfied_at_s, s.awarded, s.by) for s in score.steps],
         "penalties": [(p.id, p.points, p.at_s) for p in score.penalties],
         "contain": score.metrics.time_to_contain_s,
         "outage": score.metrics.outage_s,

@@ -90,26 +90,26 @@ def test_runs_are_compared_team_by_team_and_step_by_step(three_runs: list[RunSum
     assert report.team_names == ("blue", "red")
     blue, red = report.teams
     assert (blue.runs, blue.passed, blue.best, blue.latest) == (2, 1, 90, 90)
-    assert blue.mean == pytest.approx((17.41 + 90) / 2)
+    assert blue.mean == pytest.approx((12.89 + 90) / 2)
     assert blue.outage_s == 600 and red.outage_s == 0
-    assert blue.penalty_points == 20
+    assert blue.penalty_points == 25
     # Equal scores: the faster containment ranks first.
     assert [(row.rank, row.run.team, row.score.score) for row in report.leaderboard] == [
         (1, "blue", 90),
         (2, "red", 90),
-        (3, "blue", 17.41),
+        (3, "blue", 12.89),
     ]
     disable = next(s for s in report.steps if s.id == "disable-leaked-key")
     assert (disable.runs, disable.met, disable.late, disable.missed) == (3, 3, 1, 0)
-    assert disable.times == [303, 433, 833]
-    assert disable.quartiles == (368, 433, 633)
-    assert disable.for_team("blue").median_s == 568
+    assert disable.times == [260, 390, 790]
+    assert disable.quartiles == (325, 390, 590)
+    assert disable.for_team("blue").median_s == 525
     assert disable.for_team("red").met == 1
     rotate = next(s for s in report.steps if s.id == "rotate-workload-key")
     assert rotate.missed_by == ["blue", "red"]
     assert report.most_missed[0] is rotate
     assert report.most_missed[-1] is disable  # met late once, never missed
-    assert dict(report.trends)["blue"][0].score == 17.41
+    assert dict(report.trends)["blue"][0].score == 12.89
     assert [p.passed for p in dict(report.trends)["blue"]] == [False, True]
 
 
@@ -127,13 +127,13 @@ def test_a_training_report_over_three_runs_of_two_teams_renders_in_every_format(
     assert 'class="step-times-row"' in html and 'class="trend-team"' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "| 1 | **blue** | `report-fixture-blue-20260316T123312Z` |" in md
-    assert "- **blue**: 2026-03-02 17.4 (failed) → 2026-03-16 90 (passed)" in md
+    assert "- **blue**: 2026-03-02 12.9 (failed) → 2026-03-16 90 (passed)" in md
     leaderboard = md.split("## Leaderboard", 1)[1].split("##", 1)[0]
     assert len(re.findall(r"^\| \d ", leaderboard, flags=re.M)) == 3
     data = json.loads(raw)
     assert [t["team"] for t in data["teams"]] == ["blue", "red"]
     assert data["most_missed"][0] == "report-fixture/rotate-workload-key"
-    assert [p["score"] for p in data["trends"]["blue"]] == [17.41, 90]
+    assert [p["score"] for p in data["trends"]["blue"]] == [12.89, 90]
     assert data["marker"] == "SIMULATION — game day exercise"
 
 

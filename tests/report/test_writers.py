@@ -65,7 +65,7 @@ def test_the_html_report_is_self_contained_and_has_every_section(written: dict[s
         "Debrief",
     ):
         assert f">{heading}</h" in html, heading
-    assert ">FAILED<" in html and "<b>17.4</b> / 100" in html and "pass mark 70" in html
+    assert ">FAILED<" in html and "<b>12.9</b> / 100" in html and "pass mark 70" in html
     assert "i-0aaa111122223333a" in html and "a region the company does not use" in html
     # A note written with markup shows as text.
     assert "&lt;b&gt;#inc-42&lt;/b&gt; &amp; `aws` *now*" in html
@@ -83,7 +83,7 @@ def test_the_timeline_has_its_lanes_detection_outage_and_every_step(
     svg = svg.split("</svg>", 1)[0]
     for lane in ("aws", "attacker", "responders", "workload"):
         assert f'class="lane lane-{lane}"' in svg
-    assert "detected T+1:07" in svg
+    assert "detected T+1:50" in svg
     assert 'class="outages"' in svg and "Outage T+31:00–T+41:00" in svg
     for expected in scenario.steps:
         assert f">{expected.id}</text>" in svg
@@ -205,3 +205,26 @@ def test_a_journal_note_cannot_close_the_svg(tmp_path: Path, scenario: Scenario)
     html = write_reports(tmp_path, scenario, j.events, score)[0].read_text(encoding="utf-8")
     assert "<script" not in html
     assert html.count("</svg>") == html.count("<svg ")
+
+
+def test_the_reports_list_collateral_damage_and_who_did_each_step(
+    written: dict[str, str],
+) -> None:
+    html, md = written["report.html"], written["report.md"]
+    assert ">Collateral damage</h3>" in html and "### Collateral damage" in md
+    assert "| T+31:40 | bucket fixture-web-assets | team |" in md
+    assert "<td>bucket fixture-web-assets</td><td>team</td>" in html
+    assert "<th>Done by</th>" in html and "| Done after | Done by | Status |" in md
+    # The leaked key was deactivated by the team; the manual step nobody marked is no one's.
+    assert re.search(
+        r"Deactivate the leaked key from another principal \(critical\) — .*\| team \|", md
+    )
+    assert re.search(r"Change the root password and confirm root MFA — .*\| — \| Missed \|", md)
+
+
+def test_a_run_that_damaged_nothing_says_so(
+    tmp_path: Path, scenario: Scenario, careful: tuple[list[dict[str, Any]], Score]
+) -> None:
+    paths = write_reports(tmp_path, scenario, *careful)
+    md = next(p for p in paths if p.name == "report.md").read_text(encoding="utf-8")
+    assert "None: nothing that existed before the push was deleted or disabled" in md

@@ -64,7 +64,11 @@ def test_a_responder_signing_with_someone_elses_key_earns_nothing() -> None:
         key=story.workload_key,  # billing-api's key, copied out of its secret
     )
     result = step(score_journal(scenario, story.end().events()), "disable")
-    assert (result.status, result.awarded, result.by) == ("failed", 0.0, None)
+    assert (result.status, result.awarded, result.by) == (
+        "failed",
+        0.0,
+        "team with the workload's key",
+    )
     assert "the doing of team with the workload's key, not the team" in result.reason
 
 
@@ -95,7 +99,7 @@ def test_what_the_attacker_does_is_not_the_teams() -> None:
     story.at("4m").attacker_backdoor_user("svc-backup-admin")
     story.at("5m").call("attacker", "iam:DeleteUser", {"UserName": "svc-backup-admin"})
     result = step(score_journal(scenario, story.end().events()), "no-backdoor")
-    assert (result.status, result.awarded) == ("failed", 0.0)
+    assert (result.status, result.awarded, result.by) == ("failed", 0.0, "attacker")
     assert "the doing of attacker" in result.reason
 
 
