@@ -256,20 +256,31 @@ TagKey = Annotated[str, AfterValidator(_tag_key)]
 TagValue = Annotated[str, AfterValidator(_tag_value)]
 Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_ITEMS["tags"])]
 
-IamPath = Annotated[str, Field(pattern=r"^/([\w+=,.@-]+/)*$", max_length=512)]
+IAM_PATH_PATTERN = r"^/([\w+=,.@-]+/)*$"
+IamPath = Annotated[str, Field(pattern=IAM_PATH_PATTERN, max_length=512)]
 POLICY_ARN_PATTERN = r"^arn:aws:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$"
 PolicyArn = Annotated[str, Field(pattern=POLICY_ARN_PATTERN)]
 # a managed policy ARN, or the name of one of the estate's own policies
-PolicyRef = Annotated[
-    str, Field(pattern=r"^(arn:aws:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*)?[\w+=,.@-]{1,128}$")
-]
+POLICY_REF_PATTERN = r"^(arn:aws:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*)?[\w+=,.@-]{1,128}$"
+PolicyRef = Annotated[str, Field(pattern=POLICY_REF_PATTERN)]
 ServicePrincipal = Annotated[
     str, Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$", max_length=128)
 ]
 InstanceType = Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$", max_length=32)]
 FunctionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@-]+$", max_length=512)]
-TrailName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")]
+TRAIL_PATTERN = r"^[A-Za-z0-9](?:[._-]?[A-Za-z0-9])+$"  # 3 to 128 long, by the Field
+
+
+def _trail_name(value: str) -> str:
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        raise ValueError(f"{_shown(value)}: a trail name cannot look like an IP address")
+    return value
+
+
+TrailName = Annotated[
+    str, Field(pattern=TRAIL_PATTERN, min_length=3, max_length=128), AfterValidator(_trail_name)
+]
 Description = Annotated[str, Field(max_length=1000)]
 
 

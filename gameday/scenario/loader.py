@@ -24,6 +24,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gameday.errors import Problem, ScenarioError, did_you_mean, printable
+from gameday.scenario.fields import (
+    EMAIL_PATTERN,
+    IAM_PATH_PATTERN,
+    POLICY_ARN_PATTERN,
+    POLICY_REF_PATTERN,
+    TRAIL_PATTERN,
+)
 from gameday.scenario.limits import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -466,7 +473,7 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         hint = _pattern_hint(name, pattern)
-        label = "email address" if "@" in pattern and name != "email" else name
+        label = "email address" if pattern == EMAIL_PATTERN and name != "email" else name
         return f"{_describe(value)} is not a valid {label} — {hint}"
     if kind in ("value_error", "assertion_error"):
         text = str(ctx.get("error", error["msg"]))
@@ -506,6 +513,16 @@ _UNION_NAMES = {"timeline": "inject", "check": "check", "techniques": "technique
 
 # keyed by the model's pattern: the same field name (`id`, `name`) means different things
 _PATTERN_HINTS = {
+    IAM_PATH_PATTERN: "an IAM path starts and ends with '/', like /engineering/ or /",
+    TRAIL_PATTERN: (
+        "3 to 128 letters, digits, '.', '_' and '-', starting and ending with a letter or "
+        "digit, no two of '.', '_', '-' in a row"
+    ),
+    POLICY_ARN_PATTERN: "a policy ARN, like arn:aws:iam::aws:policy/ReadOnlyAccess",
+    POLICY_REF_PATTERN: (
+        "a policy ARN (arn:aws:iam::aws:policy/ReadOnlyAccess) or the name of one of "
+        "account.estate.policies"
+    ),
     r"^[a-z0-9][a-z0-9-]*$": (
         "use lower-case letters, digits and dashes, like 'exported-keys-in-script'"
     ),
@@ -521,9 +538,9 @@ _PATTERN_HINTS = {
 def _pattern_hint(name: str, pattern: str) -> str:
     if pattern in _PATTERN_HINTS:
         return _PATTERN_HINTS[pattern]
-    if "\\d{12}" in pattern:
+    if "\\d{12}" in pattern and not pattern.startswith("^(arn"):
         return "an AWS account ID is exactly 12 digits; quote it so YAML keeps leading zeros"
-    if name == "email" or "@" in pattern:
+    if pattern == EMAIL_PATTERN:
         return "write an email address like security@example.com"
     if "[wdhms]" in pattern:
         return "write it like 90s, 15m, 1h30m or 400d"
