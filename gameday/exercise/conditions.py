@@ -28,7 +28,9 @@ class RunState(Protocol):
         ...
 
     def case_replied(self) -> bool:
-        """Someone other than AWS has added a communication to the support case."""
+        """The team has replied on the support case once the leaked key was disabled — the
+        reply that answers AWS (and earns the `case-replied` check); one sent while the key
+        still worked does not count."""
         ...
 
     def case_resolved(self) -> bool:
@@ -121,7 +123,8 @@ def _business_support(state: RunState) -> bool:
 
 @register(
     "case-replied",
-    "The responders have replied to the support case AWS opened about the exposed key.",
+    "The responders have replied to the support case AWS opened about the exposed key, with "
+    "the leaked key disabled at the time: an earlier reply does not stop AWS's follow-up.",
 )
 def _case_replied(state: RunState) -> bool:
     return state.case_replied()

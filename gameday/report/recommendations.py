@@ -365,6 +365,23 @@ def _logging(report: RunReport) -> str | None:
     return None
 
 
+@recommendation(
+    "contain-do-not-demolish",
+    "Contain the incident, do not demolish the account",
+    """Deleting users, roles, console passwords, instances, buckets or secrets the attacker
+    never touched — or disabling a colleague's key without giving them a new one — is an
+    outage you cause yourself and evidence you destroy. Remove what CloudTrail shows the
+    attacker created, rotate keys (new key first, then the old one off), and leave the rest.""",
+)
+def _collateral(report: RunReport) -> str | None:
+    """When: The collateral-damage penalty was incurred: something that existed before the
+    push was deleted or disabled without cause."""
+    if not report.collateral:
+        return None
+    items = [f"{item.detail} at {clock(item.t)}" for item in report.collateral]
+    return f"Damaged without cause: {_listing(items)}."
+
+
 # ── standing advice ───────────────────────────────────────────────────────────────────────
 
 standing(

@@ -25,17 +25,20 @@ def _points(value: float) -> str:
 
 def steps_table(score: Score) -> Table:
     table = Table(title="Steps (times from detection)", title_justify="left", box=None)
-    for column in ("step", "phase", "status", "done at", "target", "deadline", "points"):
+    for column in ("step", "phase", "status", "done at", "by", "target", "deadline", "points"):
         table.add_column(column, justify="right" if column == "points" else "left")
     for step in score.steps:
         name = step.id + (" [bold]*[/bold]" if step.critical else "")
         if step.manual:
             name += " [dim](manual)[/dim]"
+        if step.keep:
+            name += " [dim](keep)[/dim]"
         table.add_row(
             name,
             step.phase,
             Text(step.status, style=STATUS_STYLES[step.status]),
             _time(step.satisfied_at_s),
+            step.by or "—",
             _time(step.target_s),
             _time(step.deadline_s),
             f"{_points(step.awarded)}/{step.points}",
@@ -55,6 +58,13 @@ def penalties_table(score: Score) -> Table:
             f"−{_points(penalty.points)}" if penalty.points else "0",
             penalty.reason if incurred else Text("not incurred", style="dim"),
         )
+        for item in penalty.items:  # collateral damage, item by item
+            table.add_row(
+                Text(f"  {item.get('kind', '')}", style="dim"),
+                _time(item.get("at_s")),
+                "",
+                f"{item.get('detail', '')} — by {item.get('by', '?')}",
+            )
     return table
 
 

@@ -36,6 +36,7 @@ def test_a_careless_run_earns_advice_for_everything_it_missed(
         "reply-to-aws",
         "rotate-without-outage",
         "keep-the-evidence",
+        "contain-do-not-demolish",
     }
     assert earned["investigate-before-destroy"] == (
         "The leaked key was deleted at T+20:00 with no CloudTrail lookup before it."
@@ -47,6 +48,9 @@ def test_a_careless_run_earns_advice_for_everything_it_missed(
         "billing-api was down for 10m, first failing at T+31:00."
     )
     assert earned["keep-the-evidence"] == "The repository was deleted by responder at T+33:20."
+    assert earned["contain-do-not-demolish"] == (
+        "Damaged without cause: bucket fixture-web-assets at T+31:40."
+    )
     # Earned advice comes first, standing advice last and always.
     assert [a.id for a in report.recommendations][-3:] == STANDING
     assert all(a.standing for a in report.recommendations[-3:])

@@ -35,3 +35,9 @@ def test_a_failing_run_shows_its_penalties() -> None:
 def test_a_run_still_going_says_so() -> None:
     events = [e for e in well_drilled().events() if e["kind"] != "run.ended"]
     assert "the run is still going" in rendered(events)
+
+
+def test_who_did_each_step_and_each_item_of_collateral_damage_show() -> None:
+    text = rendered(careless().events())
+    assert "disable-leaked-key *" in text and "team" in text
+    assert "access-key" in text and "(alvarez-cli) of j.alvarez — by team" in text
