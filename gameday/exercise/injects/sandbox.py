@@ -471,11 +471,14 @@ class Watchdog:
         self._baseline = 0
         self._started = 0.0
         self._shared: Budget | None = None
+        self._shared_steps = self._shared_seconds = False
         self._previous: Any = None
 
     def __enter__(self) -> Watchdog:
         self._shared = _budget.get()
         if self._shared is not None:
+            self._shared_steps = self._shared.steps < self.steps
+            self._shared_seconds = self._shared.seconds < self.seconds
             self.steps = max(0, min(self.steps, self._shared.steps))
             self.seconds = max(0.0, min(self.seconds, self._shared.seconds))
         self._started = time.monotonic()
@@ -505,8 +508,13 @@ class Watchdog:
 
     def _check(self) -> None:
         self._next_check = self.count + self.CHECK_EVERY
-        if self.count > self.steps:
+        together = "ran over the {} all the scenario's templates may take together"
+        if self.count > self.steps and self._shared_steps:
+            self.reason = together.format("steps")
+        elif self.count > self.steps:
             self.reason = f"ran over {self.steps:,} steps"
+        elif time.monotonic() > self._deadline and self._shared_seconds:
+            self.reason = together.format("time")
         elif time.monotonic() > self._deadline:
             self.reason = f"ran over {self.seconds:g} seconds"
         elif _resident_bytes() - self._baseline > self.memory:

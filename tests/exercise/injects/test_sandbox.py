@@ -13,7 +13,7 @@ import time
 import pytest
 
 from gameday.exercise.injects.rendering import Renderer, RenderError
-from gameday.exercise.injects.sandbox import Watchdog, check_binop, weight
+from gameday.exercise.injects.sandbox import Watchdog, check_binop, shared_budget, weight
 from gameday.scenario.limits import RENDER_OUTPUT
 
 LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}"
@@ -142,3 +142,15 @@ def test_the_watchdog_restores_the_previous_trace_function() -> None:
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(previous)
+
+
+def test_renders_in_a_shared_budget_stop_once_it_is_spent() -> None:
+    renderer = Renderer()
+    with shared_budget(steps=500_000, seconds=30) as budget:
+        for expected in ("ran over 400,000 steps", "all the scenario's templates"):
+            with pytest.raises(RenderError, match=expected):
+                renderer.render_string(LOOP, {}, what="t")
+        assert budget.steps < 0
+        with pytest.raises(RenderError, match="all the scenario's templates"):
+            renderer.render_string("{{ 1 }}", {}, what="t")
+    assert renderer.render_string("{{ 1 }}", {}, what="t") == "1"  # outside, a fresh bound
