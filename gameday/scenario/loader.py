@@ -249,7 +249,11 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc,
                     for name, value in build(source, loc).items():
                         merged.setdefault(name, value)
                 continue
-            key = scalar(key_node, loc) if isinstance(key_node, yaml.ScalarNode) else None
+            key = (
+                scalar(key_node, (*loc, str(key_node.value)))
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
             if not isinstance(key, str | int | float | bool) or key is None:
                 problem(key_node, "a mapping key must be a plain name — write it as a string")
                 continue

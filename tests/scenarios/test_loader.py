@@ -347,3 +347,34 @@ def test_marks_prefer_the_key_when_asked() -> None:
     assert marks.at(("a",), key=True) == (2, 1)
     assert marks.at(("a",)) == (2, 4)
     assert marks.at(("b",), key=True) == (1, 1)
+
+
+# ── bounds ───────────────────────────────────────────────────────────────────────────────
+
+
+def test_a_refused_value_does_not_hide_the_other_problems() -> None:
+    text = changed("difficulty: introductory", "difficulty: easy") + '"bad\\e": 1\n'
+    messages = [p.message for p in problems_of(text)]
+    assert any("'easy' is not allowed" in m for m in messages)
+    assert any("U+001B" in m for m in messages)
+
+
+def test_a_refused_value_is_one_problem_not_several() -> None:
+    text = changed(
+        "{id: quarantine, type: quarantine, at: 67s}",
+        "{id: quarantine, type: quarantine, at: .nan}",
+    )
+    [problem] = problems_of(text)
+    assert problem.message.startswith("'.nan' is not a finite number — ")
+
+
+def test_past_two_hundred_problems_the_rest_are_counted() -> None:
+    step = (
+        "  - {id: s-N, title: x, phase: nope, check: {type: nope}, points: 500, "
+        "target: 1m, deadline: 2m}\n"
+    )
+    text = SMALL_SCENARIO + "".join(step.replace("N", str(n)) for n in range(90))
+    found = problems_of(text)
+    assert len(found) == 201
+    assert found[-1].message.startswith("… and ")
+    assert found[-1].message.endswith("more problems from here on — fix the ones above first")
