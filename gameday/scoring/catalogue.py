@@ -160,11 +160,14 @@ create it and no step asked for it:
 {items}
 
 Not counted: what the attacker created, what the team created itself, the leaked key, the keys
-of the run's own principals, and what a penalty of the scenario already charges — the
-workload's key when the scenario has a `workload-outage` penalty (or, deleted, a
-`production-key-deleted-without-replacement` one). `score.json` lists each item under the
-penalty's `items` (`kind`, `name`, `detail`, `at_s` from detection, `by`), and the reports
-show them. The id `collateral-damage` is the default penalty's: do not give it to another.
+of the run's own principals, and what a penalty of the scenario charged — the workload's key
+when the workload went down and the scenario has a `workload-outage` penalty, or when it was
+deleted while its secret held it and the scenario has a
+`production-key-deleted-without-replacement` one (a workload kept running on somebody else's
+key is charged nothing, so its own key disabled is collateral damage). `score.json` lists
+each item under the penalty's `items` (`kind`, `name`, `detail`, `at_s` from detection, `by`),
+and the reports show them. The id `collateral-damage` is the default penalty's: do not give it
+to another.
 """
 
 

@@ -433,6 +433,7 @@ class State:
         self.leaked_key_used_by_responder: Moment | None = None
         self.quarantine_removed_early: Moment | None = None
         self.damage: list[Damage] = []
+        self.deleted_while_held: set[str] = set()  # keys deleted while a secret held them
         self.step_since: dict[str, Moment | None] = {}
         self._seed_from_scenario()
 
@@ -889,7 +890,12 @@ class State:
             if key.exists:
                 if key.disabled is None:
                     key.disabled, key.disabled_by = self.moment, call.by
-                key.deleted_t, key.deleted_by = self.t, call.by
+                self._key_deleted(key, call.by)
+
+    def _key_deleted(self, key: AccessKey, by: str) -> None:
+        key.deleted_t, key.deleted_by = self.t, by
+        if any(secret.key_id == key.access_key_id for secret in self.secrets.values()):
+            self.deleted_while_held.add(key.access_key_id)
 
     def _create_access_key(self, call: ApiCall) -> None:
         key_id = call.result.get("AccessKeyId")
@@ -917,7 +923,7 @@ class State:
                 self._stopped(key, call.by)
             elif key.disabled is None:
                 key.disabled, key.disabled_by = self.moment, call.by
-            key.deleted_t, key.deleted_by = self.t, call.by
+            self._key_deleted(key, call.by)
 
     def _create_login_profile(self, call: ApiCall) -> None:
         user = self._target_user(call)

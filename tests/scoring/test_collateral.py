@@ -163,3 +163,22 @@ def test_the_teams_hands_are_blamed_whatever_key_they_held() -> None:
     assert items(score_journal(northwind(), story.end().events())) == [
         ("user", "user ci-deployer", 490.0, "team with the attacker's key"),
     ]
+
+
+def test_a_workload_kept_running_on_a_colleagues_key_leaves_its_own_key_as_damage() -> None:
+    story = JournalBuilder(northwind()).aws_notices()
+    story.probes("0s", "2h", ok=True)  # the service never notices a thing
+    story.at("10m").put_secret("prod/billing-api/aws", story.key("alvarez-cli"))
+    story.at("12m").deactivate("billing-prod")
+    score = score_journal(northwind(), story.end().events())
+    assert {p.id: p.points for p in score.penalties}["billing-outage"] == 0.0
+    billing = story.key("billing-prod")
+    assert items(score) == [
+        ("access-key", f"access key {billing} (billing-prod) of billing-api", 610.0, "team"),
+    ]
+    # Had the service gone down, the outage penalty would have charged for it instead.
+    down = JournalBuilder(northwind()).aws_notices()
+    down.probes("0s", "12m", ok=True)
+    down.at("12m").deactivate("billing-prod")
+    down.probes("13m", "2h", ok=False)
+    assert items(score_journal(northwind(), down.end().events())) == []
