@@ -13,9 +13,11 @@ acceptance):
 - reference > late by an hour > careless ≥ the box-ticker (call and claim, which changes
   nothing in the account);
 - the self-marking team scores no more than the reference: its marks are not credited, and
-  every refused attempt is journaled;
-- and no adversarial runbook stops with a traceback: each is written to carry on when AWS
-  refuses it, so a crash means part of the attempt went untested.
+  every attempt is journaled (a refused command, or the lines it wrote into the journal
+  caught as foreign);
+- and no runbook stops before its end: each adversary is written to carry on when AWS
+  refuses it, so a crash means part of the attempt went untested (and a crashed reference
+  or careless run makes the ranking meaningless).
 
 A scenario's runbooks are played in one test, one after another on the test process's warm
 mock (`mock_server`, from tests/conftest.py), so under `pytest -n 2` each worker plays whole
@@ -61,6 +63,7 @@ RUNBOOKS: dict[str, Path] = {
     **{name: HERE / f"{name}.py" for name in ADVERSARIES},
 }
 DO_NOTHING_AT_MOST = 10.0
+FINISHED = ("returned", "run-ended", "exited")  # how a runbook that did not crash ends
 LIBRARY = {entry.path.stem: entry for entry in load_library(SCENARIOS)}
 SCENARIO_IDS = sorted(LIBRARY)
 
@@ -75,13 +78,13 @@ class Played:
     credited: dict[str, float]  # step id → points awarded (only steps with points)
     manual_credited: list[str]  # manual steps awarded points
     penalties: dict[str, float]  # penalty id → points taken (only those incurred)
-    crash: str | None  # the runbook's own exception, as journaled
+    crash: str | None  # why it stopped before its end, as journaled
     refused: list[dict[str, Any]]  # facilitator commands the run refused
+    foreign: int  # lines someone else wrote into the journal, caught and set aside
 
     @classmethod
     def of(cls, runbook: str, result: RunResult) -> Played:
         events = read_journal(result.run_dir.journal)
-        crashes = [e for e in events if e.get("kind") == "responder.error"]
         return cls(
             runbook=runbook,
             score=float(result.score.score),
@@ -89,9 +92,20 @@ class Played:
             credited={s.id: s.awarded for s in result.score.steps if s.awarded > 0},
             manual_credited=[s.id for s in result.score.steps if s.manual and s.awarded > 0],
             penalties={p.id: p.points for p in result.score.penalties if p.points},
-            crash=str(crashes[0].get("message")).splitlines()[0] if crashes else None,
+            crash=crash_of(events),
             refused=[e for e in events if "refused" in str(e.get("kind", ""))],
+            foreign=sum(1 for e in events if e.get("kind") == "journal.foreign"),
         )
+
+
+def crash_of(events: list[dict[str, Any]]) -> str | None:
+    """Why the runbook stopped before its end — its exception, or its host's death — if so."""
+    for event in events:
+        if event.get("kind") == "responder.error":
+            return str(event.get("message")).splitlines()[0]
+        if event.get("kind") == "responder.finished" and event.get("outcome") not in FINISHED:
+            return f"the runbook finished {event.get('outcome')}"
+    return None
 
 
 def scenario(scenario_id: str) -> Scenario:
@@ -137,7 +151,11 @@ def plays(
 
 def broken_rules(loaded: Scenario, played: dict[str, Played]) -> list[str]:
     """Every way the scenario's scores can be gamed, in words; empty when none can."""
-    broken: list[str] = []
+    broken: list[str] = [
+        f"{name}, a yardstick of the ranking, did not run to its end: {played[name].crash}"
+        for name in ("reference", "careless")
+        if played[name].crash is not None
+    ]
     for name in ADVERSARIES:
         run = played[name]
         # The self-marking team does all of the reference's work: its bar is the reference's
@@ -190,6 +208,8 @@ def broken_rules(loaded: Scenario, played: dict[str, Played]) -> list[str]:
         )
     if not any(e.get("command") == "note" for e in marking.refused):
         broken.append("self_marking's `gameday note --as facilitator` left no refusal")
+    if not marking.foreign:
+        broken.append("self_marking's mark lines written into journal.jsonl left no trace")
     return broken
 
 
