@@ -249,6 +249,12 @@ def assert_vault_private(run: RunDir) -> None:
     ]
     minted = [s.split(b"<SecretAccessKey>")[1].split(b"<")[0] for s in secrets if b"<Secret" in s]
     assert minted
+    # The framework client's token would let a reader pass their calls off as the attacker's.
+    assert not any(
+        name.startswith("HTTP_X_GAMEDAY_")
+        for entry in read_vault(vault).values()
+        for name in entry["request"]["headers"]
+    )
     for name in ("journal.jsonl", "score.json", "report.html", "report.md", "junit.xml"):
         text = (run.path / name).read_bytes()
         assert not any(secret in text for secret in minted), name
