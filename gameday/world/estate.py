@@ -199,7 +199,11 @@ def _seed(account: MockAccount, scenario: Scenario, seed: int) -> SeededEstate:
             tags=[],
             max_session_duration="3600",
         )
+        # moto files a role under its id: file it again under the one it now has, or
+        # DeleteRole would look for it under the old one and fail.
+        del iam.roles[made.id]
         made.id = generate_id("AROA", account_id, rng)
+        iam.roles[made.id] = made
         made.create_date = naive_utc(born)
         for attached in role.policies:
             iam.attach_role_policy(arn_of(attached), role.name)

@@ -333,3 +333,49 @@ def test_write_profiles_writes_a_config_the_cli_and_sdks_read(
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
         "AWS_PROFILE": "gameday",
     }
+
+
+def test_every_kind_of_seeded_resource_can_be_deleted(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    """The estate rewrites ids moto drew (so they encode the account): moto must still find
+    each resource by them, or a responder's delete fails with an HTTP 500."""
+    iam = responder(mock_account, "iam")
+    for role in ("web-instance", "partner-audit"):
+        for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
+        iam.delete_role(RoleName=role)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="partner-audit")
+
+    user = "j.alvarez"
+    for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.delete_login_profile(UserName=user)
+    for device in iam.list_mfa_devices(UserName=user)["MFADevices"]:
+        iam.deactivate_mfa_device(UserName=user, SerialNumber=device["SerialNumber"])
+        iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
+    for group in iam.list_groups_for_user(UserName=user)["Groups"]:
+        iam.remove_user_from_group(UserName=user, GroupName=group["GroupName"])
+    iam.delete_user(UserName=user)
+
+    for member in iam.get_group(GroupName="developers")["Users"]:
+        iam.remove_user_from_group(UserName=member["UserName"], GroupName="developers")
+    for attached in iam.list_attached_group_policies(GroupName="developers")["AttachedPolicies"]:
+        iam.detach_group_policy(GroupName="developers", PolicyArn=attached["PolicyArn"])
+    iam.delete_group(GroupName="developers")
+
+    policy = f"arn:aws:iam::{mock_account.account_id}:policy/billing-api-runtime"
+    iam.detach_user_policy(UserName="billing-api", PolicyArn=policy)
+    iam.delete_policy(PolicyArn=policy)
+
+    secrets = responder(mock_account, "secretsmanager")
+    secrets.delete_secret(SecretId="prod/web/database", ForceDeleteWithoutRecovery=True)
+    s3 = responder(mock_account, "s3")
+    for listed in s3.list_objects_v2(Bucket="northwind-invoices")["Contents"]:
+        s3.delete_object(Bucket="northwind-invoices", Key=listed["Key"])
+    s3.delete_bucket(Bucket="northwind-invoices")
+    ec2 = responder(mock_account, "ec2", "eu-west-1")
+    [instance] = estate.instances["eu-west-1"]
+    state = ec2.terminate_instances(InstanceIds=[instance])["TerminatingInstances"][0]
+    assert state["CurrentState"]["Name"] in ("shutting-down", "terminated")
