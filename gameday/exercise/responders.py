@@ -119,7 +119,7 @@ class InjectBus:
             for index, notice in enumerate(self._delivered):
                 if (
                     index not in taken
-                    and notice.kind in CUSTOMER_CHANNELS
+                    and received(notice)
                     and (notice.kind in wanted or notice.id in wanted)
                 ):
                     return index
@@ -128,6 +128,14 @@ class InjectBus:
     def _at(self, index: int) -> Notice:
         with self._lock:
             return self._delivered[index]
+
+
+def received(notice: Notice) -> bool:
+    """A notice that reached the customer: a customer channel, and a webhook only if it was
+    posted (a delivered webhook reveals the URL it went to; one skipped or refused does not)."""
+    if notice.kind not in CUSTOMER_CHANNELS:
+        return False
+    return notice.kind != "webhook" or bool(notice.data.get("url"))
 
 
 class NotACustomerChannel(ValueError):
@@ -155,8 +163,9 @@ def refuse_hidden_channels(wanted: Iterable[str]) -> None:
 class Inbox:
     """One responder's view of the bus: which deliveries it has already taken.
 
-    Only what a customer receives reaches it (`CUSTOMER_CHANNELS`): the quarantine inject and
-    the facilitator's console cues are on the bus, but not in any responder's inbox.
+    Only what a customer receives reaches it (`received`): the quarantine inject, the
+    facilitator's console cues and a webhook nobody could post are on the bus, but not in any
+    responder's inbox.
     """
 
     def __init__(self, bus: InjectBus) -> None:
@@ -185,7 +194,7 @@ class Inbox:
 
     def delivered(self) -> list[Notice]:
         """What the team has received so far, in order."""
-        return [n for n in self.bus.delivered() if n.kind in CUSTOMER_CHANNELS]
+        return [n for n in self.bus.delivered() if received(n)]
 
 
 # ── what a responder acts on ──────────────────────────────────────────────────────────────

@@ -39,8 +39,8 @@ The rules (DESIGN.md, "Scoring model"):
 - Metrics: time to acknowledge = when the first acknowledge-phase step was satisfied (with no
   such step in the scenario: the team's first act after detection — an API call, a note, a
   code-host action); time to contain = the leaked key disabled (deactivated or deleted, and
-  kept so); time to eradicate / recover = every step of that phase satisfied; outage = the
-  seconds the workload's probes failed.
+  kept so); time to eradicate / recover = every step of that phase satisfied (keep steps,
+  held rather than done, do not count); outage = the seconds the workload's probes failed.
 
 No check changes value without an event, so the evaluator needs no clock ticks: a per-minute
 penalty and the outage are measured between the timestamps of the evidence, up to the end of
@@ -412,12 +412,13 @@ class Evaluator:
 
     def _metrics(self, steps: list[StepResult], origin: float, until: float) -> Metrics:
         def all_done(phase: str) -> float | None:
-            times = [s.satisfied_at_s for s in steps if s.phase == phase]
+            # A keep step is held, not done: it does not complete a phase.
+            times = [s.satisfied_at_s for s in steps if s.phase == phase and not s.keep]
             if not times or any(t is None for t in times):
                 return None
             return max(t for t in times if t is not None)
 
-        acknowledging = [s for s in steps if s.phase == "acknowledge"]
+        acknowledging = [s for s in steps if s.phase == "acknowledge" and not s.keep]
         acknowledged: float | None
         if acknowledging:
             # The acknowledge step says when the team acknowledged: the tile agrees with it.

@@ -15,8 +15,8 @@ from gameday.paths import SCENARIOS
 from gameday.scenario import load_scenario
 
 
-def notice(kind: str, inject_id: str, t: float) -> Delivered:
-    return Delivered(kind=kind, id=inject_id, t=t, subject=kind, body="", data={})
+def notice(kind: str, inject_id: str, t: float, **data: str) -> Delivered:
+    return Delivered(kind=kind, id=inject_id, t=t, subject=kind, body="", data=data)
 
 
 def test_the_inbox_holds_only_customer_notices() -> None:
@@ -72,3 +72,10 @@ def test_an_inject_id_is_no_way_round(tmp_path: Path) -> None:
         )
         with pytest.raises(NotACustomerChannel, match="does not announce its quarantine"):
             ctx.wait_for(quarantine, timeout=1)
+
+
+def test_a_webhook_reaches_the_inbox_only_if_it_was_posted() -> None:
+    bus = InjectBus(VirtualClock())
+    bus.publish(notice("webhook", "no-url", 60.0))  # skipped: no URL to post to
+    bus.publish(notice("webhook", "posted", 70.0, url="https://hooks.example"))
+    assert [n.id for n in bus.inbox().delivered()] == ["posted"]

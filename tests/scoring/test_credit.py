@@ -238,3 +238,13 @@ def test_detection_is_the_first_notice_a_customer_receives(
     for at, kind, fields in notices:
         story.at(at).event("inject.delivered", inject=kind, type=kind, **fields)
     assert score_journal(northwind(), story.end().events()).detected_at_s == detected
+
+
+def test_a_kept_step_completes_no_phase() -> None:
+    keep = a_step("service-up", {"type": "workload-healthy"}, keep=True, phase="recover")
+    scenario = with_steps(keep, DISABLE)
+    story = JournalBuilder(scenario).aws_notices()
+    story.probes("0s", "2h", ok=True)
+    score = score_journal(scenario, story.end().events())
+    assert step(score, "service-up").status == "success"
+    assert score.metrics.time_to_recover_s is None  # nothing was done to recover
