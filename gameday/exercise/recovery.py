@@ -5,8 +5,31 @@ terminal, a power cut. Nothing the run did is lost: the journal is flushed per e
 the run's private vault (`RUN_DIR/.vault.jsonl`, see `gameday.world.gateway.Vault`) holds,
 for each call that changed the mock, the request as sent and the answer. What is lost is
 the process: the mock AWS account in memory, the clock, the timeline, the attacker's
-wallet, the responder's progress. A recovery rebuilds each from those two files and the run
-goes on to `run.ended`, the score and the reports as if nothing had happened.
+wallet, the responder's progress. A recovery brings each back from those two files and the
+run goes on to `run.ended`, the score and the reports as if nothing had happened.
+
+**A virtual-time run is played again from T0** (`Replay`). Such a run is a pure function of
+its scenario, its seed and its responder — two runs with one seed write the same journal —
+so the surest way back to the crash point is the way the run got there: the repository
+built again (the crashed one set aside until the replay catches up, and put back if it does
+not), a fresh mock seeded as before, the timeline, the attacker, the workload and the
+responder started afresh at T0 — a runbook from its first line, in a process of its own,
+with its API calls served by the mock the replay rebuilds call by call. Every event the
+replay journals is checked against the one the journal holds (`ReplayJournal`: the same but
+for wall-clock fields, it is not written again; different, the recovery stops with an error
+naming both, the run directory as the crash left it). Injects that reached people (email,
+calls, webhooks, the console) are rendered again but not sent again; those that act on the
+mock (the quarantine, the support case, the Health event) act again (`MOCK_CHANNELS`). The
+vault's entries are numbered again, not written again (`ReplayVault`). When the last
+journaled event has been played again, `run.recovered` (`mode: replay`) is journaled and the
+run goes on, live: the mock, the clock, the runbook's variables, the attacker's wallet and
+every id moto drew are what they were, so the score — step times included — is the
+uninterrupted run's. A run whose journal holds something no participant of the run journals
+(a command typed during it, a refused one, a foreign line, an earlier recovery that rebuilt
+rather than replayed: `events_from_outside`) cannot be placed again and is rebuilt instead.
+
+**A wall-clock run is rebuilt at the crash point** (`Recovery`): people acted in it, and
+what they did cannot be played again.
 
 1. **Checks.** The run must have started (`run.started`), must not have ended (`run.ended`),
    and its process must be gone. A line torn by the crash at the end of the journal or the
@@ -58,13 +81,17 @@ goes on to `run.ended`, the score and the reports as if nothing had happened.
    deactivation of a key is harmless; a second `create_access_key` is not — look before
    acting). People just keep going: their profile names the same credentials; the
    profile's endpoint is rewritten for the new mock, which every new command picks up.
-6. `run.recovered` is journaled (`from_t`, `replayed`, `reopened`, `failed`, `resumed_at`,
-   `by`), and the run goes on.
+6. `run.recovered` is journaled (`from_t`, `mode: rebuild`, `replayed`, `reopened`,
+   `failed`, `resumed_at`, `by`), and the run goes on.
 
-Known limits: ids moto draws that the journal does not record (security groups, volumes,
-network interfaces, unique ids of IAM users created during the run) come out different
-after a recovery; two things due at the very same instant may take place in another order
-than they would have without the crash.
+Known limits of a rebuild: ids moto draws that the journal does not record (security groups,
+volumes, network interfaces, unique ids of IAM users created during the run) come out
+different after a recovery; two things due at the very same instant may take place in
+another order than they would have without the crash.
+
+A test hook crashes a run at a chosen point: with `GAMEDAY_TEST_KILL_AFTER_SEQ=N` in its
+environment, a run's (or a recovery's) process sends itself SIGKILL once journal event N is
+journaled (`gameday.exercise.run.KILL_AFTER_SEQ_VARIABLE`).
 """
 
 from __future__ import annotations
@@ -72,12 +99,17 @@ from __future__ import annotations
 import functools
 import importlib
 import io
+import json
+import os
 import re
+import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -92,7 +124,7 @@ from gameday.errors import UserError
 from gameday.exercise.attacker import Attacker
 from gameday.exercise.attacker.base import DEAD_CREDENTIAL_CODES, Resource
 from gameday.exercise.clock import Clock, VirtualClock, WallClock
-from gameday.exercise.injects import SmtpOptions
+from gameday.exercise.injects import REGISTRY, InjectContext, SmtpOptions, deliver
 from gameday.exercise.injects.base import Delivered
 from gameday.exercise.responders import (
     REPO_EVENT_ACTIONS,
@@ -107,12 +139,20 @@ from gameday.exercise.responders import (
     fill_templates,
     notice_facts,
 )
-from gameday.exercise.run import RunOptions, RunResult, run_exercise
+from gameday.exercise.run import Resumption, RunOptions, RunResult, run_exercise
 from gameday.exercise.timeline import Timeline
-from gameday.journal import Event, FixedClock, Journal, read_journal
+from gameday.journal import (
+    Event,
+    FixedClock,
+    Journal,
+    iso,
+    read_journal,
+    time_at,
+    without_wall_clock,
+)
 from gameday.rundir import RunDir
 from gameday.scenario import load_scenario
-from gameday.scenario.model import Scenario
+from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.score import Evaluator
 from gameday.world.account import MockAccount, bare_botocore_session, iam_backend
 from gameday.world.cloudtrail import is_read_only
@@ -120,10 +160,12 @@ from gameday.world.decoys import Credential
 from gameday.world.gateway import (
     ACTORS,
     VAULT_FILE,
+    Vault,
     find_access_key,
     read_vault,
     vault_body,
 )
+from gameday.world.repo import CLONE_NAME, HOST_LOCK_NAME, HOST_STATE_NAME, REMOTE_NAME
 
 WORKLOAD_ENTRY = "workload"  # the timeline id of the workload's probe (gameday.exercise.run)
 _TIME_EPSILON = 0.001  # the journal keeps run times to the millisecond
@@ -312,12 +354,417 @@ def recover_run(
         facilitator_token=token,
     )
     scenario = load_scenario(run.scenario)
-    recovery = Recovery(crash, scenario, options, by=by, console=console)
-    return run_exercise(run.scenario, options, console, resume=recovery)
+    resumption: Resumption
+    if options.clock == "virtual":
+        outside = events_from_outside(crash.events)
+        if outside is None:
+            replay = Replay(crash, options, by=by, console=console)
+            replay.prepare()
+            try:
+                return run_exercise(run.scenario, options, console, resume=replay)
+            except BaseException:
+                replay.abandon()
+                raise
+        console.print(
+            f"event {outside['seq']} ({outside['kind']}) came from outside the run (a command "
+            "from a terminal or the dashboard, a line written by another process), which a "
+            "replay from T0 cannot place: the mock is rebuilt at the crash point instead",
+            markup=False,
+        )
+    resumption = Recovery(crash, scenario, options, by=by, console=console)
+    return run_exercise(run.scenario, options, console, resume=resumption)
+
+
+# ── a virtual run, played again from T0 ───────────────────────────────────────────────────
+
+# Channels whose injects act on the mock (a policy attached, a case opened, an event put on
+# EventBridge): a replay sends them again, for the mock needs them. The others reach people
+# (the Maildir, SMTP, a webhook, the call scripts, the facilitator's console) and did once:
+# a replay renders them again and takes what sending them did from the journal.
+MOCK_CHANNELS = frozenset({"quarantine", "support-case", "health-event"})
+PEOPLE_CHANNELS = frozenset({"email", "phone-call", "webhook", "console"})
+
+# What a replay builds again, set aside meanwhile in ASIDE: the clone, the "public" remote
+# and the code host's state, as the crash left them.
+ASIDE = ".before-replay"
+REBUILT = (CLONE_NAME, REMOTE_NAME, HOST_STATE_NAME, HOST_LOCK_NAME)
+
+# Events no participant of a run journals: commands from a terminal or the dashboard (they
+# carry `via`) or refused, the clock paused, an inject fired early, a foreign line.
+_OUTSIDE_KINDS = frozenset(
+    {"mark", "control.refused", "run.paused", "run.resumed", "inject.forced", "journal.foreign"}
+)
+_COMMON_FIELDS = frozenset({"seq", "t", "time", "kind", "wall"})
+
+
+def events_from_outside(events: Iterable[Event]) -> Event | None:
+    """The first event of a run that came from outside its participants, if any.
+
+    A replay plays the run's own participants again — the timeline, the attacker, the
+    workload, the responder — and they journal what they journaled; where a command typed
+    during the run fell among their events is known from the journal but could not be
+    found again, so a run with one is rebuilt at the crash point instead. So is a run an
+    earlier recovery rebuilt rather than replayed.
+    """
+    for event in events:
+        kind = event["kind"]
+        if kind in _OUTSIDE_KINDS or "via" in event or event.get("deferred"):
+            return event
+        if kind == "error" and str(event.get("source") or "").startswith("control "):
+            return event
+        if kind == "run.recovered" and event.get("mode") != "replay":
+            return event
+    return None
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a replay went another way than the journal: the event it expected, and its own."""
+
+    expected: Event
+    replayed: Event
+
+    def message(self, run: RunDir) -> str:
+        expected, replayed = _comparable(self.expected), _comparable(self.replayed)
+        fields = [
+            name
+            for name in sorted(set(expected) | set(replayed))
+            if name != "seq" and expected.get(name) != replayed.get(name)
+        ]
+        where = f"event {self.expected['seq']} (run time {self.expected['t']}s)"
+        if self.replayed["kind"] == "run.ended":
+            return (
+                f"{run.journal}: the replay ended ({self.replayed.get('reason')}) at run time "
+                f"{self.replayed['t']}s, before it reached {where}; the run directory is as the "
+                "crash left it — run `gameday recover` again"
+            )
+        return (
+            f"{run.journal}: played again from T0, the run went another way at {where}: "
+            f"the journal has {_summary(self.expected)}, the replay {_summary(self.replayed)} "
+            f"(differing: {', '.join(fields)}). Has the runbook, the scenario or gameday changed "
+            "since the run started, or does the runbook read the real time or draw random "
+            "numbers? The run directory is as the crash left it."
+        )
+
+
+def _comparable(event: Event) -> Event:
+    """An event as the journal holds it (JSON), without the real time it was written."""
+    loaded: Event = json.loads(json.dumps(without_wall_clock(event), default=str))
+    return loaded
+
+
+def _summary(event: Event) -> str:
+    kind = str(event["kind"])
+    if kind == "api.call":
+        return (
+            f"api.call {event.get('actor')} {event.get('service')}:{event.get('action')} "
+            f"{event.get('status')} at {event['t']}s"
+        )
+    detail = event.get("inject") or event.get("check") or event.get("text") or ""
+    return f"{kind} {str(detail)[:60]} at {event['t']}s".replace("  ", " ")
+
+
+class ReplayJournal(Journal):
+    """The journal of a run played again from T0: up to the crash point it checks, not writes.
+
+    Each event the replay journals is compared with the next one the journal holds
+    (wall-clock fields aside): the same, it is numbered as then and handed to the listeners
+    (the live score, CloudTrail's history, the facilitator's view) but not written again;
+    different, the replay has diverged (`divergence`, `on_divergence`) and writes nothing more.
+    Once the last event the journal held has been played again the journal is `live`:
+    `run.recovered` (the fields `caught_up` returns) is written, and every event after it.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        expected: Iterable[Event],
+        *,
+        caught_up: Callable[[int], dict[str, Any]],
+        on_divergence: Callable[[Divergence], None],
+    ) -> None:
+        super().__init__(path, clock)
+        self._pending = deque(expected)
+        self._caught_up = caught_up
+        self._on_divergence = on_divergence
+        self._replay_lock = threading.RLock()
+        self.replayed = 0
+        self.live = False
+        self.divergence: Divergence | None = None
+
+    @property
+    def replaying(self) -> bool:
+        """Still playing the part the journal holds (and not gone astray)."""
+        return not self.live and self.divergence is None
+
+    def expected(self, kind: str, **match: Any) -> Event | None:
+        """The first event still to be played again of `kind` with the fields `match`."""
+        with self._replay_lock:
+            for event in self._pending:
+                if event["kind"] == kind and all(event.get(k) == v for k, v in match.items()):
+                    return event
+        return None
+
+    def append(self, kind: str, *, t: float | None = None, **fields: Any) -> Event:
+        replayed: tuple[Event, bool] | None = None
+        with self._replay_lock:
+            if not self.live:
+                replayed = self._replay(kind, t, fields)
+        if replayed is None:
+            return super().append(kind, t=t, **fields)
+        event, matched = replayed
+        if matched:
+            for listener in list(self._listeners):
+                listener(event)
+        elif self.divergence is not None and self.divergence.replayed is event:
+            self._on_divergence(self.divergence)
+        return event
+
+    def _replay(self, kind: str, t: float | None, fields: Mapping[str, Any]) -> tuple[Event, bool]:
+        """Check one event of the replay against the journal (with the replay lock held)."""
+        when = self.clock.now() if t is None else t
+        expected = self._pending[0] if self._pending and self.divergence is None else None
+        event: Event = {
+            "seq": expected["seq"] if expected is not None else None,
+            "t": round(when, 3),
+            "time": iso(time_at(self.clock, when)),
+            "kind": kind,
+            **fields,
+            "wall": iso(datetime.now(UTC)),
+        }
+        if expected is None:
+            return event, False  # gone astray: nothing more is checked or written
+        if _comparable(event) != _comparable(expected):
+            self.divergence = Divergence(expected, event)
+            return event, False
+        self._pending.popleft()
+        self.replayed += 1
+        # An earlier recovery's mark is no event of the run: nothing plays it again.
+        while self._pending and self._pending[0]["kind"] == "run.recovered":
+            self._pending.popleft()
+        if not self._pending:
+            self.live = True
+            Journal.append(self, "run.recovered", **self._caught_up(self.replayed))
+        return event, True
+
+
+class ReplayVault(Vault):
+    """The vault of a run played again: the entries it holds are numbered again, not written.
+
+    Entries past those, while the journal is still replaying, belong to a replay that has
+    gone astray and are not written either; once it is live, they are the run's new ones.
+    """
+
+    def __init__(self, path: Path, live: Callable[[], bool]) -> None:
+        super().__init__(path)
+        self._kept, self._entries = self._entries, 0
+        self._live = live
+
+    def append(self, record: Mapping[str, Any]) -> int:
+        with self._lock:
+            if self._entries < self._kept or not self._live():
+                self._entries += 1
+                return self._entries
+        return super().append(record)
+
+
+class Replay:
+    """The `Resumption` of a crashed virtual-time run: it is played again from T0.
+
+    A virtual run is a pure function of its scenario, seed and responder, so playing it
+    again — the repository built again, a fresh mock seeded as before, the timeline, the
+    attacker, the workload and the responder (a runbook from its first line) started
+    afresh on a virtual clock at T0 — brings everything back as it was at the crash: the
+    mock with every id it drew, the runbook's variables, what the attacker holds, the
+    order of things at one instant. The journal is the check (`ReplayJournal`): every
+    event is compared with the one it holds, and a difference stops the recovery with a
+    clear error. Injects that reached people are not sent again (`deliver`); the vault's
+    entries are not written again (`ReplayVault`). At the crash point the journal goes
+    live, `run.recovered` is journaled, and the run goes on.
+    """
+
+    replays = True
+
+    def __init__(self, crash: Crash, options: RunOptions, *, by: str, console: Console) -> None:
+        self.crash = crash
+        self.options = options
+        self.by = by
+        self.console = console
+        self._clock = VirtualClock(crash.t0)
+        self._journal: ReplayJournal | None = None
+        self._timeline: Timeline | None = None
+        self._stop = threading.Event()
+
+    @property
+    def run(self) -> RunDir:
+        return self.crash.run
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def world_clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def leak(self) -> LeakFacts:
+        return LeakFacts.from_url(str(self.crash.started["public_url"]))
+
+    @property
+    def stream(self) -> str:
+        return ""  # the same run: the same tokens and ids
+
+    @property
+    def live(self) -> bool:
+        return self._journal is not None and self._journal.live
+
+    # ── the run directory ─────────────────────────────────────────────────────────────────
+
+    def prepare(self) -> None:
+        """Set aside what the replay builds again, and cut the vault to what the journal names.
+
+        The clone, the remote and the code host's state wait in ASIDE until the replay has
+        caught up with the journal, and come back if it does not. An ASIDE already there is
+        from a replay that never caught up: it holds what the crash left, and stays.
+        """
+        run = self.run.path
+        aside = run / ASIDE
+        if aside.is_dir():
+            for name in REBUILT:
+                _remove(run / name)
+        else:
+            aside.mkdir(mode=0o700)
+            for name in REBUILT:
+                if (run / name).exists() or (run / name).is_symlink():
+                    (run / name).rename(aside / name)
+        vault = run / VAULT_FILE
+        if vault.exists():
+            named = max((int(e["vault"]) for e in self.crash.events if e.get("vault")), default=0)
+            _keep_entries(vault, named)
+
+    def abandon(self) -> None:
+        """Put the run directory back as the crash left it, unless the replay went live."""
+        if self.live:
+            return
+        run = self.run.path
+        aside = run / ASIDE
+        if not aside.is_dir():
+            return
+        for name in REBUILT:
+            _remove(run / name)
+            if (aside / name).exists() or (aside / name).is_symlink():
+                (aside / name).rename(run / name)
+        shutil.rmtree(aside, ignore_errors=True)
+        self.run.write_status(state="crashed")
+
+    # ── the Resumption ────────────────────────────────────────────────────────────────────
+
+    def journal(self, clock: Clock) -> Journal:
+        self._journal = ReplayJournal(
+            self.run.journal,
+            clock,
+            self.crash.events,
+            caught_up=self._caught_up,
+            on_divergence=self._diverged,
+        )
+        return self._journal
+
+    def vault(self) -> Vault:
+        return ReplayVault(self.run.path / VAULT_FILE, live=lambda: self.live)
+
+    def rebuild(
+        self, account: MockAccount, journal: Journal, evaluator: Evaluator, responder: Responder
+    ) -> None:
+        self.console.print(
+            f"playing the run again from T0 to run time {self.crash.from_t:g}s, checked "
+            f"against its {len(self.crash.events)} journaled events …"
+        )
+
+    def restore(
+        self, timeline: Timeline, bus: InjectBus, attacker: Attacker, account: MockAccount
+    ) -> None:
+        self._timeline = timeline
+        if self._stop.is_set():
+            timeline.stop()
+
+    def deliver(self, inject: Inject, context: InjectContext) -> Delivered:
+        """Fire an inject; one that reached people before the crash is not sent again."""
+        journal = self._journal
+        if inject.type in MOCK_CHANNELS or journal is None or journal.live:
+            return deliver(inject, context)
+        channel = REGISTRY.get(inject.type)
+        t = context.clock.now()
+        rendered = channel.render(inject, context.scene(t)).delivered
+        journaled = journal.expected("inject.delivered", inject=inject.id) or {}
+        delivered = replace(rendered, data={**rendered.data, **(journaled.get("data") or {})})
+        fields = delivered.to_event_fields()
+        sent = {k: v for k, v in journaled.items() if k not in _COMMON_FIELDS and k not in fields}
+        context.journal.append("inject.delivered", t=t, **fields, **sent)
+        return delivered
+
+    def finish(self) -> None:
+        journal = self._journal
+        if journal is not None and journal.divergence is not None:
+            raise UserError(journal.divergence.message(self.run))
+        if not self.live:
+            raise UserError(
+                f"{self.run.journal}: the replay stopped before it reached the crash point; the "
+                "run directory is as the crash left it — run `gameday recover` again"
+            )
+
+    # ── from the journal ──────────────────────────────────────────────────────────────────
+
+    def _caught_up(self, replayed: int) -> dict[str, Any]:
+        shutil.rmtree(self.run.path / ASIDE, ignore_errors=True)
+        reopened = sum(1 for e in self.crash.events if e["kind"] == "support.case-opened")
+        self.console.print(
+            f"caught up at run time {self.crash.from_t:g}s: {replayed} event(s) played again "
+            "as journaled; the run goes on"
+        )
+        return {
+            "t": self.crash.from_t,
+            "from_t": self.crash.from_t,
+            "mode": "replay",
+            "replayed": replayed,
+            "reopened": reopened,
+            "failed": [],
+            "resumed_at": None,
+            "by": self.by,
+        }
+
+    def _diverged(self, divergence: Divergence) -> None:
+        self._stop.set()
+        if self._timeline is not None:
+            self._timeline.stop()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _keep_entries(vault: Path, last: int) -> None:
+    """Cut the vault after entry `last`: later ones belong to calls the crash kept unjournaled."""
+    with vault.open("rb") as lines:
+        kept = [line for line in lines if int(json.loads(line)["entry"]) <= last]
+    temporary = vault.with_name(vault.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as rewritten:
+        rewritten.writelines(kept)
+        rewritten.flush()
+        os.fsync(rewritten.fileno())
+    os.replace(temporary, vault)
 
 
 class Recovery:
-    """The `Resumption` of one crashed run (gameday.exercise.run)."""
+    """The `Resumption` of one crashed run (gameday.exercise.run) that rebuilds the mock at
+    the crash point: wall-clock runs, and virtual ones a replay cannot play again."""
+
+    replays = False
 
     def __init__(
         self, crash: Crash, scenario: Scenario, options: RunOptions, *, by: str, console: Console
@@ -357,6 +804,18 @@ class Recovery:
         # Idempotency tokens and moto's ids drawn again from the start would repeat those of
         # the crashed run (a repeated ClientRequestToken is the same secret version).
         return f":recovered-at:{self.crash.from_t}"
+
+    def journal(self, clock: Clock) -> Journal:
+        return Journal(self.run.journal, clock)
+
+    def vault(self) -> Vault:
+        return Vault(self.run.path / VAULT_FILE)
+
+    def deliver(self, inject: Inject, context: InjectContext) -> Delivered:
+        return deliver(inject, context)
+
+    def finish(self) -> None:
+        return None
 
     # ── the world ─────────────────────────────────────────────────────────────────────────
 
@@ -399,6 +858,7 @@ class Recovery:
             "run.recovered",
             t=self.crash.from_t,
             from_t=self.crash.from_t,
+            mode="rebuild",
             replayed=self.progress.replayed,
             reopened=self.progress.reopened,
             failed=self.progress.failed,

@@ -14,6 +14,7 @@ import mailbox
 import os
 import random
 import shutil
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,7 @@ from gameday.exercise.control import CommandRefused, ControlWatcher, Handler, at
 from gameday.exercise.dashboard import Dashboard
 from gameday.exercise.facilitator import Authority, token_notice
 from gameday.exercise.injects import (
+    Delivered,
     IncidentFacts,
     InjectContext,
     InjectOptions,
@@ -68,6 +70,10 @@ from gameday.world.gateway import VAULT_FILE, Vault
 from gameday.world.repo import DEFAULT_T0, CodeHost, build_repository
 
 CODE_HOST_POLL_S = 15.0
+# A test hook: a run (or a recovery) whose environment sets it to N kills its own process
+# with SIGKILL as soon as journal event N is journaled — a crash at a chosen point of a
+# deterministic virtual-time run (tests/exercise/test_recovery.py).
+KILL_AFTER_SEQ_VARIABLE = "GAMEDAY_TEST_KILL_AFTER_SEQ"
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,33 @@ class Resumption(Protocol):
 
     It goes on as a new run goes, in its own run directory and on its clock continued from
     the recovery time, except that the world is rebuilt from the journal and the timeline,
-    the attacker and the responder are restored rather than started afresh.
+    the attacker and the responder are restored rather than started afresh. A resumption
+    that `replays` (a virtual-time run) instead plays the run again from T0 as a new run,
+    against its journal: the repository is built again, `run.started` is journaled again
+    (the journal checks, does not write, what it already holds), and injects already
+    delivered do not reach anyone outside the mock twice.
     """
+
+    @property
+    def replays(self) -> bool:
+        """True: the run is played again from T0 rather than rebuilt at the crash point."""
+        ...
+
+    def journal(self, clock: Clock) -> Journal:
+        """The run's journal, opened again on `clock`."""
+        ...
+
+    def vault(self) -> Vault:
+        """The run's vault, opened again."""
+        ...
+
+    def deliver(self, inject: Inject, context: InjectContext) -> Delivered:
+        """Fire an inject (`gameday.exercise.injects.deliver`, or the replay's own)."""
+        ...
+
+    def finish(self) -> None:
+        """The run is over (scored next): raise UserError if it could not be taken over."""
+        ...
 
     @property
     def run(self) -> RunDir: ...
@@ -245,7 +276,8 @@ def run_exercise(
     else:
         run, clock = resume.run, resume.clock
         t0 = clock.t0
-    journal = Journal(run.journal, clock)
+    journal = Journal(run.journal, clock) if resume is None else resume.journal(clock)
+    _kill_switch(journal)
     view = FacilitatorView(
         scenario,
         options.team,
@@ -291,7 +323,7 @@ def run_exercise(
         credentials = estate_credentials(scenario, options.seed)
         leaked = credentials[leaked_key_ref(scenario)]
         built: LeakSite
-        if resume is None:
+        if resume is None or resume.replays:
             console.print("building the leaky repository and the mock account …")
             built = build_repository(
                 scenario, run.path, seed=options.seed, t0=t0, credential=leaked
@@ -325,12 +357,12 @@ def run_exercise(
         if resume is not None:
             resume.rebuild(account, journal, live_score.evaluator, responder)
         account.attach_journal(journal)
-        account.gateway.vault = Vault(run.path / VAULT_FILE)
+        account.gateway.vault = Vault(run.path / VAULT_FILE) if resume is None else resume.vault()
         environment = account.write_profiles(run.path)
         mailbox.Maildir(run.mail, create=True)
         run.calls.mkdir(exist_ok=True)
 
-        if resume is None:
+        if resume is None or resume.replays:
             journal.append(
                 "run.started",
                 t=0.0,
@@ -382,7 +414,7 @@ def run_exercise(
         def fire(inject: Inject) -> None:
             if inject.type == "quarantine" and window > 0 and account is not None:
                 account.gateway.delay_denies(scenario.leak.user, window)
-            bus.publish(deliver(inject, inject_context))
+            bus.publish((deliver if resume is None else resume.deliver)(inject, inject_context))
 
         schedule_injects(timeline, scenario.timeline, fire, live_state)
         attacker = _schedule_attacker(timeline, scenario, account, leaked, journal, options.seed)
@@ -471,6 +503,8 @@ def run_exercise(
         journal.close()
         run.write_status(state="ended", reason=reason)
 
+    if resume is not None:
+        resume.finish()
     events = read_journal(run.journal)
     score = score_journal(scenario, events, options.team)
     write_reports(run.path, scenario, events, score)
@@ -502,6 +536,20 @@ def run_exercises(
     finally:
         if account is not None:
             account.stop()
+
+
+def _kill_switch(journal: Journal) -> None:
+    """The `KILL_AFTER_SEQ_VARIABLE` test hook: SIGKILL this process after event N."""
+    value = os.environ.get(KILL_AFTER_SEQ_VARIABLE, "")
+    if not value.isdigit():
+        return
+    after = int(value)
+
+    def kill(event: Event) -> None:
+        if int(event["seq"]) >= after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    journal.subscribe(kill)
 
 
 def _repeatable_tokens(session: Any, rng: random.Random) -> None:

@@ -1,15 +1,19 @@
-"""`gameday recover`: a run killed half-way is rebuilt from its journal and vault and goes on.
+"""`gameday recover`: a run killed mid-way goes on, exactly so in virtual time.
 
-The end-to-end tests kill a real `gameday run` with SIGKILL once its journal has passed the
-middle of the exercise, recover it with the real `gameday recover`, and compare with a run
-left alone. The equality test runs in virtual time: there the run is a pure function of the
-scenario, the seed and the responder's actions, so the recovered run must score exactly as
-the uninterrupted one — every step's status, points and `satisfied_at_s`, every penalty, the
-metrics. On the wall clock at a high speed two runs differ on their own (a call that takes
-40 ms of real time takes ten run seconds at 240×, enough for the attacker to get in before
-IAM's propagation delay runs out, or not), so the wall-clock test checks what recovery
-itself promises instead: the clock goes on from where it stopped with the same T0, no action
-of the responder is lost or done twice, and people using the generated profile keep going.
+The end-to-end tests kill a real `gameday run` with SIGKILL, recover it with the real
+`gameday recover`, and compare with a run left alone. In virtual time the run is a pure
+function of the scenario, the seed and the responder, and a recovery plays it again from T0
+against its journal: the recovered run must score exactly as the uninterrupted one and
+journal the same events. The ten-kill test crashes a runbook's run at ten points (at T0,
+mid-attack, while AWS's notice is being delivered, mid-runbook, mid-rotation, after the
+runbook, just before the end…) — each kill by the run's own test hook
+(`GAMEDAY_TEST_KILL_AFTER_SEQ`: SIGKILL once the journal holds event N), each followed by
+`gameday recover`, once more while a recovery is still replaying. On the wall clock at a high
+speed two runs differ on their own (a call that takes 40 ms of real time takes ten run
+seconds at 240×, enough for the attacker to get in before IAM's propagation delay runs out,
+or not), so the wall-clock test checks what recovery itself promises instead: the clock goes
+on from where it stopped with the same T0, no action of the responder is lost or done twice,
+and people using the generated profile keep going.
 """
 
 from __future__ import annotations
@@ -48,18 +52,28 @@ from gameday.exercise.responders import (
     RunbookResponder,
     aws_call,
 )
+from gameday.exercise.run import KILL_AFTER_SEQ_VARIABLE
 from gameday.exercise.timeline import Timeline
-from gameday.journal import Event, Journal, read_journal
+from gameday.journal import Event, Journal, read_journal, without_wall_clock
 from gameday.rundir import RunDir
 from gameday.scenario import Scenario
 from gameday.scenario.model import DEFAULT_RESPONDERS_USER
+from gameday.scoring.state import CUSTOMER_CHANNELS
 from gameday.world.account import MockAccount
+from gameday.world.cloudtrail import is_read_only
 from gameday.world.decoys import Credential
 from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.gateway import VAULT_FILE, Vault, read_vault, vault_body
 from gameday.world.repo import CodeHost
 
-from .test_run_e2e import SEED_SCENARIO, LiveRun, aws_cli, environment, gameday
+from .test_run_e2e import (
+    REFERENCE_RUNBOOK,
+    SEED_SCENARIO,
+    LiveRun,
+    aws_cli,
+    environment,
+    gameday,
+)
 
 Events = Callable[..., list[Event]]
 OpenJournal = Callable[..., Journal]
@@ -235,6 +249,140 @@ def test_a_run_killed_half_way_and_recovered_scores_as_if_nothing_happened(
     assert terminate["status"] == 200 and launched
     assert {v for k, v in terminate["params"].items() if k.startswith("InstanceId")} == launched
     assert_vault_private(run)
+
+
+# ── 1b. a runbook's virtual run killed at ten points, recovered each time ─────────────────
+
+
+def play(
+    *args: str | Path, cwd: Path, kill_after: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`gameday ARGS` to its end — or to its SIGKILL after journal event `kill_after`."""
+    hook = {KILL_AFTER_SEQ_VARIABLE: str(kill_after)} if kill_after is not None else {}
+    return subprocess.run(
+        [sys.executable, "-m", "gameday", *(str(a) for a in args)],
+        cwd=cwd,
+        env={**environment(), **hook},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def kill_points(events: list[Event]) -> list[int]:
+    """Ten places of a run to crash it at: the seq of the last event it journals."""
+    by_kind: dict[str, list[Event]] = {}
+    for event in events:
+        by_kind.setdefault(str(event["kind"]), []).append(event)
+
+    def changing(actor: str) -> list[Event]:
+        return [
+            e
+            for e in by_kind["api.call"]
+            if e["actor"] == actor
+            and int(e["status"]) < 300
+            and not is_read_only(str(e["service"]), str(e["action"]))
+        ]
+
+    team = [e for e in by_kind["api.call"] if e["actor"] == "responder"]
+    notice = next(e for e in by_kind["inject.delivered"] if e["type"] in CUSTOMER_CHANNELS)
+    finished = by_kind["responder.finished"][0]["seq"]
+    points = {
+        by_kind["run.started"][0]["seq"],  # at T0, before the world is journaled
+        changing("attacker")[0]["seq"],  # mid-technique: the backdoor user, not yet its key
+        notice["seq"] - 1,  # just before the first notice reaches the team
+        changing("responder")[0]["seq"],  # the team's first change, not yet scored
+        next(e for e in changing("responder") if e["action"] == "CreateAccessKey")["seq"],
+        team[len(team) // 2]["seq"],  # mid-runbook
+        finished,  # the runbook has returned
+        by_kind["inject.delivered"][-1]["seq"],  # the last inject
+        (finished + len(events)) // 2,  # the quiet hour that follows
+        events[-2]["seq"],  # just before the end
+    }
+    return sorted(points)
+
+
+def recovered_marks(run: RunDir) -> list[Event]:
+    return [e for e in read_journal(run.journal) if e["kind"] == "run.recovered"]
+
+
+def the_run(events: list[Event]) -> list[Event]:
+    """A journal as an uninterrupted run would have it: no recovery marks, numbered again."""
+    return [
+        {**without_wall_clock(e), "seq": index}
+        for index, e in enumerate((e for e in events if e["kind"] != "run.recovered"), start=1)
+    ]
+
+
+def evidence(score: dict[str, Any], events: list[Event]) -> list[dict[str, Any]]:
+    """A score's evidence, each item naming its journal event by content rather than seq."""
+    by_seq = {e["seq"]: e for e in events}
+    return [
+        {**item, "seq": None, "event": without_wall_clock({**by_seq[item["seq"]], "seq": None})}
+        for item in score["extra"]["evidence"]
+    ]
+
+
+@pytest.mark.slow
+def test_a_runbook_run_killed_at_ten_points_and_recovered_each_time_is_the_run_left_alone(
+    tmp_path: Path,
+) -> None:
+    options = ("--clock", "virtual", "--responder", REFERENCE_RUNBOOK, "--seed", "7",
+               "--team", "reference", "--plain")  # fmt: skip
+    whole = play("run", SEED_SCENARIO, "--out", tmp_path / "whole", *options, cwd=tmp_path)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    expected = read_journal(tmp_path / "whole" / "journal.jsonl")
+    points = kill_points(expected)
+    assert len(points) == 10 and points[-1] < len(expected), points
+
+    out = tmp_path / "crashed"
+    run = RunDir(out)
+    first = play("run", SEED_SCENARIO, "--out", out, *options, cwd=tmp_path, kill_after=points[0])
+    assert first.returncode == -signal.SIGKILL, first.stdout + first.stderr
+    token = first.stdout.split("facilitator token: ", 1)[1].split()[0]
+
+    def recover_until(kill_after: int | None) -> subprocess.CompletedProcess[str]:
+        return play(
+            "recover", out, "--plain", "--token", token, cwd=tmp_path, kill_after=kill_after
+        )
+
+    for index, point in enumerate(points[1:], start=1):
+        journal = read_journal(run.journal)
+        # the crash left the run as it was at that point, nothing more
+        assert the_run(journal) == the_run(expected)[: points[index - 1]]
+        assert run.status()["crashed"]
+        if index == 5:
+            # killed again while the recovery is still playing the run again: nothing changes
+            replaying = recover_until(len(journal) // 2)
+            assert replaying.returncode == -signal.SIGKILL, replaying.stdout + replaying.stderr
+            assert read_journal(run.journal) == journal
+        # this point of the run is journal event `point` plus the recovery marks before it
+        recovered = recover_until(point + len(recovered_marks(run)) + 1)
+        assert recovered.returncode == -signal.SIGKILL, recovered.stdout + recovered.stderr
+        assert "facilitator token:" not in recovered.stdout  # the run kept its token
+    last = recover_until(None)
+    assert last.returncode == 0, last.stdout + last.stderr
+
+    events = read_journal(run.journal)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert the_run(events) == the_run(expected)
+    marks = recovered_marks(run)
+    assert len(marks) == 10
+    for earlier, (mark, point) in enumerate(zip(marks, points, strict=True)):
+        before = next(e for e in reversed(events) if e["seq"] < mark["seq"])
+        assert mark["mode"] == "replay" and mark["from_t"] == before["t"] == mark["t"]
+        # every event before it was played again (an earlier recovery's mark aside)
+        assert mark["replayed"] == mark["seq"] - 1 - earlier and mark["failed"] == []
+        assert the_run(events[: mark["seq"] - 1])[-1] == the_run(expected)[point - 1]
+    # the score, step times and all: the same, its evidence naming the same events
+    score = json.loads((out / "score.json").read_text())
+    alone = json.loads((tmp_path / "whole" / "score.json").read_text())
+    assert {k: v for k, v in score.items() if k != "extra"} == {
+        k: v for k, v in alone.items() if k != "extra"
+    }
+    assert evidence(score, events) == evidence(alone, expected)
+    assert not (out / ".before-replay").exists()
 
 
 def assert_vault_private(run: RunDir) -> None:
