@@ -92,27 +92,27 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
     Reads the raw data defensively (like `gameday.scenario.references`), so it reports its
     problems even where the model found others.
     """
-    account = _dict(data.get("account"))
-    estate = _dict(account.get("estate"))
+    account = as_dict(data.get("account"))
+    estate = as_dict(account.get("estate"))
     base: Loc = ("account", "estate")
 
-    groups = _list(estate.get("instances"))
-    counts = [g.get("count", 1) for g in map(_dict, groups)]
+    groups = as_list(estate.get("instances"))
+    counts = [g.get("count", 1) for g in map(as_dict, groups)]
     if all(type(c) is int for c in counts) and sum(counts) > MAX_INSTANCES:
         yield (
             (*base, "instances"),
             f"the estate runs {sum(counts):,} instances, over the {MAX_INSTANCES:,} a mock "
             "account is seeded with — lower the counts",
         )
-    buckets = _list(estate.get("buckets"))
-    objects = sum(len(_list(_dict(b).get("objects"))) for b in buckets)
+    buckets = as_list(estate.get("buckets"))
+    objects = sum(len(as_list(as_dict(b).get("objects"))) for b in buckets)
     if objects > MAX_OBJECTS:
         yield (
             (*base, "buckets"),
             f"the buckets hold {objects:,} objects, over the {MAX_OBJECTS:,} allowed — "
             "keep the ones the story needs",
         )
-    for index, secret in enumerate(map(_dict, _list(estate.get("secrets")))):
+    for index, secret in enumerate(map(as_dict, as_list(estate.get("secrets")))):
         value = secret.get("value")
         size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
         if value is not None and size > SECRET_BYTES:
@@ -122,16 +122,16 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
                 f"limit), this one {size:,} — shorten it",
             )
 
-    regions = _list(account.get("regions"))
+    regions = as_list(account.get("regions"))
     for index, region in enumerate(regions):
         if isinstance(region, str) and region in regions[:index]:
             yield ("account", "regions", index), f"region '{region}' is listed twice — remove one"
 
-    for u_index, user in enumerate(map(_dict, _list(estate.get("users")))):
-        user_age = _seconds(user.get("age"))
-        for k_index, key in enumerate(map(_dict, _list(user.get("keys")))):
+    for u_index, user in enumerate(map(as_dict, as_list(estate.get("users")))):
+        user_age = seconds_or_none(user.get("age"))
+        for k_index, key in enumerate(map(as_dict, as_list(user.get("keys")))):
             loc: Loc = (*base, "users", u_index, "keys", k_index)
-            age, used = _seconds(key.get("age")), _seconds(key.get("last_used"))
+            age, used = seconds_or_none(key.get("age")), seconds_or_none(key.get("last_used"))
             if age is not None and used is not None and used > age:
                 yield (
                     (*loc, "last_used"),
@@ -147,10 +147,10 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
 
     yield from _repeats(data)
 
-    leak = _dict(data.get("leak"))
-    history = _dict(leak.get("history"))
+    leak = as_dict(data.get("leak"))
+    history = as_dict(leak.get("history"))
     before, after = history.get("before", 40), history.get("after", 0)
-    removal = _dict(leak.get("removed")).get("after_commits", 1) if leak.get("removed") else 0
+    removal = as_dict(leak.get("removed")).get("after_commits", 1) if leak.get("removed") else 0
     numbers = (before, after, removal)
     # one number over the bound is reported on its own field
     if all(type(n) is int and 0 <= n <= MAX_COMMITS for n in numbers):
@@ -164,21 +164,21 @@ def check_limits(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
 
 
 def _repeats(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
-    duration = _seconds(data.get("duration"))
+    duration = seconds_or_none(data.get("duration"))
     if duration is None or duration > MAX_RUN:  # a run too long is reported on its own
         return
     workload = data.get("workload")
-    every = _seconds(workload.get("probe_every", 60)) if isinstance(workload, dict) else None
+    every = seconds_or_none(workload.get("probe_every", 60)) if isinstance(workload, dict) else None
     if every and duration / every > MAX_REPEATS:
         yield (
             ("workload", "probe_every"),
             f"the workload would be probed {duration / every:,.0f} times, over the "
             f"{MAX_REPEATS:,} a run may play — probe less often or shorten the run",
         )
-    techniques = _list(_dict(data.get("attacker")).get("techniques"))
-    for index, technique in enumerate(map(_dict, techniques)):
-        every = _seconds(technique.get("relaunch_every", 600))
-        regions = len(_list(technique.get("regions")))
+    techniques = as_list(as_dict(data.get("attacker")).get("techniques"))
+    for index, technique in enumerate(map(as_dict, techniques)):
+        every = seconds_or_none(technique.get("relaunch_every", 600))
+        regions = len(as_list(technique.get("regions")))
         if technique.get("technique") != "aws.impact.ec2-mining" or not every or not regions:
             continue
         rounds = duration / every * regions
@@ -195,15 +195,15 @@ Loc = tuple[str | int, ...]
 SECRET_BYTES = 65_536
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _seconds(value: Any) -> float | None:
+def seconds_or_none(value: Any) -> float | None:
     try:
         return parse_duration(value)
     except ValueError:

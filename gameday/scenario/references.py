@@ -8,12 +8,12 @@ problems even when the model found others, and every problem is reported at once
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from gameday.errors import did_you_mean
-from gameday.scenario.durations import parse_duration
+from gameday.scenario.fields import repository_path_problem
+from gameday.scenario.limits import as_dict, as_list, seconds_or_none
 from gameday.scenario.model import DEFAULT_RESPONDERS_USER
 
 Loc = tuple[str | int, ...]
@@ -23,25 +23,10 @@ AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 DOCUMENTATION_KEY_REFS = {"leaked"}
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _seconds(value: Any) -> float | None:
-    try:
-        return parse_duration(value)
-    except ValueError:
-        return None
-
-
 def _unique(items: list[Any], loc: Loc, key: str, what: str) -> Iterator[Found]:
     seen: set[str] = set()
     for index, item in enumerate(items):
-        name = _dict(item).get(key)
+        name = as_dict(item).get(key)
         if isinstance(name, str):
             if name in seen:
                 yield (
@@ -60,21 +45,23 @@ def _known(name: Any, known: set[str], loc: Loc, what: str, where: str) -> Itera
 
 
 def check_references(data: dict[str, Any]) -> Iterator[Found]:
-    account = _dict(data.get("account"))
-    estate = _dict(account.get("estate"))
-    users = _list(estate.get("users"))
-    user_names = {u["name"] for u in users if isinstance(_dict(u).get("name"), str)}
+    account = as_dict(data.get("account"))
+    estate = as_dict(account.get("estate"))
+    users = as_list(estate.get("users"))
+    user_names = {u["name"] for u in users if isinstance(as_dict(u).get("name"), str)}
     group_names = {
-        g["name"] for g in _list(estate.get("groups")) if isinstance(_dict(g).get("name"), str)
+        g["name"] for g in as_list(estate.get("groups")) if isinstance(as_dict(g).get("name"), str)
     }
     policy_names = {
-        p["name"] for p in _list(estate.get("policies")) if isinstance(_dict(p).get("name"), str)
+        p["name"]
+        for p in as_list(estate.get("policies"))
+        if isinstance(as_dict(p).get("name"), str)
     }
     secret_names = {
-        s["name"] for s in _list(estate.get("secrets")) if isinstance(_dict(s).get("name"), str)
+        s["name"] for s in as_list(estate.get("secrets")) if isinstance(as_dict(s).get("name"), str)
     }
     bucket_names = {
-        b["name"] for b in _list(estate.get("buckets")) if isinstance(_dict(b).get("name"), str)
+        b["name"] for b in as_list(estate.get("buckets")) if isinstance(as_dict(b).get("name"), str)
     }
     key_owner: dict[str, str] = {}
 
@@ -87,18 +74,18 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         ("secrets", "secret"),
         ("buckets", "bucket"),
     ):
-        yield from _unique(_list(estate.get(section)), (*estate_loc, section), "name", what)
+        yield from _unique(as_list(estate.get(section)), (*estate_loc, section), "name", what)
 
     for u_index, user in enumerate(users):
-        user = _dict(user)
+        user = as_dict(user)
         u_loc: Loc = (*estate_loc, "users", u_index)
-        for g_index, group in enumerate(_list(user.get("groups"))):
+        for g_index, group in enumerate(as_list(user.get("groups"))):
             yield from _known(
                 group, group_names, (*u_loc, "groups", g_index), "group", "account.estate.groups"
             )
         yield from _policy_refs(user.get("policies"), (*u_loc, "policies"), policy_names)
-        for k_index, key in enumerate(_list(user.get("keys"))):
-            key_id = _dict(key).get("id")
+        for k_index, key in enumerate(as_list(user.get("keys"))):
+            key_id = as_dict(key).get("id")
             if not isinstance(key_id, str):
                 continue
             if key_id in DOCUMENTATION_KEY_REFS:
@@ -119,26 +106,28 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 )
             # the first user keeps a duplicated id, so later checks see its keys intact
             key_owner.setdefault(key_id, str(user.get("name")))
-        if len(_list(user.get("keys"))) > 2:
+        if len(as_list(user.get("keys"))) > 2:
             yield (*u_loc, "keys"), "an IAM user has at most 2 access keys — remove the extra ones"
 
-    for g_index, group in enumerate(_list(estate.get("groups"))):
+    for g_index, group in enumerate(as_list(estate.get("groups"))):
         yield from _policy_refs(
-            _dict(group).get("policies"), (*estate_loc, "groups", g_index, "policies"), policy_names
+            as_dict(group).get("policies"),
+            (*estate_loc, "groups", g_index, "policies"),
+            policy_names,
         )
-    for r_index, role in enumerate(_list(estate.get("roles"))):
-        role = _dict(role)
+    for r_index, role in enumerate(as_list(estate.get("roles"))):
+        role = as_dict(role)
         r_loc: Loc = (*estate_loc, "roles", r_index)
         yield from _policy_refs(role.get("policies"), (*r_loc, "policies"), policy_names)
-        trust = _dict(role.get("trust"))
+        trust = as_dict(role.get("trust"))
         if (
             "trust" in role
-            and not _list(trust.get("services"))
-            and not _list(trust.get("accounts"))
+            and not as_list(trust.get("services"))
+            and not as_list(trust.get("accounts"))
         ):
             yield (*r_loc, "trust"), "a role must trust someone — list services or accounts"
-    for s_index, secret in enumerate(_list(estate.get("secrets"))):
-        secret = _dict(secret)
+    for s_index, secret in enumerate(as_list(estate.get("secrets"))):
+        secret = as_dict(secret)
         s_loc: Loc = (*estate_loc, "secrets", s_index)
         if "from_key" in secret:
             yield from _known(
@@ -148,22 +137,22 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 yield (*s_loc, "value"), "give either 'value' or 'from_key', not both — remove one"
 
     trail_names = {
-        t["name"] for t in _list(estate.get("trails")) if isinstance(_dict(t).get("name"), str)
+        t["name"] for t in as_list(estate.get("trails")) if isinstance(as_dict(t).get("name"), str)
     }
-    yield from _unique(_list(estate.get("trails")), (*estate_loc, "trails"), "name", "trail")
-    for t_index, trail in enumerate(_list(estate.get("trails"))):
+    yield from _unique(as_list(estate.get("trails")), (*estate_loc, "trails"), "name", "trail")
+    for t_index, trail in enumerate(as_list(estate.get("trails"))):
         yield from _known(
-            _dict(trail).get("bucket"),
+            as_dict(trail).get("bucket"),
             bucket_names,
             (*estate_loc, "trails", t_index, "bucket"),
             "bucket",
             "account.estate.buckets",
         )
 
-    regions = {r for r in _list(account.get("regions")) if isinstance(r, str)}
+    regions = {r for r in as_list(account.get("regions")) if isinstance(r, str)}
 
     # the leak
-    leak = _dict(data.get("leak"))
+    leak = as_dict(data.get("leak"))
     leaked_user = leak.get("user")
     if "user" in leak:
         yield from _known(leaked_user, user_names, ("leak", "user"), "user", "account.estate.users")
@@ -179,10 +168,10 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             hint = did_you_mean(key, owned) if owned else f"user '{leaked_user}' has no keys"
             yield ("leak", "key"), f"'{key}' is not a key of user '{leaked_user}' — {hint}"
     path = leak.get("path")
-    if isinstance(path, str) and (problem := _leak_path_problem(path)):
+    if isinstance(path, str) and (problem := repository_path_problem(path)):
         yield ("leak", "path"), f"'{path}' {problem}, like 'scripts/deploy.sh'"
-    history = _dict(leak.get("history"))
-    removed = _dict(leak.get("removed"))
+    history = as_dict(leak.get("history"))
+    removed = as_dict(leak.get("removed"))
     after = history.get("after", 0)
     nth = removed.get("after_commits", 1)
     if removed and isinstance(after, int) and isinstance(nth, int) and nth > after:
@@ -195,14 +184,14 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         )
 
     key_refs = set(key_owner) | {"leaked"}
-    duration = _seconds(data.get("duration"))
+    duration = seconds_or_none(data.get("duration"))
 
     # the timeline
-    timeline = _list(data.get("timeline"))
-    inject_ids = {i["id"] for i in timeline if isinstance(_dict(i).get("id"), str)}
+    timeline = as_list(data.get("timeline"))
+    inject_ids = {i["id"] for i in timeline if isinstance(as_dict(i).get("id"), str)}
     yield from _unique(timeline, ("timeline",), "id", "inject")
     for index, inject in enumerate(timeline):
-        inject = _dict(inject)
+        inject = as_dict(inject)
         loc: Loc = ("timeline", index)
         has_at, has_after = inject.get("at") is not None, inject.get("after") is not None
         if has_at and has_after:
@@ -215,12 +204,12 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 loc,
                 "an inject needs exactly one of 'at' (offset from the push) or 'after' — add one",
             )
-        target = _dict(inject.get("after")).get("inject")
+        target = as_dict(inject.get("after")).get("inject")
         if target is not None:
             yield from _known(target, inject_ids, (*loc, "after", "inject"), "inject", "timeline")
             if target == inject.get("id"):
                 yield (*loc, "after", "inject"), "an inject cannot come after itself — name another"
-        at = _seconds(inject.get("at"))
+        at = seconds_or_none(inject.get("at"))
         if at is not None and duration is not None and at > duration:
             yield (
                 (*loc, "at"),
@@ -229,9 +218,9 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
     yield from _after_cycles(timeline)
 
     # the attacker
-    attacker = _dict(data.get("attacker"))
-    for index, technique in enumerate(_list(attacker.get("techniques"))):
-        technique = _dict(technique)
+    attacker = as_dict(data.get("attacker"))
+    for index, technique in enumerate(as_list(attacker.get("techniques"))):
+        technique = as_dict(technique)
         loc = ("attacker", "techniques", index)
         for field in ("user_name",):
             name = technique.get(field)
@@ -254,13 +243,13 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             yield from _known(
                 technique["trail"], trail_names, (*loc, "trail"), "trail", "account.estate.trails"
             )
-        for b_index, bucket in enumerate(_list(technique.get("buckets"))):
+        for b_index, bucket in enumerate(as_list(technique.get("buckets"))):
             yield from _known(
                 bucket, bucket_names, (*loc, "buckets", b_index), "bucket", "account.estate.buckets"
             )
         if technique.get("technique") == "aws.impact.ec2-mining":
-            used = [r for r in _list(technique.get("regions")) if r in regions]
-            if used and len(used) == len(_list(technique.get("regions"))):
+            used = [r for r in as_list(technique.get("regions")) if r in regions]
+            if used and len(used) == len(as_list(technique.get("regions"))):
                 yield (
                     (*loc, "regions"),
                     (
@@ -270,7 +259,7 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 )
 
     # the workload
-    workload = _dict(data.get("workload"))
+    workload = as_dict(data.get("workload"))
     if workload:
         yield from _known(
             workload.get("user"), user_names, ("workload", "user"), "user", "account.estate.users"
@@ -302,16 +291,16 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
     yield from _responders_refs(data, users, user_names)
 
     # steps and penalties
-    steps = _list(data.get("steps"))
-    step_ids = {s["id"] for s in steps if isinstance(_dict(s).get("id"), str)}
+    steps = as_list(data.get("steps"))
+    step_ids = {s["id"] for s in steps if isinstance(as_dict(s).get("id"), str)}
     yield from _unique(steps, ("steps",), "id", "step")
-    penalties = _list(data.get("penalties"))
+    penalties = as_list(data.get("penalties"))
     yield from _unique(penalties, ("penalties",), "id", "penalty")
     for section, items in (("steps", steps), ("penalties", penalties)):
         for index, item in enumerate(items):
-            item = _dict(item)
+            item = as_dict(item)
             loc = (section, index)
-            trail = _dict(item.get("check")).get("trail")
+            trail = as_dict(item.get("check")).get("trail")
             if trail is not None:
                 yield from _known(
                     trail,
@@ -321,7 +310,7 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                     "account.estate.trails",
                 )
             yield from _check_refs(
-                _dict(item.get("check")),
+                as_dict(item.get("check")),
                 (*loc, "check"),
                 key_refs,
                 user_names,
@@ -329,12 +318,15 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 step_ids,
                 bool(workload),
             )
-            for position, other in enumerate(_list(item.get("after"))):
+            for position, other in enumerate(as_list(item.get("after"))):
                 if other == item.get("id"):
                     yield (*loc, "after", position), "a step cannot come after itself"
                 else:
                     yield from _known(other, step_ids, (*loc, "after", position), "step", "steps")
-            target, deadline = _seconds(item.get("target")), _seconds(item.get("deadline"))
+            target, deadline = (
+                seconds_or_none(item.get("target")),
+                seconds_or_none(item.get("deadline")),
+            )
             if target is not None and deadline is not None and deadline < target:
                 yield (*loc, "deadline"), "the deadline comes before the target — make it later"
             if (
@@ -349,7 +341,7 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                 )
     yield from _step_order_cycles(steps)
     # only when every step has valid points: a missing or mistyped one is reported by the model
-    given = [s.get("points") for s in map(_dict, steps)]
+    given = [s.get("points") for s in map(as_dict, steps)]
     points = [p for p in given if type(p) is int]
     if steps and len(points) == len(given) and sum(points) == 0:
         yield ("steps",), "no step is worth any points — give the steps points"
@@ -357,17 +349,17 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
 
 def _default_responders(data: dict[str, Any]) -> str | None:
     """The user the world adds for the responders when the scenario names none."""
-    return None if "user" in _dict(data.get("responders")) else DEFAULT_RESPONDERS_USER
+    return None if "user" in as_dict(data.get("responders")) else DEFAULT_RESPONDERS_USER
 
 
 def _responders_refs(
     data: dict[str, Any], users: list[Any], user_names: set[str]
 ) -> Iterator[Found]:
     """The responders' user: an estate user of their own, with a key for their AWS profile."""
-    name = _dict(data.get("responders")).get("user")
+    name = as_dict(data.get("responders")).get("user")
     if name is None:
         for index, user in enumerate(users):
-            if _dict(user).get("name") == DEFAULT_RESPONDERS_USER:
+            if as_dict(user).get("name") == DEFAULT_RESPONDERS_USER:
                 yield (
                     ("account", "estate", "users", index, "name"),
                     (
@@ -380,20 +372,22 @@ def _responders_refs(
     if not isinstance(name, str) or name not in user_names:
         yield from _known(name, user_names, loc, "user", "account.estate.users")
         return
-    if name == _dict(data.get("leak")).get("user"):
+    if name == as_dict(data.get("leak")).get("user"):
         yield (
             loc,
             f"user '{name}' owns the key that leaks — the responders need a user of their own",
         )
         return
-    if name == _dict(data.get("workload")).get("user"):
+    if name == as_dict(data.get("workload")).get("user"):
         yield (
             loc,
             f"user '{name}' is the workload's — the responders need a user of their own",
         )
         return
-    user = next(_dict(u) for u in users if _dict(u).get("name") == name)
-    if not any(_dict(key).get("status", "Active") == "Active" for key in _list(user.get("keys"))):
+    user = next(as_dict(u) for u in users if as_dict(u).get("name") == name)
+    if not any(
+        as_dict(key).get("status", "Active") == "Active" for key in as_list(user.get("keys"))
+    ):
         yield (
             loc,
             f"user '{name}' has no active access key for the responders' AWS profile — "
@@ -401,22 +395,8 @@ def _responders_refs(
         )
 
 
-def _leak_path_problem(path: str) -> str | None:
-    """What is wrong with a leak path, as the repository builder would refuse it."""
-    parts = path.split("/")
-    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path) or ".." in parts:
-        return "leaves the repository — give a relative path inside it"
-    if "\\" in path or re.search(r"[\x00-\x1f\x7f]", path):
-        return "holds a backslash or a control character — use '/' between folders"
-    if any(part in ("", ".") for part in parts):
-        return "has an empty or '.' part — give a plain relative path"
-    if any(part.lower().rstrip(". ") == ".git" for part in parts):
-        return "points into the .git directory — give a path in the work tree"
-    return None
-
-
 def _policy_refs(policies: Any, loc: Loc, own: set[str]) -> Iterator[Found]:
-    for index, policy in enumerate(_list(policies)):
+    for index, policy in enumerate(as_list(policies)):
         if isinstance(policy, str) and not policy.startswith("arn:"):
             yield from _known(
                 policy,
@@ -442,7 +422,7 @@ def _check_refs(
     if isinstance(check.get("user"), str):
         yield from _known(check["user"], users, (*loc, "user"), "user", "account.estate.users")
     for field in ("users", "exclude"):
-        for index, name in enumerate(_list(check.get(field))):
+        for index, name in enumerate(as_list(check.get(field))):
             yield from _known(name, users, (*loc, field, index), "user", "account.estate.users")
     if "secret" in check:
         yield from _known(
@@ -461,11 +441,11 @@ def _check_refs(
 def _step_order_cycles(steps: list[Any]) -> Iterator[Found]:
     """Steps whose `after` lists lead back to themselves can never be credited."""
     after = {
-        s["id"]: [o for o in _list(s.get("after")) if isinstance(o, str)]
-        for s in map(_dict, steps)
+        s["id"]: [o for o in as_list(s.get("after")) if isinstance(o, str)]
+        for s in map(as_dict, steps)
         if isinstance(s.get("id"), str)
     }
-    for index, step in enumerate(map(_dict, steps)):
+    for index, step in enumerate(map(as_dict, steps)):
         start = step.get("id")
         if not isinstance(start, str):
             continue
@@ -485,11 +465,11 @@ def _step_order_cycles(steps: list[Any]) -> Iterator[Found]:
 
 def _after_cycles(timeline: list[Any]) -> Iterator[Found]:
     after = {
-        i["id"]: _dict(i.get("after")).get("inject")
-        for i in map(_dict, timeline)
+        i["id"]: as_dict(i.get("after")).get("inject")
+        for i in map(as_dict, timeline)
         if isinstance(i.get("id"), str)
     }
-    for index, inject in enumerate(map(_dict, timeline)):
+    for index, inject in enumerate(map(as_dict, timeline)):
         start = inject.get("id")
         seen = {start}
         current = after.get(start) if isinstance(start, str) else None
