@@ -509,22 +509,33 @@ class ReplayJournal(Journal):
     def append(self, kind: str, *, t: float | None = None, **fields: Any) -> Event:
         replayed: tuple[Event, bool] | None = None
         with self._replay_lock:
-            if not self.live:
+            if not self.live and (self._pending or self.divergence is not None):
                 replayed = self._replay(kind, t, fields)
+            else:
+                self._go_live()
         if replayed is None:
             return super().append(kind, t=t, **fields)
         event, matched = replayed
         if matched:
             for listener in list(self._listeners):
                 listener(event)
+            with self._replay_lock:
+                if not self._pending:
+                    self._go_live()
         elif self.divergence is not None and self.divergence.replayed is event:
             self._on_divergence(self.divergence)
         return event
 
+    def _go_live(self) -> None:
+        """Caught up (with the replay lock held): journal `run.recovered` once, then live."""
+        if not self.live:
+            self.live = True
+            Journal.append(self, "run.recovered", **self._caught_up(self.replayed))
+
     def _replay(self, kind: str, t: float | None, fields: Mapping[str, Any]) -> tuple[Event, bool]:
         """Check one event of the replay against the journal (with the replay lock held)."""
         when = self.clock.now() if t is None else t
-        expected = self._pending[0] if self._pending and self.divergence is None else None
+        expected = self._pending[0] if self.divergence is None else None
         event: Event = {
             "seq": expected["seq"] if expected is not None else None,
             "t": round(when, 3),
@@ -543,9 +554,6 @@ class ReplayJournal(Journal):
         # An earlier recovery's mark is no event of the run: nothing plays it again.
         while self._pending and self._pending[0]["kind"] == "run.recovered":
             self._pending.popleft()
-        if not self._pending:
-            self.live = True
-            Journal.append(self, "run.recovered", **self._caught_up(self.replayed))
         return event, True
 
 

@@ -35,13 +35,20 @@ import boto3
 import pytest
 
 from gameday.errors import UserError
+from gameday.exercise.injects import REGISTRY
 from gameday.exercise.recovery import (
+    MOCK_CHANNELS,
+    PEOPLE_CHANNELS,
+    Divergence,
     LeakFacts,
+    ReplayJournal,
+    ReplayVault,
     ResumedVirtualClock,
     ResumedWallClock,
     _as_framework,
     _replay_progress,
     _send,
+    events_from_outside,
     inspect_crash,
     mend_tail,
 )
@@ -54,7 +61,7 @@ from gameday.exercise.responders import (
 )
 from gameday.exercise.run import KILL_AFTER_SEQ_VARIABLE
 from gameday.exercise.timeline import Timeline
-from gameday.journal import Event, Journal, read_journal, without_wall_clock
+from gameday.journal import Event, FixedClock, Journal, read_journal, without_wall_clock
 from gameday.rundir import RunDir
 from gameday.scenario import Scenario
 from gameday.scenario.model import DEFAULT_RESPONDERS_USER
@@ -73,6 +80,7 @@ from .test_run_e2e import (
     aws_cli,
     environment,
     gameday,
+    write_scenario,
 )
 
 Events = Callable[..., list[Event]]
@@ -385,6 +393,66 @@ def test_a_runbook_run_killed_at_ten_points_and_recovered_each_time_is_the_run_l
     assert not (out / ".before-replay").exists()
 
 
+RUNBOOK = """\
+def respond(ctx):
+    notice = ctx.wait_for("support-case")
+    ctx.note("the case is read")
+    ctx.aws.client("iam").update_access_key(
+        UserName=notice.data["user_name"], AccessKeyId=notice.data["access_key_id"],
+        Status="Inactive",
+    )
+    ctx.sleep("10m")
+    ctx.note("the key is still inactive")
+"""
+
+
+@pytest.mark.slow
+def test_a_replay_that_goes_another_way_leaves_the_run_as_the_crash_left_it(
+    tmp_path: Path,
+) -> None:
+    scenario = write_scenario(tmp_path)
+    runbook = tmp_path / "runbook.py"
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    out = tmp_path / "crashed"
+    run = RunDir(out)
+    options = ("--clock", "virtual", "--responder", runbook, "--plain")
+    # killed once AWS's email is out: after the runbook's first note and call
+    crashed = play("run", scenario, "--out", out, *options, cwd=tmp_path, kill_after=13)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    journal = read_journal(run.journal)
+    assert [e["kind"] for e in journal][-1] == "inject.delivered"
+    assert any(e.get("text") == "the case is read" for e in journal)
+    before = {name: (out / name).read_bytes() for name in ("journal.jsonl", VAULT_FILE)}
+    (out / "repo" / "left-by-the-crash").write_text("x")
+
+    runbook.write_text(RUNBOOK.replace("is read", "has been read"), encoding="utf-8")
+    refused = play("recover", out, "--plain", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert "went another way at event 10 (run time 40.0s)" in message, message
+    assert "differing: text" in message and "Has the runbook" in message
+    assert "Traceback" not in refused.stderr
+    # nothing changed: journal, vault, the clone and its remote as the crash left them
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert (out / "repo" / "left-by-the-crash").exists()
+    assert not (out / ".before-replay").exists()
+    assert run.status()["crashed"]
+
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    recovered = play("recover", out, "--plain", cwd=tmp_path)
+    assert recovered.returncode in (0, 1), recovered.stdout + recovered.stderr  # 1: not passed
+    events = read_journal(run.journal)
+    assert [e.get("text") for e in events if e["kind"] == "note"] == [
+        "the case is read",
+        "the key is still inactive",
+    ]
+    assert [e["kind"] for e in events].count("run.recovered") == 1
+    assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == "duration"
+    assert not (out / "repo" / "left-by-the-crash").exists()  # built again
+    # AWS's email reached the team once: the replay did not send it again
+    assert len(list((out / "mail" / "new").iterdir())) == 1
+
+
 def assert_vault_private(run: RunDir) -> None:
     """The vault is the run's alone, and its secrets reach neither journal nor reports."""
     vault = run.path / VAULT_FILE
@@ -574,6 +642,146 @@ def test_the_leak_is_read_back_from_its_public_url() -> None:
     assert (leak.leak_commit, leak.leak_path) == ("0123abc", "scripts/deploy it.sh")
     with pytest.raises(UserError, match="no leak commit"):
         LeakFacts.from_url("https://github.com/acme/tools")
+
+
+# ── 3b. the pieces of a replay ────────────────────────────────────────────────────────────
+
+
+def journaled(path: Path, *kinds_and_fields: tuple[str, dict[str, Any]]) -> list[Event]:
+    """A journal holding these events (at t = 10, 20, …), as a crashed run left it."""
+    clock = FixedClock()
+    with Journal(path, clock, durable=False) as journal:
+        for index, (kind, fields) in enumerate(kinds_and_fields, start=1):
+            clock.t = 10.0 * index
+            journal.append(kind, **fields)
+    return read_journal(path)
+
+
+def test_a_replayed_journal_checks_what_it_holds_and_writes_from_the_crash_point_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    held = journaled(
+        path,
+        ("run.started", {"seed": 3}),
+        ("note", {"actor": "responder", "text": "acted"}),
+        ("run.recovered", {"mode": "replay", "from_t": 20.0}),  # an earlier recovery's mark
+        ("api.call", {"actor": "responder", "action": "UpdateAccessKey", "params": ("a", 1)}),
+    )
+    before = path.read_bytes()
+    clock = FixedClock()
+    seen: list[Event] = []
+    marks: list[int] = []
+
+    def caught_up(replayed: int) -> dict[str, Any]:
+        marks.append(replayed)
+        return {"t": 40.0, "mode": "replay", "replayed": replayed}
+
+    journal = ReplayJournal(
+        path, clock, held, caught_up=caught_up, on_divergence=lambda d: pytest.fail(str(d))
+    )
+    journal.subscribe(seen.append)
+    clock.t = 10.0
+    first = journal.append("run.started", seed=3)
+    clock.t = 20.0
+    journal.append("note", actor="responder", text="acted")
+    assert journal.replaying and journal.expected("api.call", actor="responder") == held[3]
+    assert path.read_bytes() == before  # played again: checked, numbered as then, not written
+    assert first["seq"] == 1 and [e["seq"] for e in seen] == [1, 2]
+    clock.t = 40.0
+    # a tuple journals as a list: what counts is what the journal holds
+    journal.append("api.call", actor="responder", action="UpdateAccessKey", params=["a", 1])
+    assert journal.live and marks == [3]
+    clock.t = 41.0
+    journal.append("note", actor="responder", text="after the crash")
+    journal.close()
+    events = read_journal(path)
+    assert path.read_bytes().startswith(before)
+    assert [(e["seq"], e["kind"]) for e in events[4:]] == [(5, "run.recovered"), (6, "note")]
+    assert events[4]["t"] == 40.0 and events[4]["replayed"] == 3
+    assert [e["seq"] for e in seen] == [1, 2, 4, 5, 6]  # the listeners saw the whole run
+
+
+def test_a_replay_that_goes_another_way_stops_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    held = journaled(
+        path, ("run.started", {"seed": 3}), ("note", {"actor": "responder", "text": "acted"})
+    )
+    before = path.read_bytes()
+    clock = FixedClock()
+    diverged: list[Divergence] = []
+    journal = ReplayJournal(
+        path,
+        clock,
+        held,
+        caught_up=lambda n: pytest.fail("caught up"),
+        on_divergence=diverged.append,
+    )
+    clock.t = 10.0
+    journal.append("run.started", seed=3)
+    clock.t = 20.0
+    journal.append("note", actor="responder", text="acted differently")
+    journal.append("note", actor="responder", text="and more")
+    journal.append("run.ended", reason="end")
+    journal.close()
+    assert path.read_bytes() == before and not journal.live and not journal.replaying
+    assert len(diverged) == 1 and diverged[0] is journal.divergence
+    message = diverged[0].message(RunDir(tmp_path))
+    assert "went another way at event 2 (run time 20.0s)" in message
+    assert "differing: text" in message and "as the crash left it" in message
+
+
+def test_a_replay_that_ends_before_the_crash_point_says_so(tmp_path: Path) -> None:
+    expected = {"seq": 7, "t": 300.0, "kind": "note", "text": "x"}
+    ended = {"seq": 7, "t": 200.0, "kind": "run.ended", "reason": "end"}
+    message = Divergence(expected, ended).message(RunDir(tmp_path))
+    assert "the replay ended (end) at run time 200.0s, before it reached event 7" in message
+
+
+def test_a_replayed_vault_numbers_its_entries_again_and_writes_only_new_ones(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / VAULT_FILE
+    first = Vault(path)
+    for action in ("CreateUser", "CreateAccessKey"):
+        first.append({"service": "iam", "action": action})
+    before = path.read_bytes()
+    live = False
+    vault = ReplayVault(path, live=lambda: live)
+    assert [vault.append({"action": "again"}) for _ in range(3)] == [1, 2, 3]
+    assert path.read_bytes() == before  # the third: a replay gone astray writes nothing
+    live = True
+    assert vault.append({"service": "iam", "action": "DeleteUser"}) == 4
+    assert read_vault(path)[4]["action"] == "DeleteUser" and 3 not in read_vault(path)
+
+
+def test_what_came_from_outside_a_run_sends_its_recovery_to_the_rebuild() -> None:
+    own = [
+        {"seq": 1, "kind": "run.started"},
+        {"seq": 2, "kind": "note", "actor": "responder", "text": "from the runbook"},
+        {"seq": 3, "kind": "error", "source": "inject case-email"},
+        {"seq": 4, "kind": "run.recovered", "mode": "replay"},
+    ]
+    assert events_from_outside(own) is None
+    for outside in (
+        {"kind": "mark", "step": "root-password", "by": "facilitator", "via": "cli"},
+        {"kind": "note", "actor": "responder", "text": "typed", "by": "team", "via": "cli"},
+        {"kind": "control.refused", "command": "end"},
+        {"kind": "run.paused", "by": "facilitator", "via": "dashboard"},
+        {"kind": "inject.forced", "inject": "case-email"},
+        {"kind": "journal.foreign", "bytes": 10},
+        {"kind": "error", "source": "control end"},
+        {"kind": "repo.private", "actor": "responder", "deferred": True},
+        {"kind": "run.recovered", "mode": "rebuild"},
+        {"kind": "run.recovered"},  # recovered before recoveries replayed
+    ):
+        event = {"seq": 5, **outside}
+        assert events_from_outside([*own, event]) == event
+
+
+def test_every_inject_channel_is_either_sent_again_or_taken_from_the_journal() -> None:
+    assert not MOCK_CHANNELS & PEOPLE_CHANNELS
+    assert set(REGISTRY.names()) == MOCK_CHANNELS | PEOPLE_CHANNELS
 
 
 # ── 4. the clocks go on from where they stopped ───────────────────────────────────────────
