@@ -365,6 +365,7 @@ def test_a_runbook_run_killed_at_ten_points_and_recovered_each_time_is_the_run_l
             replaying = recover_until(len(journal) // 2)
             assert replaying.returncode == -signal.SIGKILL, replaying.stdout + replaying.stderr
             assert read_journal(run.journal) == journal
+            assert (out / ".before-replay" / "repo").is_dir()  # the crash's clone, kept aside
         # this point of the run is journal event `point` plus the recovery marks before it
         recovered = recover_until(point + len(recovered_marks(run)) + 1)
         assert recovered.returncode == -signal.SIGKILL, recovered.stdout + recovered.stderr
