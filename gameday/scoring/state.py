@@ -49,6 +49,8 @@ Moment = tuple[float, int]  # (t, seq): events at the same virtual instant keep 
 Event = Mapping[str, Any]
 
 ALL_TOPICS = "*"
+# Events about the run's own life, not the incident's: they take no place in the evidence.
+RUN_BOOKKEEPING = frozenset({"run.recovered"})
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
 QUARANTINE_BY_VERSION = {
     "V1": AWS_MANAGED + "AWSCompromisedKeyQuarantine",
@@ -395,6 +397,7 @@ class State:
         self.team = ""
         self.t = 0.0
         self.seq = 0
+        self._bookkeeping = 0  # run.recovered events so far
         self.t0_epoch: float | None = None  # T0 on the run clock, in seconds since 1970
         self.leaked_ref = leaked_key_ref(scenario)
         self.leaked_user = scenario.leak.user
@@ -589,8 +592,12 @@ class State:
     def apply(self, event: Event) -> frozenset[str]:
         """Fold one journal event into the state; the topics it touched."""
         self.t = float(event.get("t", self.t))
-        self.seq = int(event.get("seq", self.seq + 1))
         kind = str(event.get("kind", ""))
+        if kind in RUN_BOOKKEEPING:
+            self._bookkeeping += 1
+        # Evidence names events by their place in the run's own story: a recovery's mark
+        # does not move the events after it, so a recovered run scores as if never stopped.
+        self.seq = int(event.get("seq", self.seq + 1 + self._bookkeeping)) - self._bookkeeping
         topic = f"kind:{kind}"
         if self.t0_epoch is None:
             moment = _epoch(event.get("time"))
