@@ -47,7 +47,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from gameday.errors import UserError, did_you_mean
 from gameday.exercise.clock import Clock, RunEnded
-from gameday.exercise.runbook_host import child_environment, notice_message, user_traceback
+from gameday.exercise.runbook_host import (
+    NotACustomerChannel,
+    child_environment,
+    notice_message,
+    user_traceback,
+)
 from gameday.exercise.runbook_host import receive as receive_message
 from gameday.exercise.runbook_host import send as send_message
 from gameday.journal import Journal, iter_journal, time_at
@@ -136,10 +141,6 @@ def received(notice: Notice) -> bool:
     if notice.kind not in CUSTOMER_CHANNELS:
         return False
     return notice.kind != "webhook" or bool(notice.data.get("url"))
-
-
-class NotACustomerChannel(ValueError):
-    """A responder asked for an inject nobody outside the account receives."""
 
 
 def refuse_hidden_channels(wanted: Iterable[str]) -> None:

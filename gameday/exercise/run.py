@@ -16,7 +16,6 @@ import random
 import shutil
 import signal
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ from gameday.exercise.responders import (
     RunbookContext,
     responder_from_spec,
 )
+from gameday.exercise.runbook_host import repeatable_tokens
 from gameday.exercise.timeline import Timeline, schedule_injects
 from gameday.exercise.view import FacilitatorView, clock_text
 from gameday.exercise.workload import WorkloadProbe
@@ -441,7 +441,7 @@ def run_exercise(
         stream: str | None = None
         if options.clock == "virtual":
             stream = f"gameday-tokens:{options.seed}{resume.stream if resume else ''}"
-            _repeatable_tokens(responder_session, random.Random(stream))
+            repeatable_tokens(responder_session, random.Random(stream))
         context = RunbookContext(
             aws=responder_session,
             clock=clock,
@@ -550,21 +550,6 @@ def _kill_switch(journal: Journal) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     journal.subscribe(kill)
-
-
-def _repeatable_tokens(session: Any, rng: random.Random) -> None:
-    """Idempotency tokens botocore fills in are random; in virtual time they come from `rng`.
-
-    A runbook's calls then carry the same tokens in every run with the same seed, so two
-    runs write the same journal.
-    """
-
-    def fill(params: dict[str, Any], model: Any, **_: Any) -> None:
-        for name in model.idempotent_members:
-            if name not in params:
-                params[name] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-    session.events.register_first("before-parameter-build", fill)
 
 
 def _make_run_dir(scenario: Scenario, options: RunOptions) -> RunDir:

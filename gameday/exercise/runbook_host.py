@@ -42,6 +42,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from gameday.exercise.clock import RunEnded
+
 MAX_MESSAGE = 8 * 1024 * 1024
 TOKEN_VARIABLE = "GAMEDAY_FACILITATOR_TOKEN"
 
@@ -116,13 +118,8 @@ def load_runbook(path: Path) -> Callable[[Any], object]:
 # ── the context, as the runbook sees it (in the child) ────────────────────────────────────
 
 
-class RunEnded(BaseException):
-    """The run is over: raised in a runbook's wait or sleep. A `BaseException`, so that a
-    runbook's `except Exception:` does not swallow it and keep acting."""
-
-
 class NotACustomerChannel(ValueError):
-    """A runbook asked for an inject nobody outside the account receives."""
+    """A responder asked for an inject nobody outside the account receives."""
 
 
 class RunbookFailure(RuntimeError):
