@@ -577,7 +577,26 @@ class ReplayVault(Vault):
         return super().append(record)
 
 
-class Replay:
+class _FromCrash:
+    """What both ways of going on from a crash share: the crash, its run, the clock."""
+
+    crash: Crash
+    _clock: Clock
+
+    @property
+    def run(self) -> RunDir:
+        return self.crash.run
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def leak(self) -> LeakFacts:
+        return LeakFacts.from_url(str(self.crash.started["public_url"]))
+
+
+class Replay(_FromCrash):
     """The `Resumption` of a crashed virtual-time run: it is played again from T0.
 
     A virtual run is a pure function of its scenario, seed and responder, so playing it
@@ -605,20 +624,8 @@ class Replay:
         self._stop = threading.Event()
 
     @property
-    def run(self) -> RunDir:
-        return self.crash.run
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
     def world_clock(self) -> Clock:
         return self._clock
-
-    @property
-    def leak(self) -> LeakFacts:
-        return LeakFacts.from_url(str(self.crash.started["public_url"]))
 
     @property
     def stream(self) -> str:
@@ -768,7 +775,7 @@ def _keep_entries(vault: Path, last: int) -> None:
     os.replace(temporary, vault)
 
 
-class Recovery:
+class Recovery(_FromCrash):
     """The `Resumption` of one crashed run (gameday.exercise.run) that rebuilds the mock at
     the crash point: wall-clock runs, and virtual ones a replay cannot play again."""
 
@@ -792,20 +799,8 @@ class Recovery:
         self._minted: dict[str, Credential] = {}
 
     @property
-    def run(self) -> RunDir:
-        return self.crash.run
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
     def world_clock(self) -> FixedClock:
         return self._world_clock
-
-    @property
-    def leak(self) -> LeakFacts:
-        return LeakFacts.from_url(str(self.crash.started["public_url"]))
 
     @property
     def stream(self) -> str:
