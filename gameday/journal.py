@@ -87,7 +87,7 @@ class Journal:
         # the lines it wrote since. Anything else that turns up in the file is foreign.
         self._ours: set[bytes] = set()
         if path.exists():
-            _drop_torn_tail(path)
+            mend_tail(path)
             with path.open("rb") as lines:
                 self._ours.update(_digest(line) for line in lines)
         self._file = self._open()
@@ -216,27 +216,18 @@ class Journal:
         self.close()
 
 
-def _drop_torn_tail(path: Path) -> None:
-    """A crash mid-write leaves half a line at the end: no event, and it would glue itself to
-    the next one written. Readers skip it; a writer that opens the journal again cuts it."""
-    with path.open("r+b") as journal:
-        size = journal.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        journal.seek(size - 1)
-        if journal.read(1) == b"\n":
-            return
-        cut = size
-        while cut > 0:
-            step = min(65536, cut)
-            journal.seek(cut - step)
-            chunk = journal.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                cut = cut - step + newline + 1
-                break
-            cut -= step
-        journal.truncate(max(cut, 0))
+def mend_tail(path: Path) -> bool:
+    """Cut a line torn by a crash from the end of a JSON-lines file; True if there was one.
+
+    Readers skip such a line; a writer that opens the file again cuts it, or it would glue
+    itself to the next line written.
+    """
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        handle.truncate(data.rfind(b"\n") + 1)
+    return True
 
 
 def _digest(line: bytes) -> bytes:

@@ -146,6 +146,7 @@ from gameday.journal import (
     FixedClock,
     Journal,
     iso,
+    mend_tail,
     read_journal,
     time_at,
     without_wall_clock,
@@ -279,16 +280,6 @@ def inspect_crash(run: RunDir) -> Crash:
                 "or damaged, and the mock cannot be rebuilt without it"
             )
     return Crash(run, events, started, vault, max(float(e["t"]) for e in events))
-
-
-def mend_tail(path: Path) -> bool:
-    """Cut a line torn by a crash from the end of a JSON-lines file; True if there was one."""
-    with path.open("rb+") as handle:
-        data = handle.read()
-        if not data or data.endswith(b"\n"):
-            return False
-        handle.truncate(data.rfind(b"\n") + 1)
-    return True
 
 
 def _replayable(event: Event) -> bool:
