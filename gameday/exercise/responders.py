@@ -425,17 +425,17 @@ class _ThreadedResponder(abc.ABC):
             outcome = "exited"  # sys.exit() in a runbook: it is done, the run goes on
         except Exception as error:
             outcome = "error"
-            text = _user_traceback(error)
-            ctx.journal.append(
-                "responder.error",
-                actor="responder",
-                responder=self.name,
-                message=f"{type(error).__name__}: {error}",
-                traceback=text,
-            )
-            ctx.log(f"{self.name} failed at t={format_duration(ctx.now())}:\n{text.rstrip()}")
+            _failed(ctx, self.name, f"{type(error).__name__}: {error}", _user_traceback(error))
         finally:
             ctx.journal.append("responder.finished", responder=self.name, outcome=outcome)
+
+
+def _failed(ctx: RunbookContext, name: str, message: str, text: str) -> None:
+    """A responder raised: journal it with its traceback, and show it to the facilitator."""
+    ctx.journal.append(
+        "responder.error", actor="responder", responder=name, message=message, traceback=text
+    )
+    ctx.log(f"{name} failed at t={format_duration(ctx.now())}:\n{text.rstrip()}")
 
 
 def _user_traceback(error: BaseException) -> str:
@@ -511,15 +511,12 @@ class RunbookResponder:
         if outcome not in ("returned", "exited", "error", "run-ended"):
             outcome = "error"
         if outcome == "error":
-            text = str(message.get("traceback") or "")[:_MAX_TRACEBACK]
-            ctx.journal.append(
-                "responder.error",
-                actor="responder",
-                responder=self.name,
-                message=str(message.get("message") or "")[:_MAX_TRACEBACK],
-                traceback=text,
+            _failed(
+                ctx,
+                self.name,
+                str(message.get("message") or "")[:_MAX_TRACEBACK],
+                str(message.get("traceback") or "")[:_MAX_TRACEBACK],
             )
-            ctx.log(f"{self.name} failed at t={format_duration(ctx.now())}:\n{text.rstrip()}")
         return outcome
 
     def _answer(self, ctx: RunbookContext, message: Mapping[str, Any]) -> dict[str, Any]:
