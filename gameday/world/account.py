@@ -96,6 +96,32 @@ def prepare_moto() -> None:
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     os.environ.pop("MOTO_ACCOUNT_ID", None)
     moto_time.install()
+    _import_run_backends()
+
+
+# The moto services every run serves. Their models import one another (sts ↔ iam, ec2 ↔
+# iam …); imported lazily from two threads at once — a request creating the STS app while
+# another checks a signature against IAM — Python's import locks can deadlock
+# (`_DeadlockError`), so they are imported here, in one thread, before the server starts.
+_RUN_BACKENDS = (
+    "moto.iam.models",
+    "moto.sts.models",
+    "moto.s3.models",
+    "moto.ec2.models",
+    "moto.secretsmanager.models",
+    "moto.cloudtrail.models",
+    "moto.support.models",
+    "moto.core.request",
+    "moto.core.routing",
+    "moto.moto_server.werkzeug_app",
+)
+
+
+def _import_run_backends() -> None:
+    import importlib
+
+    for module in _RUN_BACKENDS:
+        importlib.import_module(module)
 
 
 def iam_backend(account_id: str) -> Any:

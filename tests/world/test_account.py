@@ -379,3 +379,44 @@ def test_every_kind_of_seeded_resource_can_be_deleted(
     [instance] = estate.instances["eu-west-1"]
     state = ec2.terminate_instances(InstanceIds=[instance])["TerminatingInstances"][0]
     assert state["CurrentState"]["Name"] in ("shutting-down", "terminated")
+
+
+_FIRST_REQUESTS_AT_ONCE = r"""
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from gameday.journal import FixedClock
+from gameday.world.account import MockAccount
+
+account = MockAccount("123456789012", FixedClock(), regions=("us-east-1",), seed=3)
+account.start()
+calls = [("sts", "get_caller_identity"), ("iam", "list_users"), ("ec2", "describe_regions"),
+         ("s3", "list_buckets"), ("secretsmanager", "list_secrets")] * 4
+with ThreadPoolExecutor(max_workers=8) as pool:
+    futures = [pool.submit(lambda c: getattr(account.client(c[0]), c[1])(), c) for c in calls]
+    for future in futures:
+        future.result()
+missing = [m for m in ("moto.iam.models", "moto.sts.models", "moto.ec2.models") if m not in sys.modules]
+account.stop()
+print("ok" if not missing else f"not imported before serving: {missing}")
+"""
+
+
+def test_a_fresh_process_serves_its_first_requests_from_many_threads_at_once(
+    tmp_path: Path,
+) -> None:
+    # moto's models import one another; imported lazily by two request threads at once they
+    # deadlocked Python's import locks (a 500 on the first STS call of a run). The account
+    # imports them before it serves, so a new process's first burst of requests all succeed.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_REQUESTS_AT_ONCE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "ok"
+    assert "Traceback" not in done.stderr
