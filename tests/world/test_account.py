@@ -395,7 +395,8 @@ with ThreadPoolExecutor(max_workers=8) as pool:
     futures = [pool.submit(lambda c: getattr(account.client(c[0]), c[1])(), c) for c in calls]
     for future in futures:
         future.result()
-missing = [m for m in ("moto.iam.models", "moto.sts.models", "moto.ec2.models") if m not in sys.modules]
+wanted = ("moto.iam.models", "moto.sts.models", "moto.ec2.models")
+missing = [m for m in wanted if m not in sys.modules]
 account.stop()
 print("ok" if not missing else f"not imported before serving: {missing}")
 """
