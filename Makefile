@@ -11,7 +11,7 @@ CLOCK     ?= wall
 SPEED     ?= 1
 SEED      ?= 0
 
-.PHONY: install run-scenario demo test bench clean
+.PHONY: install run-scenario demo test test-sweeps bench clean
 
 install: $(STAMP)
 
@@ -33,7 +33,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check gameday tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 -m "not sweep" tests
+
+# The sweeps repeat what `make test` checks on representative cases over the whole library,
+# every kill point and five teams at once: minutes, not seconds. CI runs both.
+test-sweeps: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m sweep tests
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -353,6 +353,7 @@ def five_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ru
 
 
 @pytest.mark.slow
+@pytest.mark.sweep
 def test_five_teams_play_at_once_each_in_a_world_of_its_own(five_runs: dict[str, RunDir]) -> None:
     journals = {team: read_journal(run.journal) for team, run in five_runs.items()}
     for team, events in journals.items():
@@ -414,6 +415,7 @@ def test_five_teams_play_at_once_each_in_a_world_of_its_own(five_runs: dict[str,
 
 
 @pytest.mark.slow
+@pytest.mark.sweep
 def test_each_runs_phone_call_has_its_script_and_audio(five_runs: dict[str, RunDir]) -> None:
     speech = shutil.which("espeak-ng")
     for run in five_runs.values():
@@ -429,6 +431,7 @@ def test_each_runs_phone_call_has_its_script_and_audio(five_runs: dict[str, RunD
 
 
 @pytest.mark.slow
+@pytest.mark.sweep
 def test_the_five_runs_make_one_training_report(
     five_runs: dict[str, RunDir], tmp_path: Path
 ) -> None:

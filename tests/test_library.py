@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from sweeps import library_params
 
 from gameday.cli import cli
 from gameday.errors import ExitCode
@@ -217,7 +218,7 @@ def test_the_scenario_catalogue_is_up_to_date() -> None:
 # ── the runbooks, in virtual time ─────────────────────────────────────────────────────────
 
 
-@pytest.mark.parametrize("scenario_id", SCENARIO_IDS)
+@pytest.mark.parametrize("scenario_id", library_params(SCENARIO_IDS))
 def test_the_reference_runbook_passes(
     scenario_id: str, mock_server: MockAccount, tmp_path: Path
 ) -> None:
@@ -227,7 +228,7 @@ def test_the_reference_runbook_passes(
     assert exit_code(result) == ExitCode.OK
 
 
-@pytest.mark.parametrize("scenario_id", SCENARIO_IDS)
+@pytest.mark.parametrize("scenario_id", library_params(SCENARIO_IDS))
 def test_the_careless_runbook_fails(
     scenario_id: str, mock_server: MockAccount, tmp_path: Path
 ) -> None:
@@ -243,7 +244,9 @@ def test_the_careless_runbook_fails(
     assert exit_code(result) == ExitCode.FAILED
 
 
-@pytest.mark.parametrize("scenario_id", [name for name in SCENARIO_IDS if name != PERSISTENCE])
+@pytest.mark.parametrize(
+    "scenario_id", library_params(name for name in SCENARIO_IDS if name != PERSISTENCE)
+)
 def test_the_aws_automation_contains_the_key(
     scenario_id: str, mock_server: MockAccount, tmp_path: Path
 ) -> None:

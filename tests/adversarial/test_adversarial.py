@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from sweeps import library_params
 
 from gameday.exercise.run import RunOptions, RunResult, run_exercise
 from gameday.journal import read_journal
@@ -239,7 +240,10 @@ def table(loaded: Scenario, played: Iterable[Played]) -> str:
 # ── the test ──────────────────────────────────────────────────────────────────────────────
 
 
-@pytest.mark.parametrize("scenario_id", SCENARIO_IDS)
+# The quick suite plays the seed scenario; the sweep (CI) plays the whole library.
+@pytest.mark.parametrize(
+    "scenario_id", library_params(SCENARIO_IDS, quick={"exported-keys-in-script"})
+)
 def test_no_runbook_games_the_score(
     scenario_id: str, plays: Callable[[str], dict[str, Played]]
 ) -> None:

@@ -333,6 +333,7 @@ def evidence(score: dict[str, Any], events: list[Event]) -> list[dict[str, Any]]
 
 
 @pytest.mark.slow
+@pytest.mark.sweep  # one kill half-way is in the quick suite (test_a_run_killed_half_way…)
 def test_a_runbook_run_killed_at_ten_points_and_recovered_each_time_is_the_run_left_alone(
     tmp_path: Path,
 ) -> None:
