@@ -97,28 +97,34 @@ def list_command(folder: Path | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="your own templates, as `gameday run --templates` will use them",
 )
-def validate(paths: tuple[Path, ...], templates: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="fail (exit 2) on warnings too")
+def validate(paths: tuple[Path, ...], templates: Path | None, strict: bool) -> None:
     """Check scenario files (or folders of them); every problem as `path:line:col: message`.
 
     Every inject is rendered too (in the sandbox), so a template mistake is found now, not
-    in the middle of a run.
+    in the middle of a run. What a valid scenario does that would spoil its game day is
+    printed as `path:line:col: warning: message`; warnings fail only with --strict.
     """
     from gameday.exercise.preflight import scenario_checks
+    from gameday.scenario import validate_scenario
 
-    checks = scenario_checks(templates)
-    problems: list[str] = []
-    count = 0
+    lines: list[str] = []
+    count = failed = warned = 0
     for path in scenario_files(paths):
         count += 1
         try:
-            load_scenario(path, checks=checks)
+            validated = validate_scenario(path, checks=scenario_checks(templates, path))
         except ScenarioError as error:
-            problems.extend(str(p) for p in error.problems)
-    if problems:
-        for line in problems:
-            click.echo(line, err=True)
+            failed += 1
+            lines.extend(str(p) for p in error.problems)
+            continue
+        warned += len(validated.warnings)
+        lines.extend(str(w) for w in validated.warnings)
+    for line in lines:
+        click.echo(line, err=True)
+    if failed or (strict and warned):
         sys.exit(ExitCode.USER_ERROR)
-    click.echo(f"{count} scenario(s) valid")
+    click.echo(f"{count} scenario(s) valid" + (f", {warned} warning(s)" if warned else ""))
 
 
 @cli.command()
@@ -347,12 +353,13 @@ def recover(
 def render(scenario_path: Path, seed: int, templates: Path | None) -> None:
     """Preview every inject of SCENARIO, rendered, without running it."""
     from gameday.exercise.injects import preview, sample_facts
-    from gameday.exercise.injects.rendering import MARKER
+    from gameday.exercise.injects.rendering import MARKER, Renderer, template_folders
     from gameday.exercise.preflight import scenario_checks
     from gameday.scenario.durations import format_duration as fmt
 
-    scenario = load_scenario(scenario_path, checks=scenario_checks(templates))
-    for delivered in preview(scenario, sample_facts(scenario, seed=seed), templates=templates):
+    scenario = load_scenario(scenario_path, checks=scenario_checks(templates, scenario_path))
+    renderer = Renderer(template_folders(templates, scenario_path))
+    for delivered in preview(scenario, sample_facts(scenario, seed=seed), renderer=renderer):
         # every preview marked, the quarantine (an act on the account, not a message) too
         stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}  ·  {MARKER}")
         if delivered.subject:

@@ -65,15 +65,21 @@ def printable(text: str, *, lines: bool = False) -> str:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong in a file, located at a YAML node."""
+    """One thing wrong in a file, located at a YAML node.
+
+    A `warning` is something a valid file does that would likely spoil its use (shown as
+    `path:line:col: warning: message`); it fails `gameday validate` only with `--strict`.
+    """
 
     path: str
     line: int
     column: int
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return printable(f"{self.path}:{self.line}:{self.column}: {self.message}")
+        kind = "warning: " if self.warning else ""
+        return printable(f"{self.path}:{self.line}:{self.column}: {kind}{self.message}")
 
 
 class ScenarioError(UserError):

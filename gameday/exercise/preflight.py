@@ -20,7 +20,7 @@ from pathlib import Path
 from gameday.errors import UserError
 from gameday.exercise.injects import REGISTRY, sample_facts
 from gameday.exercise.injects.base import nominal_times
-from gameday.exercise.injects.rendering import Renderer, RenderError, Scene
+from gameday.exercise.injects.rendering import Renderer, RenderError, Scene, template_folders
 from gameday.exercise.injects.sandbox import shared_budget
 from gameday.scenario.limits import RENDER_SECONDS, RENDER_STEPS
 from gameday.scenario.loader import Loc, ScenarioCheck, character_problem
@@ -32,11 +32,14 @@ VALIDATE_STEPS = 5 * RENDER_STEPS
 VALIDATE_SECONDS = 3 * RENDER_SECONDS
 
 
-def scenario_checks(templates: Path | None = None) -> tuple[ScenarioCheck, ...]:
-    """The checks to load a scenario with, rendering with `templates` (the `--templates`)."""
+def scenario_checks(
+    templates: Path | None = None, scenario_path: Path | None = None
+) -> tuple[ScenarioCheck, ...]:
+    """The checks to load a scenario with, rendering with `templates` (the `--templates`)
+    and the `templates/` folder beside the scenario file, before gameday's own."""
 
     def injects_render(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-        return check_injects(scenario, Renderer(templates))
+        return check_injects(scenario, Renderer(template_folders(templates, scenario_path)))
 
     return (injects_render, check_managed_policies)
 

@@ -43,6 +43,7 @@ from gameday.exercise.injects import (
     SmtpOptions,
     deliver,
 )
+from gameday.exercise.injects.rendering import SCENARIO_TEMPLATES, template_folders
 from gameday.exercise.preflight import scenario_checks
 from gameday.exercise.responders import (
     InjectBus,
@@ -258,7 +259,9 @@ def run_exercise(
     resume: Resumption | None = None,
 ) -> RunResult:
     # refused now, before the room starts, rather than in the middle of the run
-    scenario = load_scenario(scenario_path, checks=scenario_checks(options.templates))
+    scenario = load_scenario(
+        scenario_path, checks=scenario_checks(options.templates, scenario_path)
+    )
     responder = responder_from_spec(options.responder)
     if options.clock == "virtual" and not responder.automated:
         raise UserError(
@@ -271,6 +274,8 @@ def run_exercise(
     if resume is None:
         run = _make_run_dir(scenario, options)
         shutil.copyfile(scenario_path, run.scenario)
+        for own in template_folders(None, scenario_path):  # with it, for a recovery
+            shutil.copytree(own, run.path / SCENARIO_TEMPLATES, symlinks=True)
         t0 = DEFAULT_T0 if options.clock == "virtual" else datetime.now(UTC).replace(microsecond=0)
         clock = VirtualClock(t0) if options.clock == "virtual" else WallClock(options.speed, t0=t0)
     else:
@@ -404,7 +409,7 @@ def run_exercise(
             clock,
             aws=account,
             console=view.say,
-            renderer=Renderer(options.templates),
+            renderer=Renderer(template_folders(options.templates, scenario_path)),
             options=InjectOptions(smtp=options.smtp, webhook_url=options.webhook_url),
             case_desk=account.support,
         )

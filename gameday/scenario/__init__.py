@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from gameday.scenario.loader import load_scenario, parse_scenario
+from gameday.scenario.loader import (
+    Validated,
+    load_scenario,
+    parse_scenario,
+    validate_scenario,
+    validate_scenario_text,
+)
 from gameday.scenario.model import Scenario
 
-__all__ = ["Scenario", "load_scenario", "parse_scenario"]
+__all__ = [
+    "Scenario",
+    "Validated",
+    "load_scenario",
+    "parse_scenario",
+    "validate_scenario",
+    "validate_scenario_text",
+]

@@ -31,6 +31,11 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
+        if re.fullmatch(r"[-+]?\d+(:\d+)+(\.\d*)?", text):
+            raise ValueError(
+                f"'{value}' is not a duration — write the units out: 1m30s for a minute and a "
+                "half, 1h30m for an hour and a half"
+            )
         if not re.fullmatch(DURATION_PATTERN, text):
             raise ValueError(f"'{value}' is not a duration — write it like 90s, 15m, 1h30m or 400d")
         seconds = math.fsum(float(n) * _UNITS[u] for n, u in _PART.findall(text))

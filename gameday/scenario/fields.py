@@ -282,6 +282,7 @@ TrailName = Annotated[
     str, Field(pattern=TRAIL_PATTERN, min_length=3, max_length=128), AfterValidator(_trail_name)
 ]
 Description = Annotated[str, Field(max_length=1000)]
+ACTION_PATTERN = r"^[a-z0-9-]+:[A-Za-z0-9]+$"  # service:Action, as IAM writes an action
 
 
 def _object_key(value: str) -> str:

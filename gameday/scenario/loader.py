@@ -25,12 +25,14 @@ from pydantic_core import ErrorDetails
 
 from gameday.errors import Problem, ScenarioError, did_you_mean, printable
 from gameday.scenario.fields import (
+    ACTION_PATTERN,
     EMAIL_PATTERN,
     IAM_PATH_PATTERN,
     POLICY_ARN_PATTERN,
     POLICY_REF_PATTERN,
     TRAIL_PATTERN,
 )
+from gameday.scenario.hazards import HAZARDS
 from gameday.scenario.limits import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -279,6 +281,10 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc,
                 f"have at most {MAX_NUMBER_DIGITS}; put it in quotes if it is text",
             )
             return node.value  # as text, so later checks see the field given
+        if node.tag in (_INT_TAG, _FLOAT_TAG) and ":" in node.value:
+            # YAML 1.1 reads `1:30` as 90 (base 60): nobody means that. Kept as the text it
+            # is, so a duration field explains it and a text field keeps what was typed.
+            return node.value
         value = loader.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
             flag(
@@ -364,6 +370,17 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
                     continue
             break
     return _unwrap_model(current)
+
+
+def _field_pattern(loc: Loc, data: Any) -> str | None:
+    """The pattern the field at pydantic's `loc` must match, if it has one."""
+    model = _model_at(loc[:-1], data)
+    info = model.model_fields.get(str(loc[-1])) if model is not None and loc else None
+    for meta in info.metadata if info is not None else ():
+        pattern = getattr(meta, "pattern", None)
+        if isinstance(pattern, str):
+            return pattern
+    return None
 
 
 def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
@@ -478,6 +495,8 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
         pattern = str(ctx.get("pattern", ""))
         hint = _pattern_hint(name, pattern)
         label = "email address" if pattern == EMAIL_PATTERN and name != "email" else name
+        if loc and isinstance(loc[-1], int) and label == name:
+            label = _singular(name)  # an item of `tags`, `regions`, `policies` …
         return f"{_describe(value)} is not a valid {label} — {hint}"
     if kind in ("value_error", "assertion_error"):
         text = str(ctx.get("error", error["msg"]))
@@ -493,6 +512,10 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
         given = ctx.get("actual_length")
         holds = f"holds {given:,} items" if isinstance(given, int) else "holds too many items"
         return f"'{name}' {holds}, at most {most:,} are allowed — remove some"
+    if kind == "string_too_short":
+        shape = _PATTERN_HINTS.get(_field_pattern(tuple(error["loc"]), data) or "")
+        hint = shape or f"give at least {ctx.get('min_length')} characters"
+        return f"{_describe(value)} is too short for '{name}' — {hint}"
     if kind == "too_short":
         return f"'{name}': {error['msg'].lower().replace(' after validation', '')} — add one"
     if kind == "string_too_long":
@@ -536,6 +559,20 @@ _PATTERN_HINTS = {
     ),
     r"^[A-Za-z0-9._-]{1,100}$": "use letters, digits, dots, dashes and underscores",
     r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$": "use letters, digits and dashes (a code-host owner)",
+    ACTION_PATTERN: (
+        "write it as service:Action, the service's prefix in lower case and the action as the "
+        "API names it, like ec2:DescribeInstances or cloudtrail:LookupEvents"
+    ),
+    r"^[A-Za-z0-9/_+=.@-]+$": "use letters, digits and / _ + = . @ -, like prod/billing-api/aws",
+    r"^[A-Za-z0-9_-]{1,64}$": "1 to 64 letters, digits, dashes and underscores",
+    r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$": (
+        "a service principal ends in .amazonaws.com, like ec2.amazonaws.com"
+    ),
+    r"^[a-z0-9-]+\.[a-z0-9]+$": "an EC2 instance type is family.size, like t3.micro",
+    r"^[a-z0-9-]{1,64}$": "a service's lower-case prefix, like sts, s3 or cloudformation",
+    r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$": (
+        "3 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
+    ),
 }
 
 
@@ -550,15 +587,49 @@ def _pattern_hint(name: str, pattern: str) -> str:
         return "write it like 90s, 15m, 1h30m or 400d"
     if "a-z0-9-" in pattern:
         return "use lower-case letters, digits and dashes"
-    return f"it must match {pattern}"
+    # never a raw regular expression: the format's guide says each field's form in words
+    return "docs/scenario-format.md gives the form this field takes"
+
+
+def _singular(name: str) -> str:
+    """The name of one item of a list field: `policies` → `policy`, `tags` → `tag`."""
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
 
 
 def _article(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
+@dataclass(frozen=True)
+class Validated:
+    """A scenario that loaded, and the warnings about it (`Problem`s with `warning` set)."""
+
+    scenario: Scenario
+    warnings: tuple[Problem, ...] = ()
+
+
 def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> Scenario:
     """Read and validate a scenario file; raise `ScenarioError` with every problem found."""
+    return validate_scenario(path, checks=checks, warn=False).scenario
+
+
+def validate_scenario(
+    path: Path | str,
+    *,
+    checks: Sequence[ScenarioCheck] = (),
+    warnings: Sequence[ScenarioCheck] = (),
+    warn: bool = True,
+) -> Validated:
+    """`load_scenario`, and the warnings about what the scenario would spoil.
+
+    Without `warn` no warning is looked for. With it, the format's own (`gameday.scenario.
+    hazards`) and those `warnings` yield — each located like a problem, at the field that
+    causes it — come back beside the scenario; they never stop it from loading.
+    """
     path = Path(path)
     shown = str(path)
     try:
@@ -579,7 +650,7 @@ def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> 
         column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
         message = f"byte 0x{raw[error.start]:02x} is not UTF-8 — save the file as UTF-8"
         raise ScenarioError([Problem(shown, line, column, message)]) from None
-    return parse_scenario(text, shown, checks=checks)
+    return validate_scenario_text(text, shown, checks=checks, warnings=warnings, warn=warn)
 
 
 def _too_big(size: int, *, exact: bool) -> str:
@@ -602,6 +673,7 @@ def _reported(problems: list[Problem]) -> list[Problem]:
         first_left.line,
         first_left.column,
         f"… and {more:,} more problems from here on — fix the ones above first",
+        warning=first_left.warning,
     )
     return [*ordered[:MAX_PROBLEMS], summary]
 
@@ -614,6 +686,18 @@ def parse_scenario(
     `checks` look further at a scenario the format accepts (`gameday validate` renders its
     injects with them); they run once everything else is right.
     """
+    return validate_scenario_text(text, path, checks=checks, warn=False).scenario
+
+
+def validate_scenario_text(
+    text: str,
+    path: str = "<scenario>",
+    *,
+    checks: Sequence[ScenarioCheck] = (),
+    warnings: Sequence[ScenarioCheck] = (),
+    warn: bool = True,
+) -> Validated:
+    """`parse_scenario`, and the warnings about it (see `validate_scenario`)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise ScenarioError([Problem(path, 1, 1, _too_big(size, exact=True))])
@@ -680,4 +764,11 @@ def parse_scenario(
             problems.append(Problem(path, *marks.at(loc), message))
     if problems:
         raise ScenarioError(_reported(problems))
-    return scenario
+    if not warn:
+        return Validated(scenario)
+    found = [
+        Problem(path, *marks.at(loc), message, warning=True)
+        for check in (*HAZARDS, *warnings)
+        for loc, message in check(scenario)
+    ]
+    return Validated(scenario, tuple(_reported(found)))

@@ -22,6 +22,7 @@ from pydantic import (
 
 from gameday.scenario.durations import DURATION_PATTERN, parse_duration
 from gameday.scenario.fields import (
+    ACTION_PATTERN,
     Age,
     BranchName,
     BucketName,
@@ -540,9 +541,7 @@ class QuarantineKept(Model):
 
 class ApiCalled(Model):
     type: Literal["api-called"]
-    action: str = Field(
-        pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$", description="e.g. cloudtrail:LookupEvents"
-    )
+    action: str = Field(pattern=ACTION_PATTERN, description="e.g. cloudtrail:LookupEvents")
     before_step: Slug | None = None
     all_regions: bool = Field(default=False, description="called in every region")
     attacker_regions: bool = Field(

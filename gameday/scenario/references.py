@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from gameday.errors import did_you_mean
+from gameday.scenario.durations import format_duration
 from gameday.scenario.fields import repository_path_problem
 from gameday.scenario.limits import as_dict, as_list, seconds_or_none
 from gameday.scenario.model import DEFAULT_RESPONDERS_USER
+from gameday.scenario.timing import earliest_notice
 
 Loc = tuple[str | int, ...]
 Found = tuple[Loc, str]
@@ -185,6 +187,7 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
 
     key_refs = set(key_owner) | {"leaked"}
     duration = seconds_or_none(data.get("duration"))
+    notice = earliest_notice(data)
 
     # the timeline
     timeline = as_list(data.get("timeline"))
@@ -219,9 +222,22 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
 
     # the attacker
     attacker = as_dict(data.get("attacker"))
+    first_use = seconds_or_none(attacker.get("first_use"))
+    if first_use is not None and duration is not None and first_use > duration:
+        yield (
+            ("attacker", "first_use"),
+            "the attacker's first use comes after the exercise ends — lower 'first_use' or "
+            "raise 'duration'",
+        )
     for index, technique in enumerate(as_list(attacker.get("techniques"))):
         technique = as_dict(technique)
         loc = ("attacker", "techniques", index)
+        at = seconds_or_none(technique.get("at"))
+        if at is not None and duration is not None and at > duration:
+            yield (
+                (*loc, "at"),
+                "this technique comes after the exercise ends — lower 'at' or raise 'duration'",
+            )
         for field in ("user_name",):
             name = technique.get(field)
             if technique.get("technique") in (
@@ -320,7 +336,10 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             )
             for position, other in enumerate(as_list(item.get("after"))):
                 if other == item.get("id"):
-                    yield (*loc, "after", position), "a step cannot come after itself"
+                    yield (
+                        (*loc, "after", position),
+                        "a step cannot come after itself — remove it from its own 'after'",
+                    )
                 else:
                     yield from _known(other, step_ids, (*loc, "after", position), "step", "steps")
             target, deadline = (
@@ -329,22 +348,38 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             )
             if target is not None and deadline is not None and deadline < target:
                 yield (*loc, "deadline"), "the deadline comes before the target — make it later"
-            if (
-                section == "steps"
-                and deadline is not None
-                and duration is not None
-                and deadline > duration
-            ):
-                yield (
-                    (*loc, "deadline"),
-                    ("the deadline is after the exercise ends — lower it or raise 'duration'"),
-                )
+            if section == "steps" and deadline is not None and duration is not None:
+                yield from _deadline_within_run((*loc, "deadline"), deadline, duration, notice)
     yield from _step_order_cycles(steps)
     # only when every step has valid points: a missing or mistyped one is reported by the model
     given = [s.get("points") for s in map(as_dict, steps)]
     points = [p for p in given if type(p) is int]
     if steps and len(points) == len(given) and sum(points) == 0:
         yield ("steps",), "no step is worth any points — give the steps points"
+
+
+def _deadline_within_run(
+    loc: Loc, deadline: float, duration: float, notice: tuple[float, str] | None
+) -> Iterator[Found]:
+    """A deadline counts from detection, so it must fit in what is left of the run then."""
+    detected, by = notice if notice is not None else (0.0, None)
+    left = duration - detected
+    if deadline <= left:
+        return
+    if by is None:
+        when = "no inject notifies anyone, so it counts from the push"
+    else:
+        when = (
+            f"it counts from detection, the first notice ('{by}' at {format_duration(detected)}), "
+            f"which leaves {format_duration(max(left, 0))} of the {format_duration(duration)} "
+            "exercise"
+        )
+    lower = f"lower it to {format_duration(max(left, 0))} or " if left > 0 else ""
+    yield (
+        loc,
+        f"the deadline is after the exercise ends: {when} — {lower}raise 'duration' to "
+        f"{format_duration(detected + deadline)}",
+    )
 
 
 def _default_responders(data: dict[str, Any]) -> str | None:
@@ -449,7 +484,8 @@ def _step_order_cycles(steps: list[Any]) -> Iterator[Found]:
         start = step.get("id")
         if not isinstance(start, str):
             continue
-        seen, queue = set(), list(after.get(start, []))
+        # a step naming itself is reported where it does so, not once more as a cycle
+        seen, queue = set(), [o for o in after.get(start, []) if o != start]
         while queue:
             current = queue.pop()
             if current == start:
@@ -473,6 +509,8 @@ def _after_cycles(timeline: list[Any]) -> Iterator[Found]:
         start = inject.get("id")
         seen = {start}
         current = after.get(start) if isinstance(start, str) else None
+        if current == start:
+            continue  # an inject after itself is reported where it says so
         while isinstance(current, str) and current in after:
             if current == start:
                 yield (

@@ -328,11 +328,20 @@ def test_after_names_an_existing_inject() -> None:
 def test_an_inject_cannot_wait_on_itself() -> None:
     data = small()
     data["timeline"][1] = {"id": "case", "type": "support-case", "after": {"inject": "case"}}
-    problems = found(data)
-    assert (
+    # once, where it says so: not a second time as a cycle of 'after'
+    assert only(data) == (
         ("timeline", 1, "after", "inject"),
         "an inject cannot come after itself — name another",
-    ) in problems
+    )
+
+
+def test_a_step_after_itself_is_reported_once() -> None:
+    data = small()
+    data["steps"][0]["after"] = ["disable-leaked-key"]
+    assert only(data) == (
+        ("steps", 0, "after", 0),
+        "a step cannot come after itself — remove it from its own 'after'",
+    )
 
 
 def test_a_cycle_of_after_is_reported_on_every_inject_in_it() -> None:
@@ -359,13 +368,34 @@ def test_a_chain_of_after_without_a_cycle_is_fine() -> None:
 
 def test_an_inject_within_the_exercise() -> None:
     data = small()
-    data["timeline"][1]["at"] = "61m"
+    data["timeline"][0]["at"] = "61m"
     assert only(data) == (
-        ("timeline", 1, "at"),
+        ("timeline", 0, "at"),
         "this inject comes after the exercise ends — lower 'at' or raise 'duration'",
     )
-    data["timeline"][1]["at"] = "60m"
+    data["timeline"][0]["at"] = "60m"
     assert found(data) == []
+
+
+def test_a_technique_within_the_exercise() -> None:
+    data = small()
+    data["attacker"]["techniques"][0]["at"] = "61m"
+    assert only(data) == (
+        ("attacker", "techniques", 0, "at"),
+        "this technique comes after the exercise ends — lower 'at' or raise 'duration'",
+    )
+    data["attacker"]["techniques"][0]["at"] = "60m"
+    assert found(data) == []
+
+
+def test_the_attackers_first_use_within_the_exercise() -> None:
+    data = small()
+    data["attacker"]["first_use"] = "2h"
+    assert only(data) == (
+        ("attacker", "first_use"),
+        "the attacker's first use comes after the exercise ends — lower 'first_use' or "
+        "raise 'duration'",
+    )
 
 
 # ── the attacker ─────────────────────────────────────────────────────────────────────────
@@ -568,15 +598,48 @@ def test_the_deadline_is_not_before_the_target() -> None:
     assert found(data) == []
 
 
-def test_a_step_deadline_is_within_the_exercise() -> None:
+def test_a_step_deadline_fits_in_the_exercise_left_after_detection() -> None:
+    # the deadline counts from the first notice (the support case at 2m), not the push
     data = small()
+    data["steps"][0]["deadline"] = "59m"
+    assert only(data) == (
+        ("steps", 0, "deadline"),
+        "the deadline is after the exercise ends: it counts from detection, the first notice "
+        "('support-case' at 2m), which leaves 58m of the 1h exercise — lower it to 58m or "
+        "raise 'duration' to 1h1m",
+    )
+    data["steps"][0]["deadline"] = "58m"
+    assert found(data) == []
+
+
+def test_detection_is_the_earliest_notice_that_can_fire() -> None:
+    data = small()
+    data["steps"][0]["deadline"] = "59m"
+    data["timeline"][1]["at"] = "1m30s"
+    # a phone call the business plan never gets, a webhook with nowhere to post, an email
+    # after the case: none of them comes before the case
+    data["timeline"] += [
+        {"id": "call", "type": "phone-call", "at": "1m", "when": ["enterprise-support"]},
+        {"id": "hook", "type": "webhook", "at": "1m"},
+        {"id": "mail", "type": "email", "after": {"inject": "support-case", "delay": "30s"}},
+    ]
+    assert only(data)[1].startswith(
+        "the deadline is after the exercise ends: it counts from detection, the first notice "
+        "('support-case' at 1m30s), which leaves 58m30s"
+    )
+    data["timeline"][3]["url"] = "https://hooks.example/alert"  # now it notifies, at 1m
+    assert found(data) == []
+
+
+def test_without_a_notice_a_deadline_counts_from_the_push() -> None:
+    data = small()
+    data["timeline"] = [{"id": "quarantine", "type": "quarantine", "at": "67s"}]
     data["steps"][0]["deadline"] = "61m"
     assert only(data) == (
         ("steps", 0, "deadline"),
-        "the deadline is after the exercise ends — lower it or raise 'duration'",
+        "the deadline is after the exercise ends: no inject notifies anyone, so it counts from "
+        "the push — lower it to 1h or raise 'duration' to 1h1m",
     )
-    data["steps"][0]["deadline"] = "60m"
-    assert found(data) == []
 
 
 def test_the_steps_are_worth_some_points() -> None:

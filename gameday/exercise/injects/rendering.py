@@ -14,6 +14,7 @@ beside the text.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -33,7 +34,7 @@ from jinja2.exceptions import (
     UndefinedError,
 )
 
-from gameday.errors import UserError, did_you_mean
+from gameday.errors import UserError
 from gameday.exercise.injects.facts import IncidentFacts
 from gameday.exercise.injects.sandbox import (
     BoundedSandbox,
@@ -81,6 +82,21 @@ def project_templates() -> Path:
         f"cannot find gameday's templates (looked in {looked}) — run from a checkout of "
         f"gameday or set {TEMPLATES_ENV} to its templates/ folder"
     )
+
+
+# A scenario's own templates: this folder beside the scenario file.
+SCENARIO_TEMPLATES = "templates"
+
+
+def template_folders(templates: Path | None, scenario_path: Path | None) -> tuple[Path, ...]:
+    """The folders searched before gameday's own: `--templates`, then the `templates/` folder
+    beside the scenario file (when it has one)."""
+    folders = [templates] if templates is not None else []
+    if scenario_path is not None:
+        beside = Path(scenario_path).parent / SCENARIO_TEMPLATES
+        if beside.is_dir() and beside.resolve() != project_templates().resolve():
+            folders.append(beside)
+    return tuple(folders)
 
 
 class RenderError(UserError):
@@ -150,11 +166,12 @@ def _autoescape(name: str | None) -> bool:
 
 
 class _ConfinedLoader(FileSystemLoader):
-    """A file loader that refuses a template whose real path leaves its folder (symlinks)."""
+    """A file loader that refuses a template whose real path leaves the folder it was found
+    in (a symlink, even to another template folder)."""
 
     def __init__(self, folders: Sequence[Path]) -> None:
         super().__init__([str(f) for f in folders])
-        self._roots = [f.resolve() for f in folders]
+        self._roots = [(Path(os.path.abspath(f)), f.resolve()) for f in folders]
 
     def get_source(self, environment: Environment, template: str) -> Any:
         check_template_name(template)
@@ -169,8 +186,10 @@ class _ConfinedLoader(FileSystemLoader):
             if candidate.exists():
                 break
         source, filename, uptodate = super().get_source(environment, template)
-        real = Path(filename).resolve()
-        if not any(real.is_relative_to(root) for root in self._roots):
+        found = Path(os.path.abspath(filename))
+        real = found.resolve()
+        home = next((root for folder, root in self._roots if found.is_relative_to(folder)), None)
+        if home is None or not real.is_relative_to(home):
             raise RenderError(
                 f"template '{template}' resolves to {real}, outside the template folders — "
                 "copy the file into the folder instead of linking to it",
@@ -192,13 +211,18 @@ class Rendered:
 
 
 class Renderer:
-    """Renders templates from a scenario's folder first, then the project's `templates/`."""
+    """Renders templates from the scenario's own folders first (`template_folders`), then
+    the project's `templates/`."""
 
-    def __init__(self, scenario_templates: Path | None = None, *, project: Path | None = None):
+    def __init__(
+        self,
+        scenario_templates: Path | Sequence[Path] | None = None,
+        *,
+        project: Path | None = None,
+    ):
         root = project or project_templates()
-        self.folders: tuple[Path, ...] = tuple(
-            folder for folder in (scenario_templates, root) if folder is not None
-        )
+        own = [scenario_templates] if isinstance(scenario_templates, Path) else scenario_templates
+        self.folders: tuple[Path, ...] = (*(own or ()), root)
         self._env = BoundedSandbox(
             loader=_ConfinedLoader(self.folders),
             undefined=StrictUndefined,
@@ -223,7 +247,7 @@ class Renderer:
         except TemplateNotFound as error:
             if error.name != name:  # a template it includes is missing
                 raise _template_error(error, name, known=self.names()) from error
-            near = did_you_mean(name, self.names())
+            near = _template_hint(name, self.names(), self.folders[:-1])
             own = [str(folder) for folder in self.folders[:-1]]  # the last is the project's
             where = " or ".join([*own, "gameday's templates"])
             raise RenderError(
@@ -269,6 +293,19 @@ class Renderer:
             raise _template_error(error, what, source=source, known=self.names()) from error
 
 
+def _template_hint(name: str, known: Sequence[str], own: Sequence[Path]) -> str:
+    """The closest template there is, or where the templates of that kind are."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    folder = name.split("/", 1)[0] if "/" in name else ""
+    same = [k for k in known if folder and k.startswith(folder + "/")]
+    if same and len(same) <= 12:
+        return "the templates there: " + ", ".join(same)
+    beside = f"{own[-1]}" if own else f"a {SCENARIO_TEMPLATES}/ folder beside the scenario"
+    return f"add it to {beside}, or name one of gameday's (docs/injects.md#templates lists them)"
+
+
 # Python errors a template's own expressions can raise (`{{ 1 / 0 }}`, `{{ 'a' - 1 }}`).
 _MISTAKES = (
     ArithmeticError,
@@ -307,7 +344,8 @@ def _template_error(
         )
     elif isinstance(error, TemplateNotFound):
         missing = str(error.name)
-        message = f"{where}: template '{missing}' not found — {did_you_mean(missing, known)}"
+        hint = _template_hint(missing, list(known), ())
+        message = f"{where}: template '{missing}' not found — {hint}"
     elif isinstance(error, RenderLimitError):
         message = f"{where}: too much for a template: {error.message}"
     elif isinstance(error, RenderInterrupted):
