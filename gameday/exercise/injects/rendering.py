@@ -47,7 +47,8 @@ from gameday.journal import iso
 from gameday.paths import TEMPLATES
 from gameday.scenario.durations import format_duration
 from gameday.scenario.limits import TEMPLATE_BYTES
-from gameday.scenario.model import Scenario
+from gameday.scenario.model import Inject, QuarantineInject, Scenario, SupportCaseInject
+from gameday.scenario.timing import inject_times
 
 MARKER = "SIMULATION — game day exercise"
 SUBJECT_PREFIX = f"[{MARKER}]"
@@ -376,6 +377,11 @@ class Scene:
     renderer: Renderer
     t: float  # seconds since T0 on the run clock
 
+    def has(self, kind: type[Inject]) -> bool:
+        """The scenario has an inject of `kind` that its support plan lets fire."""
+        possible = inject_times(self.scenario.model_dump(exclude_none=True))
+        return any(isinstance(i, kind) and i.id in possible for i in self.scenario.timeline)
+
     def variables(self, **extra: Any) -> dict[str, Any]:
         """The variables every template can use (docs/injects.md), plus `extra`."""
         facts = self.facts
@@ -397,6 +403,9 @@ class Scene:
             "public_url": facts.public_url,
             "case_id": facts.case_id,
             "case_reference": facts.case_reference,
+            # what the notices may claim: AWS opened a case, AWS quarantined the user
+            "has_case": self.has(SupportCaseInject),
+            "has_quarantine": self.has(QuarantineInject),
             "contacts": {c.role: c.as_variables() for c in facts.contacts},
             "t": self.t,
             "elapsed": format_duration(self.t),

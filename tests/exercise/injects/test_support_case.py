@@ -55,7 +55,8 @@ def test_the_case_carries_the_notice_and_opens_under_the_facts_numbers(
     assert body.startswith(f"[{MARKER}]")
     for fact in (leaked_user.access_key_id, leaked_user.user_name, ctx.facts.public_url):
         assert fact in body
-    assert "temporarily limited the ability to create some AWS resources" in body
+    # the scenario has no quarantine inject: the notice claims no limits
+    assert "temporarily limited" not in body
     for step in (
         "root user",
         "MFA",
