@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gameday.errors import Problem, ScenarioError
-from gameday.scenario import Scenario, load_scenario, parse_scenario
+from gameday.scenario import Scenario, load_scenario, parse_scenario, validate_scenario_text
 from gameday.scenario.limits import catalogue
 from gameday.scenario.loader import Marks
 from gameday.scenario.model import AccessKeyDisabled
@@ -114,6 +114,56 @@ def test_the_format_guide_lists_the_limits_the_code_has() -> None:
     text = DOCS.read_text(encoding="utf-8")
     generated = text.split("<!-- limits:start", 1)[1].split("-->", 1)[1]
     assert generated.split("<!-- limits:end -->")[0].lstrip("\n") == catalogue()
+
+
+def test_the_format_guide_lists_every_check_type() -> None:
+    from gameday.scoring.checks import CHECKS
+
+    text = DOCS.read_text(encoding="utf-8")
+    table = text.split("### Check types", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")][1:]  # no header
+    listed = {line.split("`")[1] for line in rows}
+    assert listed == CHECKS.names()
+
+
+def the_guides_attacker(text: str) -> str:
+    """The guide's attacker example, in place of the small scenario's attacker."""
+    block = next(b for b in yaml_blocks(text) if b.startswith("attacker:\n  first_use"))
+    small = SMALL_SCENARIO.split("attacker:\n", 1)
+    rest = small[1].split("\nsteps:\n", 1)[1]
+    cleanup = (
+        "  - id: remove-leftovers\n    title: Remove what the attacker created\n"
+        "    phase: eradicate\n    check: {type: attacker-leftovers-removed}\n"
+        "    points: 20\n    target: 20m\n    deadline: 50m\n"
+    )
+    return small[0] + block + "\nsteps:\n" + rest + cleanup
+
+
+def test_the_guides_attacker_creates_before_the_quarantine_refuses_it() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    scenario = the_guides_attacker(text)
+    scenario = scenario.replace("regions: [us-east-1]", "regions: [us-east-1, eu-west-1]", 1)
+    validated = validate_scenario_text(scenario, "guide.yaml")
+    assert validated.warnings == ()
+    # the same attacker at the times the guide used to give can only fail: warned
+    late = scenario.replace("at: 65s", "at: 4m").replace("at: 90s\n", "at: 6m\n")
+    [warning] = validate_scenario_text(late, "guide.yaml").warnings
+    assert warning.message.startswith(
+        "every technique that creates something comes after the quarantine ('quarantine' at "
+        "1m7s) and its consistency window (30s)"
+    )
+
+
+def test_base_60_numbers_are_text_not_numbers() -> None:
+    # YAML 1.1 reads 1:30 as 90; the scenario keeps what was typed
+    text = changed("title: A deploy key pushed to a public repository", "title: 1:30")
+    assert parse_scenario(text).title == "1:30"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(changed("duration: 1h", "duration: 1:30:00"))
+    assert [p.message for p in caught.value.problems] == [
+        "'1:30:00' is not a duration — write the units out: 1m30s for a minute and a half, "
+        "1h30m for an hour and a half"
+    ]
 
 
 def test_every_yaml_example_of_the_format_guide_is_plain_yaml() -> None:
