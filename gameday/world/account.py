@@ -33,7 +33,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,7 @@ from typing import Any
 import boto3
 
 from gameday.journal import Journal, RunClock, time_at
+from gameday.world import service_models
 from gameday.world.cloudtrail import CloudTrailEvents
 from gameday.world.decoys import BASE32, SECRET_ALPHABET, SECRET_LENGTH, Credential
 from gameday.world.gateway import (
@@ -58,6 +59,9 @@ from gameday.world.gateway import (
 from gameday.world.support import SupportCenter
 
 LOOPBACK = "127.0.0.1"
+# How often the server's loop looks for `stop()`: it blocks in select() that long at most,
+# and a run waits for it once, at its end (socketserver's default is half a second).
+SHUTDOWN_POLL_S = 0.02
 PROFILE = "gameday"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 # AWS's own sessions carry temporary keys; the framework's is one of no IAM user.
@@ -95,6 +99,7 @@ def prepare_moto() -> None:
     # and a sweep touches every region); nobody in the exercise looks images up
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     os.environ.pop("MOTO_ACCOUNT_ID", None)
+    service_models.install()
     moto_time.install()
     _import_run_backends()
 
@@ -222,6 +227,10 @@ class MockAccount:
         self.moto_app: Any = None
         self.framework_credential = framework_credential(account_id, seed)
         self._responder: Principal | None = None
+        # The framework's clients, one per signer, service, region and marking: a boto3
+        # client costs milliseconds to build and nothing to reuse.
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._clients_lock = threading.Lock()
 
     # ── lifecycle ─────────────────────────────────────────────────────────────────────────
 
@@ -248,7 +257,10 @@ class MockAccount:
             LOOPBACK, 0, self._gateway, threaded=True, request_handler=_request_handler()
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"mock-aws-{self.account_id}", daemon=True
+            target=self._server.serve_forever,
+            args=(SHUTDOWN_POLL_S,),
+            name=f"mock-aws-{self.account_id}",
+            daemon=True,
         )
         self._thread.start()
         # The account is this object's: whatever an earlier mock left in it goes.
@@ -265,6 +277,7 @@ class MockAccount:
             self._thread.join()
         self._server = None
         self._thread = None
+        self._forget_clients()
 
     def __enter__(self) -> MockAccount:
         return self.start()
@@ -301,6 +314,7 @@ class MockAccount:
         self.seed = self.seed if seed is None else seed
         self.framework_credential = framework_credential(self.account_id, self.seed)
         self._responder = None
+        self._forget_clients()
         gateway.recording = False
         for forgotten_id in forgotten:
             forget_account(forgotten_id)
@@ -426,10 +440,22 @@ class MockAccount:
         )
 
     def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any:
-        """A boto3 client; by default the framework's own."""
+        """A boto3 client; by default the framework's own. Made once per signer, service,
+        region and options, then reused (boto3 clients are safe to share between threads)."""
+        signer = credential or self.framework_credential
+        key = (service, signer, self.endpoint_url, tuple(sorted(options.items())))
+        with self._clients_lock:
+            client = self._clients.get(key)
+        if client is not None:
+            return client
         region = options.pop("region", None)
-        session = self.session(credential or self.framework_credential, region=region, **options)
-        return session.client(service)
+        client = self.session(signer, region=region, **options).client(service)
+        with self._clients_lock:
+            return self._clients.setdefault(key, client)
+
+    def _forget_clients(self) -> None:
+        with self._clients_lock:
+            self._clients.clear()
 
     def write_profiles(self, run_dir: Path) -> dict[str, str]:
         """RUN_DIR/aws/config and aws/credentials with profile `gameday` (the responder's key).
@@ -495,6 +521,12 @@ class MockSession(boto3.Session):  # type: ignore[misc]
     more than 15 minutes from the run clock, as AWS does from its own, and a virtual-time
     run's clock is far from real time. Only this session's clients are affected, in whatever
     thread they sign (`signing_clock`).
+
+    A client asked for again with the same arguments is the one made the first time: a
+    runbook that writes `ctx.aws.client("ec2", region_name=region)` in a loop over regions
+    builds each client once (botocore takes milliseconds to build one, nothing to reuse it,
+    and its clients are safe to share between threads). Arguments that cannot be hashed (a
+    dict of settings) get a new client every time.
     """
 
     def __init__(
@@ -509,6 +541,8 @@ class MockSession(boto3.Session):  # type: ignore[misc]
         self.endpoint_url = endpoint_url
         self._headers = dict(headers)
         self._now = now
+        self._clients: dict[Hashable, Any] = {}
+        self._clients_lock = threading.Lock()
         if self._headers:
             self.events.register("before-sign", self._add_headers)
 
@@ -518,10 +552,23 @@ class MockSession(boto3.Session):  # type: ignore[misc]
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
+        key: Hashable | None = (args, tuple(sorted(kwargs.items())))
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None:
+            with self._clients_lock:
+                cached = self._clients.get(key)
+            if cached is not None:
+                return cached
         client = super().client(*args, **kwargs)
         if self._now is not None:
             signing_clock.sign_on(client, self._now)
-        return client
+        if key is None:
+            return client
+        with self._clients_lock:
+            return self._clients.setdefault(key, client)
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
@@ -618,6 +665,7 @@ def bare_botocore_session() -> Any:
     import botocore.loaders
     import botocore.session
 
+    service_models.install()
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     for variable in ("config_file", "credentials_file"):
         session.set_config_variable(variable, os.devnull)

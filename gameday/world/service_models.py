@@ -1,0 +1,185 @@
+"""botocore's service models, parsed once per machine rather than several times per run.
+
+A run reads the same JSON service models (EC2's alone is 3 MB) from botocore's data
+folder four or five times over: for the framework's and the runbook's clients, for moto's
+request parsing, and for each botocore session moto opens to list regions — a large share
+of the time it takes to start the mock. `install()` gives every botocore loader made
+afterwards in the process a file loader that keeps what it parsed:
+
+- in memory, for the life of the process: each loader gets its own copy (botocore and moto
+  merge their extras into what they load), made from compact bytes faster than JSON is parsed;
+- on disk, in the user's cache folder (`$XDG_CACHE_HOME/gameday/service-models/`, or the
+  folder named by `GAMEDAY_CACHE_DIR`), so the next process skips the JSON parsing too.
+
+The cache holds data only (`marshal` of plain dicts, lists and scalars: nothing in it can
+run code), under a folder named for the Python, botocore and moto versions. Each entry
+names the source file, its size and modification time, and carries a digest of its
+payload; an entry that does not match in every respect is ignored and written again, and
+any error reading or writing the cache falls back to parsing the JSON, as botocore does.
+`GAMEDAY_CACHE_DIR=off` turns the disk cache off (the memory one stays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+CACHE_VARIABLE = "GAMEDAY_CACHE_DIR"
+_MAGIC = b"gameday-service-model-1\n"
+_DIGEST_SIZE = 32
+
+_lock = threading.Lock()
+_memory: dict[tuple[str, int, int], bytes] = {}
+_installed = False
+
+
+def cache_folder() -> Path | None:
+    """Where parsed models are kept between processes; None when the disk cache is off."""
+    chosen = os.environ.get(CACHE_VARIABLE, "")
+    if chosen.lower() in ("off", "0", "none"):
+        return None
+    if chosen:
+        root = Path(chosen)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        root = Path(base) / "gameday"
+    return root / "service-models" / _versions()
+
+
+def _versions() -> str:
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "none"
+
+    python = f"py{sys.version_info.major}.{sys.version_info.minor}-marshal{marshal.version}"
+    return f"{python}-botocore{of('botocore')}-moto{of('moto')}"
+
+
+def install() -> None:
+    """Every botocore loader made from now on in this process reads models through the cache."""
+    global _installed
+    import botocore.loaders
+
+    with _lock:
+        if _installed:
+            return
+        base: type[Any] = botocore.loaders.JSONFileLoader
+
+        class CachingJSONFileLoader(base):  # type: ignore[misc]
+            """botocore's JSON file loader, answering from the cache when it can."""
+
+            def load_file(self, file_path: str) -> Any:
+                return load_model_file(file_path, super().load_file)
+
+        botocore.loaders.Loader.FILE_LOADER_CLASS = CachingJSONFileLoader
+        _installed = True
+
+
+def load_model_file(file_path: str, parse: Callable[[str], Any]) -> Any:
+    """The data of botocore model `file_path` (named without `.json`), a fresh copy each time.
+
+    `parse` is botocore's own loading, used on a miss and whenever the cache cannot answer.
+    """
+    source = _source(file_path)
+    if source is None:
+        return parse(file_path)
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return parse(file_path)
+    key = (source, stat.st_size, stat.st_mtime_ns)
+    with _lock:
+        payload = _memory.get(key)
+    if payload is None:
+        payload = _read_entry(key)
+    if payload is not None:
+        try:
+            kept = marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            pass  # parsed again below, and the entry written anew
+        else:
+            with _lock:
+                _memory[key] = payload
+            return kept
+    data = parse(file_path)
+    try:
+        payload = marshal.dumps(_plain(data))
+    except (TypeError, ValueError):
+        return data  # not plain JSON data: botocore parses it every time
+    _write_entry(key, payload)
+    with _lock:
+        _memory[key] = payload
+    return data
+
+
+def _source(file_path: str) -> str | None:
+    for extension in (".json", ".json.gz"):
+        candidate = file_path + extension
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON data as builtin dicts and lists (botocore parses objects into OrderedDicts)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def _entry_path(folder: Path, key: tuple[str, int, int]) -> Path:
+    return folder / (hashlib.sha256(repr(key).encode("utf-8")).hexdigest() + ".marshal")
+
+
+def _header(key: tuple[str, int, int]) -> bytes:
+    return _MAGIC + repr(key).encode("utf-8") + b"\n"
+
+
+def _read_entry(key: tuple[str, int, int]) -> bytes | None:
+    folder = cache_folder()
+    if folder is None:
+        return None
+    try:
+        content = _entry_path(folder, key).read_bytes()
+    except OSError:
+        return None
+    header = _header(key)
+    if not content.startswith(header):
+        return None
+    digest = content[len(header) : len(header) + _DIGEST_SIZE]
+    payload = content[len(header) + _DIGEST_SIZE :]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    return payload
+
+
+def _write_entry(key: tuple[str, int, int], payload: bytes) -> None:
+    folder = cache_folder()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".entry-")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(_header(key) + hashlib.sha256(payload).digest() + payload)
+            os.replace(temporary, _entry_path(folder, key))
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return

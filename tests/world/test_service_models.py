@@ -1,0 +1,132 @@
+"""The service-model cache: the same data as botocore's parse, a copy each time, safe on disk."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import botocore.loaders
+import pytest
+
+from gameday.world import service_models
+from gameday.world.service_models import CACHE_VARIABLE, cache_folder, load_model_file
+
+MODEL = {"metadata": {"apiVersion": "2026-01-01", "protocol": "json"}, "shapes": {"A": [1, 2.5]}}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.setattr(service_models, "_memory", {})
+    return tmp_path / "cache"
+
+
+def _model_file(folder: Path, data: Any = MODEL, *, zipped: bool = False) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / "service-2"
+    if zipped:
+        Path(f"{stem}.json.gz").write_bytes(gzip.compress(json.dumps(data).encode()))
+    else:
+        Path(f"{stem}.json").write_text(json.dumps(data), encoding="utf-8")
+    return str(stem)
+
+
+def _counting(parses: list[str]) -> Callable[[str], Any]:
+    def parse(path: str) -> Any:
+        parses.append(path)
+        return botocore.loaders.JSONFileLoader().load_file(path)
+
+    return parse
+
+
+def test_a_model_is_parsed_once_then_copied_from_memory(cache: Path, tmp_path: Path) -> None:
+    stem = _model_file(tmp_path / "svc", zipped=True)
+    parses: list[str] = []
+    first = load_model_file(stem, _counting(parses))
+    second = load_model_file(stem, _counting(parses))
+    assert first == second == MODEL
+    assert parses == [stem]
+    second["shapes"]["B"] = {}  # botocore merges extras into what it loads
+    assert "B" not in load_model_file(stem, _counting(parses))["shapes"]
+
+
+def test_the_next_process_reads_the_disk_and_parses_nothing(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stem = _model_file(tmp_path / "svc")
+    parses: list[str] = []
+    load_model_file(stem, _counting(parses))
+    entries = list(cache.glob("service-models/*/*.marshal"))
+    assert len(entries) == 1
+    assert entries[0].parent == cache_folder()
+    assert "botocore" in entries[0].parent.name and "moto" in entries[0].parent.name
+    monkeypatch.setattr(service_models, "_memory", {})  # a new process
+    assert load_model_file(stem, _counting(parses)) == MODEL
+    assert parses == [stem]
+
+
+@pytest.mark.parametrize("damage", ["payload", "header", "truncated"])
+def test_a_damaged_entry_is_ignored_and_written_again(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    stem = _model_file(tmp_path / "svc")
+    load_model_file(stem, _counting([]))
+    (entry,) = cache.glob("service-models/*/*.marshal")
+    content = entry.read_bytes()
+    if damage == "payload":
+        entry.write_bytes(content[:-3] + b"\x00\x00\x00")
+    elif damage == "header":
+        entry.write_bytes(b"X" + content[1:])
+    else:
+        entry.write_bytes(content[: len(content) // 2])
+    monkeypatch.setattr(service_models, "_memory", {})
+    parses: list[str] = []
+    assert load_model_file(stem, _counting(parses)) == MODEL
+    assert parses == [stem]
+    assert entry.read_bytes() == content
+
+
+def test_a_changed_model_file_is_parsed_again(cache: Path, tmp_path: Path) -> None:
+    stem = _model_file(tmp_path / "svc")
+    load_model_file(stem, _counting([]))
+    changed = {**MODEL, "version": "2.0"}
+    _model_file(tmp_path / "svc", changed)
+    os.utime(f"{stem}.json", ns=(1, 1))
+    parses: list[str] = []
+    assert load_model_file(stem, _counting(parses)) == changed
+    assert parses == [stem]
+
+
+def test_the_disk_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_VARIABLE, "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(service_models, "_memory", {})
+    assert cache_folder() is None
+    stem = _model_file(tmp_path / "svc")
+    assert load_model_file(stem, _counting([])) == MODEL
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_an_unwritable_cache_falls_back_to_parsing(cache: Path, tmp_path: Path) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("a file where the folder should be", encoding="utf-8")
+    stem = _model_file(tmp_path / "svc")
+    parses: list[str] = []
+    assert load_model_file(stem, _counting(parses)) == MODEL
+    assert parses == [stem]
+
+
+def test_botocore_models_from_the_cache_equal_botocore_s_own(cache: Path) -> None:
+    service_models.install()
+    cached = botocore.loaders.create_loader()
+    assert type(cached.file_loader).__name__ == "CachingJSONFileLoader"
+    plain = botocore.loaders.Loader(file_loader=botocore.loaders.JSONFileLoader())
+    for service in ("ec2", "iam", "sts"):
+        expected = plain.load_service_model(service, "service-2")
+        cached.load_service_model(service, "service-2")  # parsed, kept
+        again = botocore.loaders.create_loader().load_service_model(service, "service-2")
+        assert json.dumps(again, sort_keys=True) == json.dumps(expected, sort_keys=True)
