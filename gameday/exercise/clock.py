@@ -14,6 +14,8 @@ whose wait condition now holds, then — jumping time forward — the earliest s
 timeout. The same inputs therefore give the same wake-ups in the same order, and a two-hour
 exercise takes as long as its participants' real work. (A participant that loops without
 ever sleeping or waiting holds virtual time still: a runbook polls with `ctx.sleep`.)
+Time jumps cost nothing: a participant that is next due again after its own sleep keeps the
+turn without a thread switch, so only hand-offs between participants (`handoffs`) cost one.
 
 The wall clock runs at `speed` run-seconds per real second; participants run concurrently
 and sleep real time. Either clock can be paused: run time stands still and nobody wakes.
@@ -138,6 +140,10 @@ class VirtualClock:
         self._members: list[_Participant] = []
         self._by_thread: dict[int, _Participant] = {}
         self._active: _Participant | None = None
+        self._previous: _Participant | None = None
+        # turns given to another participant than the one that ran last: each is a switch
+        # between threads, the only cost of virtual time
+        self.handoffs = 0
         self._started = False
         self._paused = False
         self._closed = False
@@ -337,6 +343,9 @@ class VirtualClock:
         chosen.due = math.inf
         chosen.predicate = None
         self._active = chosen
+        if chosen is not self._previous:
+            self.handoffs += 1
+            self._previous = chosen
         chosen.wake.notify()
 
 

@@ -74,6 +74,37 @@ def test_virtual_two_hours_take_well_under_a_second_and_repeat_exactly() -> None
         assert two_hour_exercise(VirtualClock()) == first
 
 
+def test_virtual_time_jumps_cost_no_hand_off_when_one_participant_is_due() -> None:
+    clock = VirtualClock()
+    ticks: list[float] = []
+
+    def ticker() -> None:
+        for _ in range(1000):
+            clock.sleep(60)  # 1,000 jumps of a minute, nobody else due in between
+            ticks.append(clock.now())
+
+    def hourly() -> None:
+        for _ in range(16):
+            clock.sleep(3600)
+
+    run_to_end(clock, [clock.spawn("ticker", ticker), clock.spawn("hourly", hourly)])
+    assert ticks[-1] == 60_000
+    # the turn changes hands only when the hourly participant is due: twice an hour
+    # (to it and back), never per jump
+    assert clock.handoffs <= 2 * 17 + 2
+
+
+def test_virtual_hand_offs_are_counted_between_participants() -> None:
+    clock = VirtualClock()
+
+    def walker() -> None:
+        for _ in range(10):
+            clock.sleep(1)
+
+    run_to_end(clock, [clock.spawn("a", walker), clock.spawn("b", walker)])
+    assert 20 <= clock.handoffs <= 22  # a, b, a, b … one switch a step
+
+
 def test_virtual_time_is_monotonic_and_wakes_in_time_then_sequence_order() -> None:
     log = two_hour_exercise(VirtualClock())
     times = [t for t, _ in log]
