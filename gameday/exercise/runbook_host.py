@@ -291,6 +291,7 @@ def main(argv: list[str]) -> int:
         send(connection, {"op": "load-error", "message": str(error)})
         return 2
     send(connection, {"op": "loaded"})
+    _prepare_context()
     try:
         start = receive(connection)
     except (EOFError, OSError):
@@ -314,6 +315,19 @@ def main(argv: list[str]) -> int:
     else:
         _finish(connection, "returned")
     return 0
+
+
+def _prepare_context() -> None:
+    """Import what `HostedContext` needs while the run still builds its world.
+
+    The run builds the repository and warms the mock for seconds after the runbook is
+    loaded; done then, on a core the run leaves idle, these imports (the scenario model,
+    boto3, botocore's models loader) no longer hold virtual time still at T0.
+    """
+    importlib.import_module("gameday.scenario.model")
+    from gameday.world.account import bare_botocore_session
+
+    bare_botocore_session()
 
 
 def child_environment() -> dict[str, str]:
