@@ -258,19 +258,49 @@ def run(
     type=click.Path(path_type=Path, file_okay=False),
     help="folder for the run directories (default: runs/…)",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="runs at once, one worker process and warm mock each  [default: one per core]",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="only shard K of N: the Kth scenario of the list, then every Nth (for a CI matrix)",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="also write one JUnit XML file for all these runs",
+)
 def run_many(
-    scenario_paths: tuple[Path, ...], responder: str, team: str, seed: int, out: Path | None
+    scenario_paths: tuple[Path, ...],
+    responder: str,
+    team: str,
+    seed: int,
+    out: Path | None,
+    jobs: int | None,
+    shard: str | None,
+    junit_path: Path | None,
 ) -> None:
-    """Run an automated responder through many scenarios in virtual time, on one warm mock.
+    """Run an automated responder through many scenarios in virtual time, on every core.
 
-    CI's way to run a runbook like a test suite: one line per scenario, exit 1 if any run
-    misses its pass mark.
+    CI's way to run a runbook like a test suite: one line per scenario, in the order given,
+    exit 1 if any run misses its pass mark. Each worker process starts one mock and reuses it
+    for its runs. `--shard K/N` splits the list between machines the same way on each (give
+    them the same SCENARIO arguments); `gameday junit-merge` joins the shards' --junit files.
     """
-    from gameday.exercise.run import RunOptions, run_exercises
+    from gameday.exercise.pool import Shard, default_jobs, run_pool
+    from gameday.exercise.run import RunOptions
+    from gameday.report.junit_merge import merge_junit
     from gameday.scenario.library import scenario_files
 
     _forget_the_token()
     paths = list(scenario_files(scenario_paths))
+    if shard is not None:
+        paths = Shard.parse(shard).select(paths)
     batch = [
         (
             path,
@@ -286,18 +316,44 @@ def run_many(
         for path in paths
     ]
     failed = 0
-    with private_files():
-        for path, result in zip(paths, run_exercises(batch, Console(quiet=True)), strict=False):
-            verdict = "passed" if result.score.passed else "FAILED"
-            failed += not result.score.passed
-            stdout.print(
-                f"{verdict:6}  {result.score.score:6.1f}/100 (pass {result.score.pass_mark})  "
-                f"{path.stem}  {result.run_dir.path}",
-                markup=False,
-            )
+    run_dirs: list[Path] = []
+    for path, result in zip(
+        paths, run_pool(batch, jobs or default_jobs(), Console(quiet=True)), strict=False
+    ):
+        verdict = "passed" if result.score.passed else "FAILED"
+        failed += not result.score.passed
+        run_dirs.append(result.run_dir.path)
+        stdout.print(
+            f"{verdict:6}  {result.score.score:6.1f}/100 (pass {result.score.pass_mark})  "
+            f"{path.stem}  {result.run_dir.path}",
+            markup=False,
+        )
     stdout.print(f"{len(paths) - failed} passed, {failed} failed")
+    if junit_path is not None:
+        merge_junit((run / "junit.xml" for run in run_dirs), junit_path)
+        stdout.print(f"junit: {junit_path}", markup=False)
     if failed:
         sys.exit(ExitCode.FAILED)
+
+
+@cli.command("junit-merge")
+@click.argument("target", metavar="OUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "sources", metavar="JUNIT...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+def junit_merge(target: Path, sources: tuple[Path, ...]) -> None:
+    """Join JUnit XML files (or folders of them: every *.xml inside) into OUT.
+
+    The shards of a `run-many --shard K/N --junit FILE` matrix become one report: every
+    suite of every file, in the order given (a folder's files sorted by name), totals
+    counted again. Exit 0 once OUT is written, failures or not: the shards' own exit codes
+    say whether the library passed.
+    """
+    from gameday.report.junit_merge import junit_files, merge_junit
+
+    files = [f for f in junit_files(sources) if f.resolve() != target.resolve()]
+    totals = merge_junit(files, target)
+    stdout.print(f"{target}: {totals}, from {len(files)} file(s)", markup=False)
 
 
 def _print_score(score: Score) -> None:

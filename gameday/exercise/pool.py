@@ -1,0 +1,164 @@
+"""Many virtual-time runs at once: a scenario library over every core, or over many machines.
+
+`run_pool` plays a batch of runs in worker processes, one warm mock account each (moto's
+backends are process-wide, so one mock is all a process can hold): a worker starts its mock
+with its first run and empties it for each next one (`WarmMock`), so the mock's start-up and
+warm-up are paid once per worker, not once per run. The results come back in the order the
+runs were given, each as soon as it and those before it are done. Every run is played as a
+run alone is — its own run directory, its runbook in a process of its own, everything it
+writes its owner's only (`private_files`), no facilitator token in the environment its
+runbook inherits — so a run's journal is the same whichever worker played it, and whatever
+ran before it there (`tests/test_run_many.py` checks it against a run played alone).
+
+`Shard` splits a library between machines (a CI matrix): shard K of N takes every Nth run
+of the list, from the Kth. The split depends only on the list, so every machine given the
+same arguments agrees on it, and the shards differ in size by one run at most.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from rich.console import Console
+
+from gameday.errors import UserError
+from gameday.exercise.clock import VirtualClock
+from gameday.exercise.facilitator import TOKEN_VARIABLE
+from gameday.exercise.run import RunOptions, RunResult, _regions, run_exercise, run_exercises
+from gameday.rundir import private_files
+from gameday.scenario import load_scenario
+from gameday.world.account import MockAccount
+from gameday.world.repo import DEFAULT_T0
+
+T = TypeVar("T")
+
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def default_jobs() -> int:
+    """One worker per core this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based), as `--shard K/N` gives it."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        match = _SHARD.match(text)
+        if match is None:
+            raise UserError(f"--shard {text!r}: give K/N, like 2/4 (the second of four shards)")
+        index, count = int(match.group(1)), int(match.group(2))
+        if count < 1 or not 1 <= index <= count:
+            raise UserError(f"--shard {text}: K must be between 1 and N, like 1/{max(count, 2)}")
+        return cls(index, count)
+
+    def select(self, items: Sequence[T]) -> list[T]:
+        """This shard's items: the Kth, the (K+N)th, … of the list, in their order."""
+        return list(items[self.index - 1 :: self.count])
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+class WarmMock:
+    """One mock account, started by the first run that needs it and reused by every next one.
+
+    The runs go one after another (the mock is process-wide); each empties it for itself
+    (`RunOptions.account`). The pool's workers and the pytest plugin's fixture each hold one.
+    """
+
+    def __init__(self) -> None:
+        self._account: MockAccount | None = None
+
+    def play(self, scenario_path: Path, options: RunOptions, console: Console) -> RunResult:
+        """`run_exercise` on this mock, under the owner-only mask a run is played with."""
+        with private_files():
+            return run_exercise(
+                scenario_path, replace(options, account=self._started(scenario_path)), console
+            )
+
+    def stop(self) -> None:
+        if self._account is not None:
+            self._account.stop()
+            self._account = None
+
+    def _started(self, scenario_path: Path) -> MockAccount:
+        if self._account is None:
+            # the first scenario's account and regions; each run resets them to its own
+            first = load_scenario(scenario_path)
+            self._account = MockAccount(
+                first.account.id,
+                VirtualClock(DEFAULT_T0),
+                regions=_regions(first),
+                support_plan=first.account.support_plan,
+            ).start()
+        return self._account
+
+
+def run_pool(
+    runs: Sequence[tuple[Path, RunOptions]], jobs: int, console: Console
+) -> Iterator[RunResult]:
+    """Play `runs` on up to `jobs` worker processes; the results in the order of `runs`.
+
+    With one job (or one run) they are played in this process, on one warm mock
+    (`run_exercises`, with `console`); workers report to no console, their runs being
+    interleaved. An error a run raises (a `UserError`, a bug) is raised here at that run's
+    place in the order, and the runs not yet started are cancelled.
+    """
+    workers = min(jobs, len(runs))
+    if workers <= 1:
+        with private_files():
+            yield from run_exercises(runs, console)
+        return
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_start_method(), initializer=_start_worker
+    )
+    try:
+        futures: list[Future[RunResult]] = [
+            executor.submit(_play, path, options) for path, options in runs
+        ]
+        for future in futures:
+            yield future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+# ── in a worker process ───────────────────────────────────────────────────────────────────
+
+_worker_mock: WarmMock | None = None
+
+
+def _start_method() -> multiprocessing.context.BaseContext:
+    # A forked worker starts with the command line's modules already imported (moto, boto3:
+    # a second and more per process otherwise); elsewhere fork is unsafe, spawn it is.
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
+def _start_worker() -> None:
+    global _worker_mock
+    # a run's runbook must not inherit a facilitator token, whoever started the pool
+    os.environ.pop(TOKEN_VARIABLE, None)
+    _worker_mock = WarmMock()
+    # stopped as the worker leaves (multiprocessing runs its finalizers, not atexit's)
+    multiprocessing.util.Finalize(_worker_mock, _worker_mock.stop, exitpriority=10)
+
+
+def _play(scenario_path: Path, options: RunOptions) -> RunResult:
+    assert _worker_mock is not None, "a pool worker starts its mock holder first"
+    return _worker_mock.play(scenario_path, options, Console(quiet=True))

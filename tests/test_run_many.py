@@ -1,0 +1,154 @@
+"""`gameday run-many` on a pool of workers, sharded between machines, its JUnit merged.
+
+End to end through the command line, as a CI matrix runs it: a library of five scenario
+files (copies of the library's quickest scenario, so every run must come to the very same
+journal) split into two shards, each played on two worker processes; a run of the same
+scenario played alone by `gameday run`; the shards' JUnit files merged into one report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ElementTree
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from exercise.test_run_e2e import REFERENCE_RUNBOOK, gameday
+
+from gameday.errors import UserError
+from gameday.exercise.pool import Shard
+from gameday.journal import Event, read_journal, without_wall_clock
+from gameday.paths import SCENARIOS
+from gameday.report.junit_merge import junit_files, merge_junit
+from gameday.rundir import RunDir
+
+SCENARIO = SCENARIOS / "false-alarm-inactive-key.yaml"  # the library's quickest
+LINE = re.compile(r"^(passed|FAILED) +(\d+\.\d)/100 \(pass (\d+)\)  (\S+)  (\S+)$")
+
+
+def test_a_shard_takes_every_nth_scenario_from_the_kth() -> None:
+    names = list("abcdefg")
+    shards = [Shard.parse(f"{k}/3").select(names) for k in (1, 2, 3)]
+    assert shards == [["a", "d", "g"], ["b", "e"], ["c", "f"]]
+    assert Shard.parse(" 2 / 3 ") == Shard(2, 3)
+    for wrong in ("0/3", "4/3", "3", "a/b", "1/0", "-1/2"):
+        with pytest.raises(UserError, match="--shard"):
+            Shard.parse(wrong)
+
+
+def journal_of(run: Path) -> list[Event]:
+    return [without_wall_clock(e) for e in read_journal(run / "journal.jsonl")]
+
+
+@pytest.mark.slow
+def test_run_many_on_a_pool_sharded_and_merged(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in "abcde":
+        shutil.copyfile(SCENARIO, library / f"{name}.yaml")
+    runs, alone = tmp_path / "runs", tmp_path / "alone"
+    common = ("--responder", REFERENCE_RUNBOOK, "--seed", "7", "--out", runs)
+
+    def shard(k: int, jobs: int) -> tuple[int, str, str]:
+        done = gameday("run-many", library, *common, "--shard", f"{k}/2", "--jobs", str(jobs),
+                       "--junit", tmp_path / f"shard-{k}.xml", cwd=tmp_path)  # fmt: skip
+        return done.returncode, done.stdout, done.stderr
+
+    first = shard(1, jobs=2)  # a, c, e on two workers
+    with ThreadPoolExecutor(2) as both:  # b, d one after the other, beside a run alone
+        second_running = both.submit(shard, 2, jobs=1)
+        alone_done = gameday("run", library / "a.yaml", "--clock", "virtual", "--responder",
+                             REFERENCE_RUNBOOK, "--seed", "7", "--team", "ci", "--out", alone,
+                             "--plain", cwd=tmp_path)  # fmt: skip
+        second = second_running.result()
+
+    # each shard: its scenarios in the list's order, a line each, the totals, its JUnit file
+    for (code, out, err), names in ((first, "ace"), (second, "bd")):
+        assert code == 0, out + err
+        assert "Traceback" not in out + err
+        lines = out.strip().splitlines()
+        matches = [LINE.match(line) for line in lines[: len(names)]]
+        assert all(matches), out
+        assert [m.group(4) for m in matches if m] == list(names)
+        assert [Path(m.group(5)) for m in matches if m] == [runs / n for n in names]
+        assert lines[len(names)] == f"{len(names)} passed, 0 failed"
+        assert lines[-1].startswith("junit: ")
+        for m in matches:
+            assert m and m.group(1) == "passed" and float(m.group(2)) >= int(m.group(3))
+
+    # the pool: two worker processes, each with one mock kept for its runs
+    statuses = {name: RunDir(runs / name).status() for name in "abcde"}
+    first_pids = {statuses[n]["pid"] for n in "ace"}
+    assert len(first_pids) == 2, statuses
+    endpoints: dict[int, set[str]] = {}
+    for name in "ace":
+        endpoints.setdefault(statuses[name]["pid"], set()).add(statuses[name]["endpoint"])
+    assert all(len(e) == 1 for e in endpoints.values()), endpoints
+    # the third run was a worker's second: it played on a mock that had played a run before
+    reused = statuses["e"]["pid"]
+    assert statuses["a"]["pid"] == reused or statuses["c"]["pid"] == reused
+
+    # --jobs 1: the runs in the command's own process, one mock for both
+    assert statuses["b"]["pid"] == statuses["d"]["pid"] not in first_pids
+    assert statuses["b"]["endpoint"] == statuses["d"]["endpoint"]
+
+    # deterministic: in the pool or not, fresh mock or reused, or alone, a seed gives one journal
+    assert alone_done.returncode == 0, alone_done.stdout + alone_done.stderr
+    reference = journal_of(alone)
+    assert reference[-1]["kind"] == "run.ended"
+    for name in "abcde":
+        assert journal_of(runs / name) == reference, f"{name}'s journal differs from the alone run"
+
+    # each shard's JUnit holds its runs' suites, in order; the merge holds both shards'
+    def suites(path: Path) -> list[ElementTree.Element]:
+        root = ElementTree.parse(path).getroot()
+        assert root.tag == "testsuites"
+        return root.findall("testsuite")
+
+    per_run = {n: suites(runs / n / "junit.xml")[0] for n in "abcde"}
+    shard_suites = [suites(tmp_path / f"shard-{k}.xml") for k in (1, 2)]
+    assert [len(s) for s in shard_suites] == [3, 2]
+    merged_path = tmp_path / "report" / "junit.xml"
+    merged = gameday("junit-merge", merged_path, tmp_path / "shard-1.xml",
+                     tmp_path / "shard-2.xml", cwd=tmp_path)  # fmt: skip
+    assert merged.returncode == 0, merged.stderr
+    root = ElementTree.parse(merged_path).getroot()
+    merged_suites = root.findall("testsuite")
+    order = "acebd"
+    assert [_text(s, i) for i, s in enumerate(merged_suites)] == [
+        _text(per_run[n], i) for i, n in enumerate(order)
+    ]
+    tests = sum(int(per_run[n].get("tests", "0")) for n in order)
+    failures = sum(int(per_run[n].get("failures", "0")) for n in order)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == (
+        str(tests),
+        str(failures),
+        "0",
+    )
+    assert f"5 suite(s), {tests} test(s), {failures} failure(s)" in merged.stdout
+
+
+def _text(suite: ElementTree.Element, number: int) -> bytes:
+    """The suite as the `number`th of a report (what follows it in its file left out)."""
+    suite.set("id", str(number))
+    suite.tail = None
+    return ElementTree.tostring(suite)
+
+
+def test_junit_merge_refuses_what_is_not_junit(tmp_path: Path) -> None:
+    (tmp_path / "notes.xml").write_text("<notes/>", encoding="utf-8")
+    (tmp_path / "torn.xml").write_text("<testsuites><testsuite>", encoding="utf-8")
+    target = tmp_path / "out.xml"
+    for name, message in (
+        ("notes.xml", "not a JUnit report (its root is <notes>, not <testsuites>)"),
+        ("torn.xml", "torn.xml:1:24: not XML — no element found"),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            merge_junit(junit_files([tmp_path / name]), target)
+    done = gameday("junit-merge", target, tmp_path / "missing.xml", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "missing.xml: no such file or folder" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not target.exists()
