@@ -1,0 +1,86 @@
+"""Cheap clients: made once per signer, service and region, classes shared, calls unchanged."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.session
+from botocore.exceptions import ClientError
+
+from gameday.journal import read_journal
+from gameday.world.account import MockAccount, MockSession, bare_botocore_session
+from gameday.world.estate import SeededEstate
+
+
+def test_a_session_gives_back_the_client_it_made_for_the_same_arguments(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    session = mock_account.session(mock_account.responder.credential, framework_client=False)
+    iam = session.client("iam")
+    assert session.client("iam") is iam
+    frankfurt = session.client("ec2", region_name="eu-central-1")
+    assert session.client("ec2", region_name="eu-central-1") is frankfurt
+    ireland = session.client("ec2", region_name="eu-west-1")
+    assert ireland is not frankfurt
+    assert ireland.meta.region_name == "eu-west-1"
+    assert frankfurt.meta.region_name == "eu-central-1"
+    # each signs for its own region and answers from it
+    before = {
+        client: len(client.describe_instances()["Reservations"]) for client in (frankfurt, ireland)
+    }
+    frankfurt.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)
+    assert len(ireland.describe_instances()["Reservations"]) == before[ireland]
+    assert len(frankfurt.describe_instances()["Reservations"]) == before[frankfurt] + 1
+    users = {u["UserName"] for u in iam.list_users()["Users"]}
+    assert mock_account.responder.user_name in users
+
+
+def test_clients_of_other_signers_share_a_class_yet_sign_as_their_own(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    responder = mock_account.session(mock_account.responder.credential, framework_client=False)
+    ours = responder.client("sts")
+    framework = mock_account.client("sts")
+    assert type(ours) is type(framework)
+    assert framework is mock_account.client("sts")
+    assert ours.get_caller_identity()["Arn"] == mock_account.responder.arn
+    framework.get_caller_identity()
+    with_another_key = mock_account.client("sts", mock_account.responder.credential)
+    assert with_another_key is not framework
+    actors = [
+        event.get("actor")
+        for event in read_journal(mock_account.journal.path)  # type: ignore[union-attr]
+        if event["kind"] == "api.call"
+    ]
+    assert actors[-2:] == ["responder", "framework"]
+
+
+def test_a_bad_key_still_fails_on_a_shared_client_class(mock_account: MockAccount) -> None:
+    session = MockSession(
+        mock_account.endpoint_url,
+        {},
+        now=mock_account.now,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="x" * 40,
+        region_name="us-east-1",
+    )
+    try:
+        session.client("sts").get_caller_identity()
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "InvalidClientTokenId"
+    else:
+        raise AssertionError("an unknown key was accepted")
+
+
+def test_sessions_of_others_build_their_client_classes_as_botocore_does() -> None:
+    ours = boto3.Session(botocore_session=bare_botocore_session(), region_name="us-east-1")
+    theirs = boto3.Session(
+        botocore_session=botocore.session.Session(),
+        region_name="us-east-1",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="x" * 40,
+    )
+    assert type(ours.client("sts")) is type(ours.client("sts", region_name="eu-west-1"))
+    assert type(theirs.client("sts")) is not type(theirs.client("sts"))
+    # boto3's own methods injected for S3 are there on the shared class
+    assert hasattr(ours.client("s3"), "upload_file")
+    assert hasattr(ours.client("s3", region_name="eu-west-1"), "download_file")
