@@ -37,6 +37,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from gameday.scenario.model import QuarantineInject, Scenario
+from gameday.scenario.timing import NOTICE_TYPES
 from gameday.world.cloudtrail import (
     HISTORY,
     UNAUTHENTICATED_ERRORS,
@@ -66,7 +67,7 @@ _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 # The notices a customer receives; the first one delivered is detection (the quarantine is
 # visible only in IAM, the console cues only to the facilitator).
-CUSTOMER_CHANNELS = ("email", "health-event", "webhook", "phone-call", "support-case")
+CUSTOMER_CHANNELS = NOTICE_TYPES  # `gameday validate` times deadlines from the same notices
 TEAM = "team"
 FACILITATOR = "facilitator"
 CREDITED = frozenset({TEAM, FACILITATOR})  # the doers whose acts earn a step

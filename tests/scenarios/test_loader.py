@@ -154,6 +154,29 @@ def test_the_guides_attacker_creates_before_the_quarantine_refuses_it() -> None:
     )
 
 
+def test_every_pattern_of_the_format_is_explained_in_words() -> None:
+    # a message never shows a raw regular expression: each pattern has its own hint
+    from gameday.scenario.loader import _pattern_hint
+
+    patterns: set[str] = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                patterns.add(node["pattern"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(Scenario.model_json_schema())
+    assert len(patterns) > 15
+    for pattern in patterns:
+        hint = _pattern_hint("name", pattern)
+        assert "^" not in hint and "\\" not in hint and "docs/" not in hint, (pattern, hint)
+
+
 def test_base_60_numbers_are_text_not_numbers() -> None:
     # YAML 1.1 reads 1:30 as 90; the scenario keeps what was typed
     text = changed("title: A deploy key pushed to a public repository", "title: 1:30")
