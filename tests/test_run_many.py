@@ -152,3 +152,18 @@ def test_junit_merge_refuses_what_is_not_junit(tmp_path: Path) -> None:
     assert "missing.xml: no such file or folder" in done.stderr
     assert "Traceback" not in done.stderr
     assert not target.exists()
+
+
+def test_a_pools_scenario_mistakes_are_reported_as_a_run_alone_reports_them(
+    tmp_path: Path,
+) -> None:
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.yaml").write_text(f"id: {name}\ntitle: {name}\n", encoding="utf-8")
+    done = gameday("run-many", tmp_path / "first.yaml", tmp_path / "second.yaml",
+                   "--responder", REFERENCE_RUNBOOK, "--jobs", "2", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    # the first in the order, every problem a line of its own, as `gameday validate` gives them
+    lines = done.stderr.strip().splitlines()
+    assert lines and all(line.startswith(f"{tmp_path / 'first.yaml'}:1:1: ") for line in lines)
+    assert f"{tmp_path / 'first.yaml'}:1:1: missing field 'leak' — add it here" in lines

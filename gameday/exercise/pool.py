@@ -161,4 +161,9 @@ def _start_worker() -> None:
 
 def _play(scenario_path: Path, options: RunOptions) -> RunResult:
     assert _worker_mock is not None, "a pool worker starts its mock holder first"
-    return _worker_mock.play(scenario_path, options, Console(quiet=True))
+    try:
+        return _worker_mock.play(scenario_path, options, Console(quiet=True))
+    except UserError as error:
+        # what the command line prints of it, in a form that survives the trip back (a
+        # ScenarioError would be rebuilt from its text as if that were its problems)
+        raise UserError(str(error)) from None
