@@ -230,6 +230,7 @@ class MockAccount:
         # The framework's clients, one per signer, service, region and marking: a boto3
         # client costs milliseconds to build and nothing to reuse.
         self._clients: dict[tuple[Any, ...], Any] = {}
+        self._sessions: dict[Credential, MockSession] = {}
         self._clients_lock = threading.Lock()
 
     # ── lifecycle ─────────────────────────────────────────────────────────────────────────
@@ -421,6 +422,23 @@ class MockAccount:
         (the attacker's, the workload's…); only then are `source_ip` and `user_agent`
         recorded in place of the real ones.
         """
+        return MockSession(
+            self.endpoint_url,
+            self._marking(framework_client, source_ip, user_agent, actor),
+            now=self.now,
+            aws_access_key_id=credential.access_key_id,
+            aws_secret_access_key=credential.secret_access_key,
+            region_name=region or self.region,
+        )
+
+    def _marking(
+        self,
+        framework_client: bool = True,
+        source_ip: str | None = None,
+        user_agent: str | None = None,
+        actor: Actor | None = None,
+    ) -> dict[str, str]:
+        """The headers that mark a request as the framework's client for an actor."""
         headers: dict[str, str] = {}
         if framework_client:
             headers[CLIENT_HEADER] = self.token
@@ -430,14 +448,7 @@ class MockAccount:
                 headers[USER_AGENT_HEADER] = user_agent
             if actor:
                 headers[ACTOR_HEADER] = actor
-        return MockSession(
-            self.endpoint_url,
-            headers,
-            now=self.now,
-            aws_access_key_id=credential.access_key_id,
-            aws_secret_access_key=credential.secret_access_key,
-            region_name=region or self.region,
-        )
+        return headers
 
     def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any:
         """A boto3 client; by default the framework's own. Made once per signer, service,
@@ -449,13 +460,22 @@ class MockAccount:
         if client is not None:
             return client
         region = options.pop("region", None)
-        client = self.session(signer, region=region, **options).client(service)
+        headers = self._marking(**options)
+        # one session per signer: its clients differ only in region and marking (the
+        # attacker's change source address from call to call), and a session costs more
+        # to make than a client
+        with self._clients_lock:
+            session = self._sessions.get(signer)
+            if session is None:
+                session = self._sessions[signer] = self.session(signer, framework_client=False)
+        client = session.new_client(service, headers=headers, region_name=region or self.region)
         with self._clients_lock:
             return self._clients.setdefault(key, client)
 
     def _forget_clients(self) -> None:
         with self._clients_lock:
             self._clients.clear()
+            self._sessions.clear()
 
     def write_profiles(self, run_dir: Path) -> dict[str, str]:
         """RUN_DIR/aws/config and aws/credentials with profile `gameday` (the responder's key).
@@ -562,13 +582,29 @@ class MockSession(boto3.Session):  # type: ignore[misc]
                 cached = self._clients.get(key)
             if cached is not None:
                 return cached
-        client = super().client(*args, **kwargs)
-        if self._now is not None:
-            signing_clock.sign_on(client, self._now)
+        client = self.new_client(*args, **kwargs)
         if key is None:
             return client
         with self._clients_lock:
             return self._clients.setdefault(key, client)
+
+    def new_client(
+        self, *args: Any, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Any:
+        """A client of its own (never one made before), whose requests also carry `headers`."""
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        client = super().client(*args, **kwargs)
+        if self._now is not None:
+            signing_clock.sign_on(client, self._now)
+        if headers:
+            marking = dict(headers)
+
+            def add_marking(request: Any, **_: Any) -> None:
+                for name, value in marking.items():
+                    request.headers[name] = value
+
+            client.meta.events.register("before-sign", add_marking)
+        return client
 
     def resource(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
