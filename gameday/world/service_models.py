@@ -82,7 +82,29 @@ def install() -> None:
                 return load_model_file(file_path, super().load_file)
 
         botocore.loaders.Loader.FILE_LOADER_CLASS = CachingJSONFileLoader
+        _cache_moto_resources()
         _installed = True
+
+
+def _cache_moto_resources() -> None:
+    """moto's own data files (EC2's instance types and offerings, read as moto's EC2 models
+    are imported) go through the cache too; a name moto finds elsewhere (a zip) is left to it."""
+    from importlib import resources
+
+    import moto.utilities.utils
+
+    parse: Callable[[str], Any] = moto.utilities.utils.load_resource
+    root = resources.files("moto")
+
+    def load_resource(resource: str) -> Any:
+        compressed = resource if resource.endswith(".gz") else f"{resource}.gz"
+        for name in (compressed, resource):  # moto's own order
+            path = root / name
+            if isinstance(path, Path) and path.is_file():
+                return load_data_file(str(path), lambda: parse(resource))
+        return parse(resource)
+
+    moto.utilities.utils.load_resource = load_resource
 
 
 def load_model_file(file_path: str, parse: Callable[[str], Any]) -> Any:
@@ -93,11 +115,16 @@ def load_model_file(file_path: str, parse: Callable[[str], Any]) -> Any:
     source = _source(file_path)
     if source is None:
         return parse(file_path)
+    return load_data_file(source, lambda: parse(file_path))
+
+
+def load_data_file(source: str, parse: Callable[[], Any]) -> Any:
+    """The JSON data of the file `source` (parsed by `parse`), a fresh copy each time."""
     try:
         stat = os.stat(source)
     except OSError:
-        return parse(file_path)
-    key = (source, stat.st_size, stat.st_mtime_ns)
+        return parse()
+    key = (os.path.abspath(source), stat.st_size, stat.st_mtime_ns)
     with _lock:
         payload = _memory.get(key)
     if payload is None:
@@ -111,11 +138,11 @@ def load_model_file(file_path: str, parse: Callable[[str], Any]) -> Any:
             with _lock:
                 _memory[key] = payload
             return kept
-    data = parse(file_path)
+    data = parse()
     try:
         payload = marshal.dumps(_plain(data))
     except (TypeError, ValueError):
-        return data  # not plain JSON data: botocore parses it every time
+        return data  # not plain JSON data: parsed every time
     _write_entry(key, payload)
     with _lock:
         _memory[key] = payload

@@ -130,3 +130,17 @@ def test_botocore_models_from_the_cache_equal_botocore_s_own(cache: Path) -> Non
         cached.load_service_model(service, "service-2")  # parsed, kept
         again = botocore.loaders.create_loader().load_service_model(service, "service-2")
         assert json.dumps(again, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_moto_s_data_files_come_through_the_cache_unchanged(cache: Path) -> None:
+    import moto.utilities.utils
+
+    service_models.install()
+    resource = "ec2/resources/instance_types.json"
+    first = moto.utilities.utils.load_resource(resource)
+    assert list(cache.glob("service-models/*/*.marshal"))
+    first["t3.micro"]["changed"] = True  # moto marks what it loads
+    again = moto.utilities.utils.load_resource(resource)
+    assert "changed" not in again["t3.micro"]
+    raw = Path(moto.__file__).parent / f"{resource}.gz"
+    assert again == json.loads(gzip.decompress(raw.read_bytes()))
