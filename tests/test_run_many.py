@@ -2,8 +2,8 @@
 
 End to end through the command line, as a CI matrix runs it: a library of five scenario
 files (copies of the library's quickest scenario, so every run must come to the very same
-journal) split into two shards, each played on two worker processes; a run of the same
-scenario played alone by `gameday run`; the shards' JUnit files merged into one report.
+journal), the first of two shards played on two worker processes, beside a run of the same
+scenario played alone by `gameday run`; the shard's JUnit merged with another report.
 """
 
 from __future__ import annotations
@@ -49,75 +49,69 @@ def test_run_many_on_a_pool_sharded_and_merged(tmp_path: Path) -> None:
     for name in "abcde":
         shutil.copyfile(SCENARIO, library / f"{name}.yaml")
     runs, alone = tmp_path / "runs", tmp_path / "alone"
-    common = ("--responder", REFERENCE_RUNBOOK, "--seed", "7", "--out", runs)
+    shard_junit = tmp_path / "shard-1.xml"
 
-    def shard(k: int, jobs: int) -> tuple[int, str, str]:
-        done = gameday("run-many", library, *common, "--shard", f"{k}/2", "--jobs", str(jobs),
-                       "--junit", tmp_path / f"shard-{k}.xml", cwd=tmp_path)  # fmt: skip
-        return done.returncode, done.stdout, done.stderr
-
-    first = shard(1, jobs=2)  # a, c, e on two workers
-    with ThreadPoolExecutor(2) as both:  # b, d one after the other, beside a run alone
-        second_running = both.submit(shard, 2, jobs=1)
+    with ThreadPoolExecutor(2) as both:  # the first of two shards, and a run alone beside it
+        shard_running = both.submit(
+            gameday, "run-many", library, "--responder", REFERENCE_RUNBOOK, "--seed", "7",
+            "--out", runs, "--jobs", "2", "--shard", "1/2", "--junit", shard_junit, cwd=tmp_path,
+        )  # fmt: skip
         alone_done = gameday("run", library / "a.yaml", "--clock", "virtual", "--responder",
                              REFERENCE_RUNBOOK, "--seed", "7", "--team", "ci", "--out", alone,
                              "--plain", cwd=tmp_path)  # fmt: skip
-        second = second_running.result()
+        done = shard_running.result()
 
-    # each shard: its scenarios in the list's order, a line each, the totals, its JUnit file
-    for (code, out, err), names in ((first, "ace"), (second, "bd")):
-        assert code == 0, out + err
-        assert "Traceback" not in out + err
-        lines = out.strip().splitlines()
-        matches = [LINE.match(line) for line in lines[: len(names)]]
-        assert all(matches), out
-        assert [m.group(4) for m in matches if m] == list(names)
-        assert [Path(m.group(5)) for m in matches if m] == [runs / n for n in names]
-        assert lines[len(names)] == f"{len(names)} passed, 0 failed"
-        assert lines[-1].startswith("junit: ")
-        for m in matches:
-            assert m and m.group(1) == "passed" and float(m.group(2)) >= int(m.group(3))
+    # the shard: a, c and e of the five, in the list's order, a line each, totals, its JUnit
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    names = "ace"
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == len(names) + 2, done.stdout
+    matches = [LINE.match(line) for line in lines[: len(names)]]
+    assert all(matches), done.stdout
+    assert [m.group(4) for m in matches if m] == list(names)
+    assert [Path(m.group(5)) for m in matches if m] == [runs / n for n in names]
+    for m in matches:
+        assert m and m.group(1) == "passed" and float(m.group(2)) >= int(m.group(3))
+    assert lines[len(names)] == f"{len(names)} passed, 0 failed"
+    assert lines[-1] == f"junit: {shard_junit}"
+    assert sorted(p.name for p in runs.iterdir()) == list(names)
 
     # the pool: two worker processes, each with one mock kept for its runs
-    statuses = {name: RunDir(runs / name).status() for name in "abcde"}
-    first_pids = {statuses[n]["pid"] for n in "ace"}
-    assert len(first_pids) == 2, statuses
+    statuses = {name: RunDir(runs / name).status() for name in names}
+    assert len({s["pid"] for s in statuses.values()}) == 2, statuses
     endpoints: dict[int, set[str]] = {}
-    for name in "ace":
-        endpoints.setdefault(statuses[name]["pid"], set()).add(statuses[name]["endpoint"])
+    for status in statuses.values():
+        endpoints.setdefault(status["pid"], set()).add(status["endpoint"])
     assert all(len(e) == 1 for e in endpoints.values()), endpoints
     # the third run was a worker's second: it played on a mock that had played a run before
-    reused = statuses["e"]["pid"]
-    assert statuses["a"]["pid"] == reused or statuses["c"]["pid"] == reused
+    assert statuses["e"]["pid"] in (statuses["a"]["pid"], statuses["c"]["pid"])
 
-    # --jobs 1: the runs in the command's own process, one mock for both
-    assert statuses["b"]["pid"] == statuses["d"]["pid"] not in first_pids
-    assert statuses["b"]["endpoint"] == statuses["d"]["endpoint"]
-
-    # deterministic: in the pool or not, fresh mock or reused, or alone, a seed gives one journal
+    # deterministic: a fresh worker's mock, a reused one, or a run alone — one seed, one journal
     assert alone_done.returncode == 0, alone_done.stdout + alone_done.stderr
     reference = journal_of(alone)
     assert reference[-1]["kind"] == "run.ended"
-    for name in "abcde":
+    for name in names:
         assert journal_of(runs / name) == reference, f"{name}'s journal differs from the alone run"
 
-    # each shard's JUnit holds its runs' suites, in order; the merge holds both shards'
+    # the shard's JUnit holds its runs' suites, in order; merged with another report (the run
+    # alone's own), it holds both, numbered again, the totals counted again
     def suites(path: Path) -> list[ElementTree.Element]:
         root = ElementTree.parse(path).getroot()
         assert root.tag == "testsuites"
         return root.findall("testsuite")
 
-    per_run = {n: suites(runs / n / "junit.xml")[0] for n in "abcde"}
-    shard_suites = [suites(tmp_path / f"shard-{k}.xml") for k in (1, 2)]
-    assert [len(s) for s in shard_suites] == [3, 2]
+    per_run = {n: suites(runs / n / "junit.xml")[0] for n in names}
+    per_run["alone"] = suites(alone / "junit.xml")[0]
+    assert [_text(s, i) for i, s in enumerate(suites(shard_junit))] == [
+        _text(per_run[n], i) for i, n in enumerate(names)
+    ]
     merged_path = tmp_path / "report" / "junit.xml"
-    merged = gameday("junit-merge", merged_path, tmp_path / "shard-1.xml",
-                     tmp_path / "shard-2.xml", cwd=tmp_path)  # fmt: skip
+    merged = gameday("junit-merge", merged_path, shard_junit, alone, cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
     root = ElementTree.parse(merged_path).getroot()
-    merged_suites = root.findall("testsuite")
-    order = "acebd"
-    assert [_text(s, i) for i, s in enumerate(merged_suites)] == [
+    order = [*names, "alone"]
+    assert [_text(s, i) for i, s in enumerate(root.findall("testsuite"))] == [
         _text(per_run[n], i) for i, n in enumerate(order)
     ]
     tests = sum(int(per_run[n].get("tests", "0")) for n in order)
@@ -127,7 +121,8 @@ def test_run_many_on_a_pool_sharded_and_merged(tmp_path: Path) -> None:
         str(failures),
         "0",
     )
-    assert f"5 suite(s), {tests} test(s), {failures} failure(s)" in merged.stdout
+    assert f"4 suite(s), {tests} test(s), {failures} failure(s)" in merged.stdout
+    assert "from 2 file(s)" in merged.stdout  # the folder given: its one *.xml, junit.xml
 
 
 def _text(suite: ElementTree.Element, number: int) -> bytes:
