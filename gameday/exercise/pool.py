@@ -36,7 +36,7 @@ from gameday.exercise.facilitator import TOKEN_VARIABLE
 from gameday.exercise.run import RunOptions, RunResult, _regions, run_exercise, run_exercises
 from gameday.rundir import private_files
 from gameday.scenario import load_scenario
-from gameday.world.account import MockAccount
+from gameday.world.account import MockAccount, prepare_moto
 from gameday.world.repo import DEFAULT_T0
 
 T = TypeVar("T")
@@ -126,8 +126,11 @@ def run_pool(
         with private_files():
             yield from run_exercises(runs, console)
         return
+    context = _start_method()
+    if context.get_start_method() == "fork":
+        prepare_moto()  # imported once here rather than once in each worker
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_start_method(), initializer=_start_worker
+        max_workers=workers, mp_context=context, initializer=_start_worker
     )
     try:
         futures: list[Future[RunResult]] = [
