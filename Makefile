@@ -11,7 +11,7 @@ CLOCK     ?= wall
 SPEED     ?= 1
 SEED      ?= 0
 
-.PHONY: install run-scenario demo test test-sweeps bench clean
+.PHONY: install run-scenario demo test test-sweeps lint-scenarios bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test: $(STAMP)
 # every kill point and five teams at once: minutes, not seconds. CI runs both.
 test-sweeps: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m sweep tests
+
+# Each library scenario played by nobody and by the reference runbook: every warning fails.
+lint-scenarios: $(STAMP)
+	$(BIN)/gameday validate --deep --strict scenarios/*.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -98,28 +98,46 @@ def list_command(folder: Path | None) -> None:
     help="your own templates, as `gameday run --templates` will use them",
 )
 @click.option("--strict", is_flag=True, help="fail (exit 2) on warnings too")
-def validate(paths: tuple[Path, ...], templates: Path | None, strict: bool) -> None:
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="also play each scenario in virtual time, by nobody and by runbooks/reference.py, "
+    "and warn of what only a run shows",
+)
+def validate(paths: tuple[Path, ...], templates: Path | None, strict: bool, deep: bool) -> None:
     """Check scenario files (or folders of them); every problem as `path:line:col: message`.
 
     Every inject is rendered too (in the sandbox), so a template mistake is found now, not
     in the middle of a run. What a valid scenario does that would spoil its game day is
     printed as `path:line:col: warning: message`; warnings fail only with --strict.
+    With --deep each valid scenario is also played, in seconds: attacker techniques that
+    can only fail, steps met before anyone acts or that not even the reference runbook
+    meets, injects that reach nobody and a reference run below the pass mark are warnings.
     """
+    import contextlib
+
     from gameday.exercise.preflight import scenario_checks
     from gameday.scenario import validate_scenario
+    from gameday.scenario.deep import DeepValidator
 
     lines: list[str] = []
     count = failed = warned = 0
-    for path in scenario_files(paths):
-        count += 1
-        try:
-            validated = validate_scenario(path, checks=scenario_checks(templates, path))
-        except ScenarioError as error:
-            failed += 1
-            lines.extend(str(p) for p in error.problems)
-            continue
-        warned += len(validated.warnings)
-        lines.extend(str(w) for w in validated.warnings)
+    with contextlib.ExitStack() as stack:
+        player = stack.enter_context(DeepValidator(templates=templates)) if deep else None
+        for path in scenario_files(paths):
+            count += 1
+            try:
+                validated = validate_scenario(
+                    path,
+                    checks=scenario_checks(templates, path),
+                    warnings=[player.check(path)] if player is not None else (),
+                )
+            except ScenarioError as error:
+                failed += 1
+                lines.extend(str(p) for p in error.problems)
+                continue
+            warned += len(validated.warnings)
+            lines.extend(str(w) for w in validated.warnings)
     for line in lines:
         click.echo(line, err=True)
     if failed or (strict and warned):

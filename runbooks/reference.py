@@ -1,8 +1,9 @@
 """What a well-drilled team does when AWS says a key has leaked.
 
-1. Read the notice: which key, which user, where it leaked. Triage before touching anything:
-   is the key still active, and does a production service run with it (a secret in Secrets
-   Manager holding that very key)?
+1. Read the first notice AWS sends, whatever its channel (the support case, an email, the
+   Health event, Enterprise Support's call, a chat alert): which key, which user, where it
+   leaked. Triage before touching anything: is the key still active, and does a production
+   service run with it (a secret in Secrets Manager holding that very key)?
 2. Contain from another principal (the leaked key's own user is quarantined and cannot act).
    A service's key is rotated through its secret first, so the service never stops; then the
    key is deactivated — deactivated, not deleted, so the investigation keeps its subject. The
@@ -51,6 +52,9 @@ PUBLIC_URL = re.compile(r"/blob/(?P<commit>[0-9a-f]{7,40})/(?P<path>.+)$")
 SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 OTHER_PARTITIONS = ("cn-", "us-gov-")
 SERVICE_PICKUP = "2m"  # how long a service takes to read its rotated secret
+CLOUDTRAIL_HISTORY = timedelta(days=90)  # how far back LookupEvents answers
+# Every way AWS tells a customer of an exposed key: whichever comes first starts the response.
+NOTICES = ("support-case", "email", "health-event", "phone-call", "webhook")
 
 
 # ── what the team knows ───────────────────────────────────────────────────────────────────
@@ -64,16 +68,42 @@ class Incident:
     key_id: str
     user: str
     public_url: str
+    key_created: datetime | None = None  # None: the key is already gone from IAM
 
     @classmethod
-    def from_notice(cls, notice: Notice) -> Incident:
-        data = notice.data
-        return cls(
-            account_id=str(data["account_id"]),
-            key_id=str(data["access_key_id"]),
-            user=str(data["user_name"]),
-            public_url=str(data.get("public_url") or ""),
-        )
+    def from_notices(cls, notices: list[Notice], aws: Any) -> Incident:
+        """The facts of the notices received so far, the first one's first.
+
+        Every notice names the key; not all name its user (the Health event and a chat
+        alert do not) or say where it leaked. What no notice says, IAM does: the key's
+        user from `GetAccessKeyLastUsed`, as AWS's own automation finds it.
+        """
+        facts: dict[str, str] = {}
+        for notice in notices:
+            for name in ("account_id", "access_key_id", "user_name", "public_url"):
+                value = notice.data.get(name)
+                if value and name not in facts:
+                    facts[name] = str(value)
+        key_id = facts["access_key_id"]
+        user = facts.get("user_name")
+        if user is None:
+            used = aws.client("iam").get_access_key_last_used(AccessKeyId=key_id)
+            user = str(used["UserName"])
+        account = facts.get("account_id")
+        if account is None:
+            account = str(aws.client("sts").get_caller_identity()["Account"])
+        created = key_created(aws.client("iam"), user, key_id)
+        return cls(account, key_id, user, facts.get("public_url", ""), created)
+
+    def history_start(self, now: datetime) -> datetime:
+        """Where a CloudTrail search for the attacker starts: when the key was created
+        (nobody used it before), or as far back as the event history goes.
+
+        A leak is often noticed days after the push; a window counted back from the notice
+        would miss what the attacker did first, and leave it behind.
+        """
+        oldest = now - CLOUDTRAIL_HISTORY
+        return max(self.key_created, oldest) if self.key_created else oldest
 
     @property
     def leak_commit(self) -> str | None:
@@ -140,7 +170,8 @@ def _listing(*parts: tuple[str, list[str]]) -> str:
 
 
 def respond(ctx: RunbookContext) -> None:
-    incident = Incident.from_notice(ctx.wait_for("email"))
+    first = ctx.wait_for(NOTICES)
+    incident = Incident.from_notices([first, *ctx.inbox()], ctx.aws)
     ctx.note(f"Incident opened for {incident.key_id} ({incident.user}); incident lead assigned")
     iam = ctx.aws.client("iam")
 
@@ -249,6 +280,16 @@ def last_use(iam: Any, incident: Incident) -> datetime | None:
         used = iam.get_access_key_last_used(AccessKeyId=incident.key_id)["AccessKeyLastUsed"]
         moment = used.get("LastUsedDate")
         return moment if isinstance(moment, datetime) else None
+    return None
+
+
+def key_created(iam: Any, user: str, key_id: str) -> datetime | None:
+    """When the key was created, or None when it no longer exists."""
+    with ignoring("NoSuchEntity"):
+        for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            if key["AccessKeyId"] == key_id:
+                created = key["CreateDate"]
+                return created if isinstance(created, datetime) else None
     return None
 
 
@@ -402,12 +443,16 @@ def lift_quarantine(ctx: RunbookContext, incident: Incident) -> None:
 # ── investigation ─────────────────────────────────────────────────────────────────────────
 
 
-def lookup(ctx: RunbookContext, region: str, key: str, value: str) -> Iterator[dict[str, Any]]:
+def lookup(
+    ctx: RunbookContext, incident: Incident, region: str, key: str, value: str
+) -> Iterator[dict[str, Any]]:
+    """Every event of the region's history that matches, since the leaked key could be used."""
     trail = ctx.aws.client("cloudtrail", region_name=region)
+    now = ctx.time()
     pages = trail.get_paginator("lookup_events").paginate(
         LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}],
-        StartTime=ctx.time() - timedelta(days=1),
-        EndTime=ctx.time(),
+        StartTime=incident.history_start(now),
+        EndTime=now,
     )
     for page in pages:
         for event in page["Events"]:
@@ -426,7 +471,7 @@ def investigate(ctx: RunbookContext, incident: Incident) -> Findings:
             continue
         followed.add(attribute)
         for region in regions:
-            for record in lookup(ctx, region, *attribute):
+            for record in lookup(ctx, incident, region, *attribute):
                 if record.get("errorCode"):
                     continue
                 findings.succeeded += 1
@@ -593,7 +638,7 @@ def sweep_regions(
             if region not in ours
             or (
                 instance["LaunchTime"] >= breach
-                and launched_by(ctx, region, instance["InstanceId"]) & attacker
+                and launched_by(ctx, incident, region, instance["InstanceId"]) & attacker
             )
         ]
         if rogue:
@@ -601,9 +646,9 @@ def sweep_regions(
             ctx.note(f"Terminated {len(rogue)} rogue instance(s) in {region}")
 
 
-def launched_by(ctx: RunbookContext, region: str, instance_id: str) -> set[str]:
+def launched_by(ctx: RunbookContext, incident: Incident, region: str, instance_id: str) -> set[str]:
     """The key and user that launched an instance, from the region's event history."""
-    for record in lookup(ctx, region, "ResourceName", instance_id):
+    for record in lookup(ctx, incident, region, "ResourceName", instance_id):
         if record["eventName"] == "RunInstances" and not record.get("errorCode"):
             identity = record.get("userIdentity") or {}
             return {str(identity.get("accessKeyId")), str(identity.get("userName"))}

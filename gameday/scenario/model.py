@@ -375,6 +375,11 @@ Inject = Annotated[
 
 class TechniqueBase(Model):
     at: RunTime = Field(description="offset from the push (T0)")
+    refused: bool = Field(
+        default=False,
+        description="meant to be refused (the quarantine at work): `validate --deep` does not "
+        "warn that every call it makes fails",
+    )
 
 
 class Whoami(TechniqueBase):

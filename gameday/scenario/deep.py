@@ -1,0 +1,373 @@
+"""`gameday validate --deep`: a scenario played before the room plays it.
+
+The static checks read the file; these play it, in virtual time, twice — once with a
+responder that does nothing, once with the reference runbook (`runbooks/reference.py`, the
+runbook every team copies) — and read the two journals and scores for what would spoil the
+game day:
+
+- an attacker technique that can only fail: every call it makes is refused, though the
+  leaked key worked at the push (a key already dead at the push is a false alarm's story);
+- a step met before anyone acts: its check holds at detection, or at the end, when nobody
+  did anything (a `keep` step is meant to; a manual step waits for the facilitator);
+- a step no responder reaches: not even the reference runbook meets it (manual steps aside);
+- a `before_step` that can never hold: the step it names is met before anyone acts;
+- an inject that reaches nobody: it never fires in either play, or fires and is dropped
+  (a webhook with nowhere to post, an email that cannot be sent);
+- a reference run that misses its pass mark.
+
+Each finding is a warning located at the scenario's field that causes it, through the same
+`ScenarioCheck` shape `validate_scenario(…, warnings=…)` takes. The plays run in-process on
+one warm mock account shared by every scenario a `DeepValidator` sees (as `run-many` shares
+it), in a temporary folder removed afterwards.
+
+This module plays exercises, so it reaches up into `gameday.exercise`; it does so inside
+functions, and nothing in the scenario package imports it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from gameday.journal import Event, read_journal
+from gameday.paths import PROJECT_ROOT
+from gameday.scenario.durations import format_duration
+from gameday.scenario.loader import Loc, ScenarioCheck
+from gameday.scenario.model import ApiCalled, Manual, Scenario
+from gameday.scoring.model import Score
+
+if TYPE_CHECKING:
+    from gameday.world.account import MockAccount
+
+REFERENCE_RUNBOOK = PROJECT_ROOT / "runbooks" / "reference.py"
+# The responder that does nothing: a replay of no action at all.
+_NOTHING = "[]\n"
+# How a delivery that reached nobody ends (a webhook with nowhere to post, a failed send).
+_DROPPED = ("skipped", "failed")
+
+
+@dataclass(frozen=True)
+class Play:
+    """One play of a scenario: its journal and its score."""
+
+    events: list[Event]
+    score: Score
+
+    def held_since(self, step_id: str) -> float | None:
+        """When the step's check last became true, if it holds at the end; else None."""
+        since: float | None = None
+        for event in self.events:
+            if event["kind"] == "check.changed" and event.get("check") == f"step:{step_id}":
+                since = float(event["t"]) if event.get("value") else None
+        return since
+
+    def deliveries(self) -> dict[str, list[Event]]:
+        """The `inject.delivered` events of each inject id."""
+        found: dict[str, list[Event]] = {}
+        for event in self.events:
+            if event["kind"] == "inject.delivered":
+                found.setdefault(str(event.get("inject")), []).append(event)
+        return found
+
+    def techniques(self) -> list[Event]:
+        """The first detonation of each planned technique, in the order they came."""
+        return [e for e in self.events if e["kind"] == "attacker.technique" and not e.get("repeat")]
+
+
+@dataclass(frozen=True)
+class Plays:
+    """The scenario played by nobody, and by the reference runbook."""
+
+    idle: Play
+    reference: Play
+    runbook: str = field(default="runbooks/reference.py")
+
+
+def findings(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
+    """What the two plays show would spoil the game day, each at the field that causes it."""
+    yield from _techniques_that_only_fail(scenario, plays.idle)
+    unreachable_ok: set[str] = set()
+    for loc, message, step_id in _before_steps_that_never_hold(scenario, plays):
+        unreachable_ok.add(step_id)
+        yield loc, message
+    met_early = set()
+    for loc, message, step_id in _steps_met_before_anyone_acts(scenario, plays.idle):
+        met_early.add(step_id)
+        yield loc, message
+    yield from _steps_nobody_reaches(scenario, plays, skip=unreachable_ok | met_early)
+    yield from _injects_that_reach_nobody(scenario, plays)
+    yield from _reference_fails(scenario, plays)
+
+
+def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple[Loc, str]]:
+    leaked = _leaked_key_status(scenario)
+    if leaked == "Inactive":
+        return  # a key dead at the push: every refused call is the story (a false alarm)
+    detonated = idle.techniques()
+    first_use = scenario.attacker.first_use
+    planned = sorted(
+        range(len(scenario.attacker.techniques)),
+        key=lambda i: max(scenario.attacker.techniques[i].at, first_use),
+    )
+    taken: set[int] = set()
+    for index in planned:
+        spec = scenario.attacker.techniques[index]
+        at = max(spec.at, first_use)
+        event = next(
+            (
+                (n, e)
+                for n, e in enumerate(detonated)
+                if n not in taken
+                and e.get("technique") == spec.technique
+                and abs(float(e["t"]) - at) < 1e-6
+            ),
+            None,
+        )
+        if event is None:
+            continue
+        taken.add(event[0])
+        outcome = event[1]
+        refused_all = int(outcome.get("succeeded") or 0) == 0 and int(outcome.get("failed") or 0)
+        if spec.refused:
+            if not int(outcome.get("failed") or 0):
+                yield (
+                    ("attacker", "techniques", index, "refused"),
+                    f"{spec.technique} at {format_duration(at)} is marked `refused: true` but "
+                    "none of its calls is refused with nobody responding — drop the mark, or "
+                    "move it after the quarantine and attacker.consistency_window",
+                )
+            continue
+        if not refused_all:
+            continue
+        codes = ", ".join(str(c) for c in outcome.get("error_codes") or []) or "refused"
+        yield (
+            ("attacker", "techniques", index, "at"),
+            f"{spec.technique} at {format_duration(at)} can only fail: even with nobody "
+            f"responding, every call it makes is refused ({codes}) — the quarantine (and "
+            "attacker.consistency_window after it) already holds then; move it earlier or "
+            "widen the window if the team is meant to find what it does, or mark it "
+            "`refused: true` if its refusal is the story",
+        )
+
+
+def _steps_met_before_anyone_acts(scenario: Scenario, idle: Play) -> Iterator[tuple[Loc, str, str]]:
+    for index, step in enumerate(scenario.steps):
+        if step.keep or isinstance(step.check, Manual):
+            continue
+        since = idle.held_since(step.id)
+        if since is None:
+            continue
+        detected = idle.score.detected_at_s
+        when = (
+            "from the first notice on"
+            if detected is None or since <= detected
+            else f"from {format_duration(since)} on"
+        )
+        yield (
+            ("steps", index, "check"),
+            f"step '{step.id}' is met before anyone acts: with nobody responding its check "
+            f"holds {when}, so it tests nothing and no team can earn it — give the attacker "
+            "something for it to find, change the check, or mark it `keep: true` if it is "
+            "something the team must not break",
+            step.id,
+        )
+
+
+def _before_steps_that_never_hold(
+    scenario: Scenario, plays: Plays
+) -> Iterator[tuple[Loc, str, str]]:
+    steps = {step.id: step for step in scenario.steps}
+    results = {result.id: result for result in plays.reference.score.steps}
+    detected = plays.idle.score.detected_at_s or 0.0
+    for index, step in enumerate(scenario.steps):
+        check = step.check
+        if not isinstance(check, ApiCalled) or check.before_step is None:
+            continue
+        other = steps.get(check.before_step)
+        if other is None:
+            continue
+        loc: Loc = ("steps", index, "check", "before_step")
+        since = plays.idle.held_since(other.id)
+        if since is not None and since <= detected and not other.keep:
+            yield (
+                loc,
+                f"before_step '{other.id}' can never hold: step '{other.id}' is met before "
+                f"anyone acts, so no {check.action} can come before it — name a step the "
+                "team has to do",
+                step.id,
+            )
+        elif results.get(step.id) is not None and results[step.id].status == "failed":
+            yield (
+                loc,
+                f"before_step '{other.id}' never held, even for {plays.runbook}: "
+                f"{results[step.id].reason or 'the step failed'} — check that "
+                f"{check.action} can come before step '{other.id}' is met",
+                step.id,
+            )
+
+
+def _steps_nobody_reaches(
+    scenario: Scenario, plays: Plays, *, skip: set[str]
+) -> Iterator[tuple[Loc, str]]:
+    results = {result.id: result for result in plays.reference.score.steps}
+    for index, step in enumerate(scenario.steps):
+        result = results.get(step.id)
+        if step.id in skip or isinstance(step.check, Manual) or result is None:
+            continue
+        if result.status in ("success", "partial"):
+            continue
+        yield (
+            ("steps", index, "check"),
+            f"step '{step.id}' is not met even by {plays.runbook}"
+            f"{': ' + result.reason if result.reason else ''} — no responder may reach it; "
+            "check what it asks against what the attacker and the timeline leave to do",
+        )
+
+
+def _injects_that_reach_nobody(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
+    idle, reference = plays.idle.deliveries(), plays.reference.deliveries()
+    for index, inject in enumerate(scenario.timeline):
+        delivered = [*idle.get(inject.id, []), *reference.get(inject.id, [])]
+        if not delivered:
+            yield (
+                ("timeline", index),
+                f"inject '{inject.id}' never fires, whether the team acts or not — "
+                "check its when/unless conditions, the support plan, and the inject it comes "
+                "after",
+            )
+            continue
+        if all(str(event.get("status")) in _DROPPED for event in delivered):
+            why = str(delivered[0].get("error") or delivered[0].get("status"))
+            yield (
+                ("timeline", index),
+                f"inject '{inject.id}' fires but reaches nobody ({why})",
+            )
+
+
+def _reference_fails(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
+    score = plays.reference.score
+    if score.passed:
+        return
+    missed = [r.id for r in score.steps if r.status not in ("success", "partial")]
+    critical = [r.id for r in score.steps if r.critical and r.status not in ("success", "partial")]
+    why = f"{score.score:.1f}/100 against a pass mark of {score.pass_mark}"
+    if critical:
+        why += f", critical step(s) missed: {', '.join(critical)}"
+    elif missed:
+        why += f"; missed: {', '.join(missed)}"
+    yield (
+        ("pass_mark",) if "pass_mark" in scenario.model_fields_set else ("steps",),
+        f"{plays.runbook} fails this scenario ({why}) — a game day no prepared team can pass; "
+        "make the steps it misses reachable, or lower the pass mark",
+    )
+
+
+def _leaked_key_status(scenario: Scenario) -> str:
+    for user in scenario.account.estate.users:
+        if user.name != scenario.leak.user:
+            continue
+        keys = list(user.keys)
+        wanted = scenario.leak.key
+        for key in keys:
+            if wanted is None or key.id == wanted:
+                return str(key.status)
+    return "Active"
+
+
+class DeepValidator:
+    """Plays scenarios for `findings`, on one warm mock, in a temporary folder.
+
+    A context manager: the mock starts with the first scenario and stops, and the folder
+    is removed, on exit. `check(path)` is a `ScenarioCheck` for `validate_scenario`'s
+    `warnings`.
+    """
+
+    def __init__(
+        self,
+        *,
+        templates: Path | None = None,
+        runbook: Path = REFERENCE_RUNBOOK,
+        seed: int = 0,
+    ) -> None:
+        self.templates = templates
+        self.runbook = runbook
+        self.seed = seed
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._account: MockAccount | None = None
+        self._count = 0
+
+    def __enter__(self) -> DeepValidator:
+        self._folder = tempfile.TemporaryDirectory(prefix="gameday-deep-")
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._account is not None:
+            self._account.stop()
+            self._account = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    def check(self, path: Path) -> ScenarioCheck:
+        """The deep findings of the scenario at `path`, once it has loaded."""
+
+        def deep(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+            yield from findings(scenario, self.play(path, scenario))
+
+        return deep
+
+    def play(self, path: Path, scenario: Scenario) -> Plays:
+        """The scenario played by nobody, then by the reference runbook."""
+        if self._folder is None:
+            raise RuntimeError("DeepValidator is used as a context manager")
+        root = Path(self._folder.name)
+        self._count += 1
+        nothing = root / "nothing.yaml"
+        nothing.write_text(_NOTHING, encoding="utf-8")
+        idle = self._play(path, scenario, f"replay:{nothing}", root / f"{self._count}-idle")
+        reference = self._play(path, scenario, str(self.runbook), root / f"{self._count}-ref")
+        return Plays(idle, reference, runbook=_shown(self.runbook))
+
+    def _play(self, path: Path, scenario: Scenario, responder: str, out: Path) -> Play:
+        from rich.console import Console
+
+        from gameday.exercise.clock import VirtualClock
+        from gameday.exercise.run import RunOptions, run_exercise
+        from gameday.world.account import MockAccount
+        from gameday.world.repo import DEFAULT_T0
+
+        if self._account is None:
+            self._account = MockAccount(
+                scenario.account.id,
+                VirtualClock(DEFAULT_T0),
+                regions=list(scenario.account.regions),
+                support_plan=scenario.account.support_plan,
+                seed=self.seed,
+            ).start()
+        options = RunOptions(
+            team="deep-validation",
+            out=out,
+            clock="virtual",
+            responder=responder,
+            seed=self.seed,
+            templates=self.templates,
+            live=False,
+        )
+        result = run_exercise(path, replace(options, account=self._account), Console(quiet=True))
+        return Play(read_journal(result.run_dir.journal), result.score)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,83 @@
+"""`gameday validate --deep`, through the real command line.
+
+Each file in tests/scenarios/deep/warned/ loads and runs, but only playing it shows what would
+spoil its game day. Its first line, `# warn: path:line:col: warning: message`, and the
+`# also:` lines after it are what `gameday validate --deep` prints on stderr for it, in order.
+The library passes `--deep --strict` (`make lint-scenarios`), deep-validated in one process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from . import REPO_ROOT
+
+DEEP_DIR = Path(__file__).resolve().parent / "deep"
+WARNED = sorted((DEEP_DIR / "warned").glob("*.yaml"))
+
+
+def gameday(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gameday", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def shown(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix()
+
+
+def expected_lines(path: Path) -> list[str]:
+    return [
+        line[len("# warn: ") :]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith(("# warn: ", "# also: "))
+    ]
+
+
+def test_deep_warnings_are_located_and_fail_only_with_strict() -> None:
+    result = gameday("validate", "--deep", "--strict", *(shown(p) for p in WARNED))
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [line for p in WARNED for line in expected_lines(p)]
+
+
+def test_without_strict_deep_warnings_pass() -> None:
+    path = DEEP_DIR / "warned" / "silent-call.yaml"
+    result = gameday("validate", "--deep", shown(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == expected_lines(path)
+    count = len(expected_lines(path))
+    assert result.stdout == f"1 scenario(s) valid, {count} warning(s)\n"
+
+
+def test_a_static_error_stops_before_playing(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    text = (DEEP_DIR / "warned" / "silent-call.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("duration: 1h", "duration: 1:30"), encoding="utf-8")
+    result = gameday("validate", "--deep", str(path))
+    assert result.returncode == 2
+    assert "warning:" not in result.stderr  # nothing played: the file must be fixed first
+    assert f"{path}:" in result.stderr
+
+
+@pytest.mark.sweep
+def test_the_library_passes_deep_strict_validation() -> None:
+    library = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
+    started = time.perf_counter()
+    result = gameday("validate", "--deep", "--strict", *(shown(p) for p in library), timeout=900)
+    elapsed = time.perf_counter() - started
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout == f"{len(library)} scenario(s) valid\n"
+    # seconds a scenario, not minutes: the plays share one warm mock
+    assert elapsed < 30 * len(library), f"{elapsed:.0f}s for {len(library)} scenarios"
