@@ -21,11 +21,13 @@ import multiprocessing
 import multiprocessing.util
 import os
 import re
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from typing import TypeVar
 
 from rich.console import Console
@@ -145,6 +147,10 @@ def run_pool(
 # ── in a worker process ───────────────────────────────────────────────────────────────────
 
 _worker_mock: WarmMock | None = None
+# Ctrl-C reaches the workers too (one process group): the run under way ends as a run alone
+# does ("interrupt", scored and reported), and a worker starts no other run after it.
+_interrupted = False
+_playing = False
 
 
 def _start_method() -> multiprocessing.context.BaseContext:
@@ -160,13 +166,27 @@ def _start_worker() -> None:
     _worker_mock = WarmMock()
     # stopped as the worker leaves (multiprocessing runs its finalizers, not atexit's)
     multiprocessing.util.Finalize(_worker_mock, _worker_mock.stop, exitpriority=10)
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    _interrupted = True
+    if _playing:
+        signal.default_int_handler(signum, frame)  # KeyboardInterrupt, where the run is
 
 
 def _play(scenario_path: Path, options: RunOptions) -> RunResult:
+    global _playing
     assert _worker_mock is not None, "a pool worker starts its mock holder first"
+    if _interrupted:
+        raise KeyboardInterrupt
+    _playing = True
     try:
         return _worker_mock.play(scenario_path, options, Console(quiet=True))
     except UserError as error:
         # what the command line prints of it, in a form that survives the trip back (a
         # ScenarioError would be rebuilt from its text as if that were its problems)
         raise UserError(str(error)) from None
+    finally:
+        _playing = False
