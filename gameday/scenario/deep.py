@@ -94,7 +94,7 @@ def findings(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
     for loc, message, step_id in _before_steps_that_never_hold(scenario, plays):
         unreachable_ok.add(step_id)
         yield loc, message
-    met_early = set()
+    met_early: set[str] = set()
     for loc, message, step_id in _steps_met_before_anyone_acts(scenario, plays.idle):
         met_early.add(step_id)
         yield loc, message
@@ -131,9 +131,9 @@ def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple
             continue
         taken.add(event[0])
         outcome = event[1]
-        refused_all = int(outcome.get("succeeded") or 0) == 0 and int(outcome.get("failed") or 0)
+        succeeded, failed = int(outcome.get("succeeded") or 0), int(outcome.get("failed") or 0)
         if spec.refused:
-            if not int(outcome.get("failed") or 0):
+            if not failed:
                 yield (
                     ("attacker", "techniques", index, "refused"),
                     f"{spec.technique} at {format_duration(at)} is marked `refused: true` but "
@@ -141,7 +141,7 @@ def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple
                     "move it after the quarantine and attacker.consistency_window",
                 )
             continue
-        if not refused_all:
+        if succeeded or not failed:
             continue
         codes = ", ".join(str(c) for c in outcome.get("error_codes") or []) or "refused"
         yield (
