@@ -18,7 +18,9 @@ game day:
 Each finding is a warning located at the scenario's field that causes it, through the same
 `ScenarioCheck` shape `validate_scenario(…, warnings=…)` takes. The plays run in-process on
 one warm mock account shared by every scenario a `DeepValidator` sees (as `run-many` shares
-it), in a temporary folder removed afterwards.
+it), in a temporary folder removed afterwards. Validating sends nothing anywhere: emails
+stay in the plays' mailboxes, and a webhook with a URL of its own is posted to a listener on
+loopback instead (the scenario is played from a copy that says so).
 
 This module plays exercises, so it reaches up into `gameday.exercise`; it does so inside
 functions, and nothing in the scenario package imports it.
@@ -26,12 +28,17 @@ functions, and nothing in the scenario package imports it.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from gameday.journal import Event, read_journal
 from gameday.paths import PROJECT_ROOT
@@ -298,6 +305,7 @@ class DeepValidator:
         self.seed = seed
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._account: MockAccount | None = None
+        self._listener: HTTPServer | None = None
         self._count = 0
 
     def __enter__(self) -> DeepValidator:
@@ -313,6 +321,10 @@ class DeepValidator:
         if self._account is not None:
             self._account.stop()
             self._account = None
+        if self._listener is not None:
+            self._listener.shutdown()
+            self._listener.server_close()
+            self._listener = None
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
@@ -333,9 +345,35 @@ class DeepValidator:
         self._count += 1
         nothing = root / "nothing.yaml"
         nothing.write_text(_NOTHING, encoding="utf-8")
-        idle = self._play(path, scenario, f"replay:{nothing}", root / f"{self._count}-idle")
-        reference = self._play(path, scenario, str(self.runbook), root / f"{self._count}-ref")
+        played = self._offline(path, scenario, root / f"{self._count}-scenario")
+        idle = self._play(played, scenario, f"replay:{nothing}", root / f"{self._count}-idle")
+        reference = self._play(played, scenario, str(self.runbook), root / f"{self._count}-ref")
         return Plays(idle, reference, runbook=_shown(self.runbook))
+
+    def _offline(self, path: Path, scenario: Scenario, folder: Path) -> Path:
+        """The scenario file to play: `path`, or — when a webhook has a URL of its own — a
+        copy (with its templates folder) whose webhooks post to the loopback listener."""
+        if not any(inject.type == "webhook" and getattr(inject, "url", None)
+                   for inject in scenario.timeline):  # fmt: skip
+            return path
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for inject in data["timeline"]:
+            if isinstance(inject, dict) and inject.get("type") == "webhook" and "url" in inject:
+                inject["url"] = self._listen()
+        folder.mkdir()
+        copy = folder / path.name
+        copy.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+        beside = path.parent / "templates"
+        if beside.is_dir():
+            shutil.copytree(beside, folder / "templates", symlinks=True)
+        return copy
+
+    def _listen(self) -> str:
+        """The URL of a listener on loopback that takes any post (started once)."""
+        if self._listener is None:
+            self._listener = HTTPServer(("127.0.0.1", 0), _Accepting)
+            threading.Thread(target=self._listener.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._listener.server_address[1]}/deep-validation"
 
     def _play(self, path: Path, scenario: Scenario, responder: str, out: Path) -> Play:
         from rich.console import Console
@@ -364,6 +402,18 @@ class DeepValidator:
         )
         result = run_exercise(path, replace(options, account=self._account), Console(quiet=True))
         return Play(read_journal(result.run_dir.journal), result.score)
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    """Takes a webhook's post, as a chat tool does, and forgets it."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
 
 
 def _shown(path: Path) -> str:

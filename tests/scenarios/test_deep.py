@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from . import REPO_ROOT
+from . import REPO_ROOT, SMALL_SCENARIO
 
 DEEP_DIR = Path(__file__).resolve().parent / "deep"
 WARNED = sorted((DEEP_DIR / "warned").glob("*.yaml"))
@@ -69,6 +73,43 @@ def test_a_static_error_stops_before_playing(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "warning:" not in result.stderr  # nothing played: the file must be fixed first
     assert f"{path}:" in result.stderr
+
+
+class _Recording(BaseHTTPRequestHandler):
+    posts: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.posts.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def team_chat() -> Iterator[tuple[str, list[str]]]:
+    """A chat tool's webhook on loopback: its URL, and the paths posted to it."""
+    posts: ClassVar[list[str]] = []
+    handler = type("Handler", (_Recording,), {"posts": posts})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/security", posts
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_validating_posts_to_no_webhook(tmp_path: Path, team_chat: tuple[str, list[str]]) -> None:
+    url, posts = team_chat
+    path = tmp_path / "chat.yaml"
+    timeline = "  - {id: support-case, type: support-case, at: 2m}\n"
+    chat = f"  - {{id: chat-alert, type: webhook, at: 3m, url: '{url}'}}\n"
+    path.write_text(SMALL_SCENARIO.replace(timeline, timeline + chat), encoding="utf-8")
+    result = gameday("validate", "--deep", "--strict", str(path))
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert posts == []  # played against a listener of its own: the team's chat heard nothing
 
 
 @pytest.mark.sweep
