@@ -48,33 +48,6 @@ def expected_lines(path: Path) -> list[str]:
     ]
 
 
-def test_deep_warnings_are_located_and_fail_only_with_strict() -> None:
-    result = gameday("validate", "--deep", "--strict", *(shown(p) for p in WARNED))
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result.stderr
-    assert result.stdout == ""
-    assert result.stderr.splitlines() == [line for p in WARNED for line in expected_lines(p)]
-
-
-def test_without_strict_deep_warnings_pass() -> None:
-    path = DEEP_DIR / "warned" / "silent-call.yaml"
-    result = gameday("validate", "--deep", shown(path))
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines() == expected_lines(path)
-    count = len(expected_lines(path))
-    assert result.stdout == f"1 scenario(s) valid, {count} warning(s)\n"
-
-
-def test_a_static_error_stops_before_playing(tmp_path: Path) -> None:
-    path = tmp_path / "broken.yaml"
-    text = (DEEP_DIR / "warned" / "silent-call.yaml").read_text(encoding="utf-8")
-    path.write_text(text.replace("duration: 1h", "duration: 1:30"), encoding="utf-8")
-    result = gameday("validate", "--deep", str(path))
-    assert result.returncode == 2
-    assert "warning:" not in result.stderr  # nothing played: the file must be fixed first
-    assert f"{path}:" in result.stderr
-
-
 class _Recording(BaseHTTPRequestHandler):
     posts: ClassVar[list[str]] = []
 
@@ -101,15 +74,42 @@ def team_chat() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def test_validating_posts_to_no_webhook(tmp_path: Path, team_chat: tuple[str, list[str]]) -> None:
+def test_deep_warnings_are_located_and_pass(
+    tmp_path: Path, team_chat: tuple[str, list[str]]
+) -> None:
+    # Beside them, a scenario that warns of nothing and posts to the team's chat: validating
+    # plays it against a listener of its own, and the chat hears nothing.
     url, posts = team_chat
-    path = tmp_path / "chat.yaml"
+    chat = tmp_path / "chat.yaml"
     timeline = "  - {id: support-case, type: support-case, at: 2m}\n"
-    chat = f"  - {{id: chat-alert, type: webhook, at: 3m, url: '{url}'}}\n"
-    path.write_text(SMALL_SCENARIO.replace(timeline, timeline + chat), encoding="utf-8")
-    result = gameday("validate", "--deep", "--strict", str(path))
-    assert (result.returncode, result.stderr) == (0, ""), result.stderr
-    assert posts == []  # played against a listener of its own: the team's chat heard nothing
+    alert = f"  - {{id: chat-alert, type: webhook, at: 3m, url: '{url}'}}\n"
+    chat.write_text(SMALL_SCENARIO.replace(timeline, timeline + alert), encoding="utf-8")
+    result = gameday("validate", "--deep", *(shown(p) for p in WARNED), str(chat))
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    expected = [line for p in WARNED for line in expected_lines(p)]
+    assert result.stderr.splitlines() == expected
+    count = len(WARNED) + 1
+    assert result.stdout == f"{count} scenario(s) valid, {len(expected)} warning(s)\n"
+    assert posts == []
+
+
+def test_strict_fails_on_deep_warnings() -> None:
+    path = DEEP_DIR / "warned" / "silent-call.yaml"
+    result = gameday("validate", "--deep", "--strict", shown(path))
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == expected_lines(path)
+
+
+def test_a_static_error_stops_before_playing(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    text = (DEEP_DIR / "warned" / "silent-call.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("duration: 1h", "duration: 1:30"), encoding="utf-8")
+    result = gameday("validate", "--deep", str(path))
+    assert result.returncode == 2
+    assert "warning:" not in result.stderr  # nothing played: the file must be fixed first
+    assert f"{path}:" in result.stderr
 
 
 @pytest.mark.sweep
