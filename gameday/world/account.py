@@ -28,6 +28,7 @@ timeline, as are CloudTrail events and support cases.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import secrets
@@ -122,11 +123,21 @@ _RUN_BACKENDS = (
 )
 
 
+_backends_imported = False
+
+
 def _import_run_backends() -> None:
+    global _backends_imported
     import importlib
 
+    if _backends_imported:
+        return
     for module in _RUN_BACKENDS:
         importlib.import_module(module)
+    # moto's modules and data live as long as the process: kept out of the cycle
+    # collector's full passes, which would walk them again at every one
+    gc.freeze()
+    _backends_imported = True
 
 
 def iam_backend(account_id: str) -> Any:
