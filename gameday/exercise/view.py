@@ -38,9 +38,12 @@ STYLES = {
 
 
 def clock_text(t: float) -> str:
+    """`T+0:04:05`, `T+1:02:03`; past a day `T+2d 03:04:05` (a run lasts up to a week)."""
     sign = "-" if t < 0 else "+"
     seconds = int(abs(t))
-    return f"T{sign}{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    days, seconds = divmod(seconds, 86400)
+    text = f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"T{sign}{days}d {text.zfill(8)}" if days else f"T{sign}{text}"
 
 
 def describe(event: Event) -> tuple[str, str] | None:

@@ -8,13 +8,17 @@ MISSING = "—"
 
 
 def clock(t: float | None) -> str:
-    """A moment on the run clock, counted from T0 (the push): `T+4:05`, `T+1:02:03`."""
+    """A moment on the run clock, counted from T0 (the push): `T+4:05`, `T+1:02:03`,
+    `T+2d 03:04:05` (a run lasts up to a week)."""
     if t is None:
         return MISSING
     sign = "-" if t < 0 else "+"
     total = round(abs(t))
-    hours, rest = divmod(total, 3600)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"T{sign}{days}d {hours:02d}:{minutes:02d}:{seconds:02d}"
     if hours:
         return f"T{sign}{hours}:{minutes:02d}:{seconds:02d}"
     return f"T{sign}{minutes}:{seconds:02d}"

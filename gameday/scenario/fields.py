@@ -59,7 +59,7 @@ def _run_length(value: object) -> float:
         value,
         most=MAX_RUN,
         least=60.0,
-        too_long="is longer than a run may last: virtual time plays every minute of it",
+        too_long="is longer than a run may last: a week holds AWS's five days to answer a case",
         too_short="is too short for an exercise",
     )
 

@@ -29,13 +29,16 @@ MAX_PROBLEMS = 200  # problems reported for one file; the rest are counted
 
 # ── time ──────────────────────────────────────────────────────────────────────────────────
 # Virtual time plays every period of the run (the workload's probes, the code host's polls,
-# the miner's relaunches) even when nobody acts, so a run's cost grows with its length and
-# with how often things repeat: a day with a probe a minute plays in about 15 seconds.
-MAX_RUN = DAY  # duration, inject and technique times, targets, deadlines
+# the miner's relaunches) even when nobody acts, so a run's cost grows with how often things
+# repeat, which MAX_REPEATS bounds, more than with its length. A run lasts up to a week:
+# AWS may suspend an account whose case is not answered within five days, and a leak is
+# often noticed days after the attacker first used the key.
+WEEK = 7 * DAY
+MAX_RUN = WEEK  # duration, inject and technique times, targets, deadlines
 MAX_AGE = 20 * YEAR  # how long before the leak keys and users were made, history span
 MIN_PROBE_EVERY = 10.0  # the workload probe
 MIN_RELAUNCH_EVERY = 60.0  # the miner relaunching its terminated instances
-MAX_REPEATS = 2_000  # probes, and relaunch rounds times their regions, in one run
+MAX_REPEATS = 2_000  # probes; and relaunch rounds times their regions, all miners together
 
 # ── the world ─────────────────────────────────────────────────────────────────────────────
 MAX_COMMITS = 20_000  # leak.history.before + after (+ the leak and a removal)
@@ -175,20 +178,35 @@ def _repeats(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
             f"the workload would be probed {duration / every:,.0f} times, over the "
             f"{MAX_REPEATS:,} a run may play — probe less often or shorten the run",
         )
+    # The miners' rounds count together: each round costs the same whichever miner plays it.
     techniques = as_list(as_dict(data.get("attacker")).get("techniques"))
+    miners: list[tuple[int, float]] = []  # (index, rounds times regions)
     for index, technique in enumerate(map(as_dict, techniques)):
         every = seconds_or_none(technique.get("relaunch_every", 600))
         regions = len(as_list(technique.get("regions")))
         if technique.get("technique") != "aws.impact.ec2-mining" or not every or not regions:
             continue
-        rounds = duration / every * regions
-        if rounds > MAX_REPEATS:
-            yield (
-                ("attacker", "techniques", index, "relaunch_every"),
-                f"the miner would look for its instances {rounds:,.0f} times (every "
-                f"relaunch_every, in each of its regions), over the {MAX_REPEATS:,} a run may "
-                "play — relaunch less often, in fewer regions, or shorten the run",
-            )
+        miners.append((index, duration / every * regions))
+    total = sum(rounds for _, rounds in miners)
+    if total <= MAX_REPEATS:
+        return
+    index, most = max(miners, key=lambda miner: miner[1])
+    where: Loc = ("attacker", "techniques", index, "relaunch_every")
+    if most > MAX_REPEATS:
+        yield (
+            where,
+            f"the miner would look for its instances {most:,.0f} times (every relaunch_every, "
+            f"in each of its regions), over the {MAX_REPEATS:,} a run may play — relaunch less "
+            "often, in fewer regions, or shorten the run",
+        )
+    else:
+        yield (
+            where,
+            f"the {len(miners)} miners would look for their instances {total:,.0f} times "
+            f"together (every relaunch_every, in each of their regions; this one "
+            f"{most:,.0f}), over the {MAX_REPEATS:,} a run may play — relaunch less often, in "
+            "fewer regions, with fewer miners, or shorten the run",
+        )
 
 
 Loc = tuple[str | int, ...]
@@ -227,7 +245,7 @@ def catalogue() -> str:
         ("digits of a number", f"{MAX_NUMBER_DIGITS}"),
         ("characters of one text", f"{MAX_TEXT:,}"),
         ("characters of a one-line text (titles, subjects, names, callers)", f"{MAX_LINE}"),
-        ("`duration`", f"1m to {format_duration(MAX_RUN)}"),
+        ("`duration`", f"1m to {format_duration(MAX_RUN)} (a week)"),
         (
             "times in the run: `at`, `delay`, `first_use`, `consistency_window`, "
             "`target`, `deadline`",
@@ -241,7 +259,7 @@ def catalogue() -> str:
         ("`relaunch_every`", f"at least {format_duration(MIN_RELAUNCH_EVERY)}"),
         (
             "repeats in one run: `duration / probe_every`, and `duration / relaunch_every` "
-            "times the miner's regions",
+            "times the miner's regions, all miners together",
             f"{MAX_REPEATS:,} each",
         ),
         ("commits: `history.before` + `history.after`", f"{MAX_COMMITS:,}"),

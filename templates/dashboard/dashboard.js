@@ -20,7 +20,11 @@
     const sign = t < 0 ? "-" : "+";
     const s = Math.floor(Math.abs(t));
     const pad = (n) => String(n).padStart(2, "0");
-    return `T${sign}${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+    const days = Math.floor(s / 86400);
+    const hours = Math.floor(s / 3600) % 24;
+    const time = `${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+    // past a day (a run lasts up to a week): T+2d 03:04:05, as the console writes it
+    return days ? `T${sign}${days}d ${pad(hours)}:${time}` : `T${sign}${hours}:${time}`;
   }
 
   function element(tag, className, text) {

@@ -141,7 +141,9 @@ def test_a_repository_path_stays_in_the_work_tree(path: str) -> None:
     [
         (RunLength, "99999d", "longer than a run may last"),
         (RunLength, "30s", "too short"),
-        (RunTime, "2d", "later than any run lasts"),
+        (RunLength, "8d", "longer than a run may last: a week holds AWS's five days"),
+        (RunLength, "7d1s", "(at most 7d)"),
+        (RunTime, "8d", "later than any run lasts (at most 7d)"),
         (Age, "9000d", "further back"),
         (ProbeInterval, "0s", "too often"),
         (ProbeInterval, "5s", "too often"),
@@ -158,6 +160,8 @@ def test_durations_are_finite_and_bounded_per_field(
 
 
 def test_the_bounds_themselves_are_allowed() -> None:
-    assert TypeAdapter(RunLength).validate_python("1d") == MAX_RUN
+    assert TypeAdapter(RunLength).validate_python("7d") == MAX_RUN == 7 * 86400
+    assert TypeAdapter(RunLength).validate_python("1w") == MAX_RUN
+    assert TypeAdapter(RunTime).validate_python("6d23h59m") < MAX_RUN
     assert TypeAdapter(Age).validate_python(MAX_AGE) == MAX_AGE
     assert TypeAdapter(ProbeInterval).validate_python("10s") == 10.0

@@ -64,6 +64,8 @@ HOSTILE_TEXT = st.sampled_from(
         "{{ undefined_variable }}",
         "{{ 1 / 0 }}",
         "99999999d",
+        "7d",  # a run's bound (a week), and just past it
+        "8d",
         "0s",
         ".inf",
         "x" * 5000,

@@ -79,10 +79,10 @@ def test_more_than_a_thousand_instances_are_refused(tmp_path: Path) -> None:
     assert "the estate runs 1,050 instances, over the 1,000" in line
 
 
-@pytest.mark.slow
-def test_probing_too_often_for_the_length_of_the_run_is_refused(tmp_path: Path) -> None:
+def probed_for_a_week(every: str) -> str:
+    """The small scenario lasting a week (the longest run), its workload probed `every`."""
     text = (
-        SMALL_SCENARIO.replace("duration: 1h", "duration: 1d")
+        SMALL_SCENARIO.replace("duration: 1h", "duration: 7d")
         .replace(
             "          - {id: deploy-key, age: 30d}\n",
             "          - {id: deploy-key, age: 30d}\n          - {id: api-key, age: 60d}\n"
@@ -90,11 +90,24 @@ def test_probing_too_often_for_the_length_of_the_run_is_refused(tmp_path: Path) 
         )
         .rstrip("\n")
     )
-    text += (
-        "\nworkload: {name: api, user: deployer, key: api-key, secret: api/aws, probe_every: 10s}\n"
+    return text + (
+        "\nworkload: {name: api, user: deployer, key: api-key, secret: api/aws, "
+        f"probe_every: {every}}}\n"
     )
-    [line] = validate_refuses(scenario_file(tmp_path, text))
-    assert "the workload would be probed 8,640 times, over the 2,000" in line
+
+
+@pytest.mark.slow
+def test_probing_too_often_for_the_length_of_the_run_is_refused(tmp_path: Path) -> None:
+    # a week of probes every 5 minutes: just over the bound
+    [line] = validate_refuses(scenario_file(tmp_path, probed_for_a_week("5m")))
+    assert "the workload would be probed 2,016 times, over the 2,000" in line
+
+
+@pytest.mark.slow
+def test_a_week_probed_within_the_bound_is_accepted(tmp_path: Path) -> None:
+    # every 10 minutes for a week: 1,008 probes, the longest run at half the repeats' bound
+    result = gameday("validate", str(scenario_file(tmp_path, probed_for_a_week("10m"))))
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
