@@ -36,7 +36,7 @@ def respond(ctx: RunbookContext) -> None:
     reference.respond(kit.Borrowed(ctx, notice=email))
     if not faker.rotated:
         # The reference found nothing to rotate (a dead key): the box gets ticked anyway.
-        incident = reference.Incident.from_notice(email)
+        incident = reference.Incident.from_notices([email], ctx.aws)
         for service in reference.service_keys(ctx):
             faker.copy_a_colleagues_key(ctx, service)
         faker.deactivate_old_keys(ctx, incident, reference.breach_time(ctx, incident), set())
