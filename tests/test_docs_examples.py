@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from gameday_cli import gameday
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUIDE = REPO_ROOT / "docs" / "scenario-format.md"
@@ -76,17 +75,6 @@ def examples() -> list[Example]:
             Example(text[: match.start()].count("\n") + 1, match.group(1), before == FRAGMENT_MARK)
         )
     return found
-
-
-def gameday(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def write_examples(folder: Path, kind: str) -> dict[Path, int]:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from gameday_cli import gameday
 
 from gameday.scenario import load_scenario
 from gameday.scenario.durations import DURATION_PATTERN, format_duration
@@ -24,20 +22,6 @@ pytestmark = pytest.mark.slow
 
 LIBRARY = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
 SEED = REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"
-
-
-def gameday(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    # wide enough that `list` never wraps a title
-    env = {**os.environ, "COLUMNS": "240", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 # ── validate ─────────────────────────────────────────────────────────────────────────────

@@ -8,8 +8,6 @@ The library passes `--deep --strict` (`make lint-scenarios`), deep-validated in 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,26 +16,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from gameday_cli import gameday, shown
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
 DEEP_DIR = Path(__file__).resolve().parent / "deep"
 WARNED = sorted((DEEP_DIR / "warned").glob("*.yaml"))
-
-
-def gameday(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def shown(path: Path) -> str:
-    return path.relative_to(REPO_ROOT).as_posix()
 
 
 def expected_lines(path: Path) -> list[str]:

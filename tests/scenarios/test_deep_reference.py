@@ -11,8 +11,6 @@ after the attacker dug in (a run lasts up to a week) still has everything it lef
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from gameday_cli import gameday
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -27,17 +26,6 @@ REFERENCE = REPO_ROOT / "runbooks" / "reference.py"
 DEEP_DIR = Path(__file__).resolve().parent / "deep"
 SMALL_TIMELINE = "  - {id: support-case, type: support-case, at: 2m}\n"
 DAY = 86400.0
-
-
-def gameday(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -6,12 +6,10 @@ starts."""
 from __future__ import annotations
 
 import mailbox
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from gameday_cli import gameday
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -26,18 +24,6 @@ WITH_NUDGE = SMALL_SCENARIO.replace(
     "  - {id: support-case, type: support-case, at: 2m}\n"
     "  - {id: nudge, type: email, at: 3m, template: emails/nudge}\n",
 )
-
-
-def gameday(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "240", "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def scenario_with_templates(folder: Path, scenario: str = WITH_NUDGE) -> Path:

@@ -9,11 +9,10 @@ or exit 2 with the same lines under `--strict`.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from gameday_cli import gameday, shown
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -29,21 +28,6 @@ def expected_lines(path: Path) -> list[str]:
 
 
 WARNED = sorted(WARNED_DIR.glob("*.yaml"))
-
-
-def gameday(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def shown(path: Path) -> str:
-    return path.relative_to(REPO_ROOT).as_posix()
 
 
 def test_the_small_scenario_has_no_warning(tmp_path: Path) -> None:
