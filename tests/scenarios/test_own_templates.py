@@ -6,6 +6,7 @@ starts."""
 from __future__ import annotations
 
 import mailbox
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -101,19 +102,17 @@ def test_a_name_climbing_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     assert "template '../nudge' is outside the template folders" in result.stderr
 
 
+def run_reference(path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`gameday run` of a scenario with the reference runbook in virtual time, into `out`."""
+    reference = str(REPO_ROOT / "runbooks" / "reference.py")
+    options = ("--clock", "virtual", "--responder", reference, "--out", str(out))
+    return gameday("run", str(path), *options)
+
+
 def test_run_sends_the_scenarios_own_email_and_keeps_its_templates(tmp_path: Path) -> None:
     path = scenario_with_templates(tmp_path / "scenario")
     out = tmp_path / "run"
-    result = gameday(
-        "run",
-        str(path),
-        "--clock",
-        "virtual",
-        "--responder",
-        str(REPO_ROOT / "runbooks" / "reference.py"),
-        "--out",
-        str(out),
-    )
+    result = run_reference(path, out)
     assert result.returncode in (0, 1), result.stderr
     bodies = [m.get_payload(decode=True) for m in mailbox.Maildir(out / "mail", create=False)]
     assert any(b is not None and b"Our own reminder: the key AKIA" in b for b in bodies)
@@ -128,16 +127,7 @@ def test_run_refuses_a_missing_template_before_the_room_starts(tmp_path: Path) -
         encoding="utf-8",
     )
     out = tmp_path / "run"
-    result = gameday(
-        "run",
-        str(path),
-        "--clock",
-        "virtual",
-        "--responder",
-        str(REPO_ROOT / "runbooks" / "reference.py"),
-        "--out",
-        str(out),
-    )
+    result = run_reference(path, out)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"{path}:30:48: inject 'nudge': template 'emails/followup.txt.j2' not found in "
