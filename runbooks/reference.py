@@ -696,6 +696,8 @@ def scrub(stream: bytes, key_id: bytes) -> tuple[bytes, bool]:
 def purge_history(ctx: RunbookContext, incident: Incident) -> bool:
     """Rewrite every commit without the key and force-push: new clones no longer carry it."""
     repo = Path(ctx.repo)
+    # colleagues may have pushed since the clone was made: rewrite their commits too
+    git(repo, "pull", "--ff-only", "--quiet", check=False)
     exported = git(repo, "fast-export", "--all", "--signed-tags=strip").stdout
     cleaned, found = scrub(exported, incident.key_id.encode())
     if not found:

@@ -19,7 +19,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -66,10 +66,17 @@ from gameday.scoring.model import Score
 from gameday.scoring.score import Evaluator, score_journal
 from gameday.scoring.state import State, is_quarantine
 from gameday.world.account import MockAccount
-from gameday.world.decoys import estate_credentials, leaked_key_ref
+from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 from gameday.world.estate import seed_estate, seeded_event
 from gameday.world.gateway import VAULT_FILE, Vault
-from gameday.world.repo import DEFAULT_T0, CodeHost, build_repository
+from gameday.world.repo import (
+    DEFAULT_T0,
+    BuiltRepository,
+    CodeHost,
+    LaterCommit,
+    build_repository,
+    later_commits,
+)
 
 CODE_HOST_POLL_S = 15.0
 # A test hook: a run (or a recovery) whose environment sets it to N kills its own process
@@ -444,6 +451,7 @@ def run_exercise(
             id="code-host",
             kind="code-host",
         )
+        _schedule_developers(timeline, clock, code_host, scenario, built, options.seed, t0, leaked)
         if resume is not None:
             resume.restore(timeline, bus, attacker, account)
 
@@ -619,6 +627,33 @@ def _schedule_attacker(
                 kind="attacker",
             )
     return attacker
+
+
+def _schedule_developers(
+    timeline: Timeline,
+    clock: Clock,
+    code_host: CodeHost,
+    scenario: Scenario,
+    built: LeakSite,
+    seed: int,
+    t0: datetime,
+    leaked: Credential,
+) -> None:
+    """The developers' commits after the leak, each pushed at its time on the run clock."""
+    later = (
+        built.later
+        if isinstance(built, BuiltRepository)
+        else later_commits(scenario, seed=seed, t0=t0, credential=leaked)
+    )
+    branch = scenario.leak.repository.default_branch
+    for commit in later:
+        if commit.at_s < clock.now() or commit.at_s > scenario.duration:
+            continue
+
+        def arrive(commit: LaterCommit = commit) -> None:
+            code_host.arrive(commit, clock.t0 + timedelta(seconds=clock.now()), branch)
+
+        timeline.schedule(arrive, at=commit.at_s, id=f"commit-{commit.number}", kind="commit")
 
 
 def _clock_publisher(run: RunDir, speed: float) -> Callable[[Event], None]:

@@ -110,10 +110,11 @@ class BuiltRepository:
     leak_commit: str
     leak_path: str
     public_url: str
-    removal_commit: str | None
-    commits: int
+    commits: int  # public at T0: the history up to and including the leak
     credential: Credential
     t0: datetime
+    branch: str
+    later: tuple[LaterCommit, ...] = ()
 
 
 # ── git, isolated from the machine's configuration ────────────────────────────────────────
@@ -839,8 +840,13 @@ class _Stream:
         moment: int,
         message: str,
         files: Mapping[str, str],
+        *,
+        parent: str | None = None,
     ) -> int:
-        """Append a commit; returns its position in the history (0 for the first)."""
+        """Append a commit; returns its position in the history (0 for the first).
+
+        `parent` (a commit id) continues a branch that exists outside this stream.
+        """
         body = message.rstrip("\n").encode() + b"\n"
         signature = author.signature(moment).encode()
         self.parts += [
@@ -848,6 +854,8 @@ class _Stream:
             b"author " + signature + b"\ncommitter " + signature + b"\n",
             b"data %d\n" % len(body), body,
         ]  # fmt: skip
+        if parent is not None:
+            self.parts.append(b"from " + parent.encode() + b"\n")
         for path, text in files.items():
             data = text.encode()
             mode = b"100755" if path.endswith(".sh") else b"100644"
@@ -887,36 +895,41 @@ def _bucket(scenario: Scenario) -> str:
     )
 
 
-def build_repository(
-    scenario: Scenario,
-    out: Path,
-    *,
-    seed: int = 0,
-    t0: datetime | None = None,
-    credential: Credential | None = None,
-) -> BuiltRepository:
-    """Write OUT/repo and OUT/remote.git: a project whose history leaks the scenario's key.
+@dataclass(frozen=True)
+class LaterCommit:
+    """A commit a developer pushes after the leak, during the run (never before T0).
 
-    The leak commit is dated `t0` (the push; default 2026-03-02T12:33:12Z); `history.before`
-    commits spread over `history.span` before it, `history.after` follow it. With
-    `leak.removed`, the n-th commit after the leak deletes the key lines (when
-    `history.after` is smaller than n, the history is extended to reach it).
+    `number` counts from the leak (1 is the first commit after it); `at_s` is when it is
+    pushed, in seconds of run time after T0. Its hash is only known when it arrives: it
+    sits on whatever the branch holds then (a developer pulls before pushing).
     """
+
+    number: int
+    at_s: float
+    author: _Author
+    message: str
+    files: Mapping[str, str] = field(repr=False)
+    removes_key: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a build writes, worked out before git is called."""
+
+    stream: _Stream
+    leak_path: str
+    leak_index: int
+    author: _Author
+    later: tuple[LaterCommit, ...]
+
+
+def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Credential) -> _Plan:
     leak = scenario.leak
-    moment = t0 or DEFAULT_T0
-    # A naive moment is taken as UTC, like every time the scenario speaks of.
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if credential is None:
-        credential = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
     spec = VECTORS[leak.vector]
     rng = random.Random(f"gameday-repo:{seed}:{scenario.id}")
     package = _package_name(leak.repository.name)
     leak_path = checked_leak_path(leak.path or spec.path.format(package=package))
-    out = out.resolve()
-    repo, remote = out / CLONE_NAME, out / REMOTE_NAME
-    _prepare_directory(repo, "developer's clone")
-    _prepare_directory(remote, "remote")
-    branch = _checked_branch(leak.repository.default_branch)
+    _checked_branch(leak.repository.default_branch)
     _checked_history(scenario)
     author, team = _team(scenario, rng)
 
@@ -952,29 +965,86 @@ def build_repository(
     leak_index = stream.commit(author, int(end), leak.message or spec.message, leak_files)
 
     after = leak.history.after
-    removal_at = None
+    removal_nth = None
     if leak.removed is not None:
         after = max(after, leak.removed.after_commits)
-        removal_at = leak_index + leak.removed.after_commits
+        removal_nth = leak.removed.after_commits
+    later: list[LaterCommit] = []
     latest = int(end)
-    for index in range(leak_index + 1, leak_index + 1 + after):
-        removal = index == removal_at
-        who = author if removal else rng.choice(team)
+    for number in range(1, after + 1):
+        if number == removal_nth and leak.removed is not None:
+            # The author, still at the desk, takes the key out within minutes of the push.
+            latest += rng.randint(2 * 60, 20 * 60)
+            clean = render_leak(leak.vector, {**context, "removed": True})
+            later.append(
+                LaterCommit(number, float(latest - int(end)), author, leak.removed.message,
+                            {leak_path: clean}, removes_key=True)
+            )  # fmt: skip
+            continue
+        who = rng.choice(team)
         latest += rng.randint(4 * 60, 95 * 60)
         latest = max(latest, int(_business_hours(latest, who, rng)))
-        if removal and leak.removed is not None:
-            clean = render_leak(leak.vector, {**context, "removed": True})
-            stream.commit(who, latest, leak.removed.message, {leak_path: clean})
-        else:
-            message, files = project.change()
-            stream.commit(who, latest, message, _without(files, leak_path))
+        message, files = project.change()
+        later.append(
+            LaterCommit(number, float(latest - int(end)), who, message, _without(files, leak_path))
+        )
+    return _Plan(stream, leak_path, leak_index, author, tuple(later))
+
+
+def _utc(moment: datetime | None) -> datetime:
+    moment = moment or DEFAULT_T0
+    # A naive moment is taken as UTC, like every time the scenario speaks of.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def later_commits(
+    scenario: Scenario,
+    *,
+    seed: int = 0,
+    t0: datetime | None = None,
+    credential: Credential | None = None,
+) -> tuple[LaterCommit, ...]:
+    """The commits developers push during a run of `scenario`, as `build_repository` plans
+    them (for a run resumed without rebuilding the repository)."""
+    if credential is None:
+        credential = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
+    return _plan(scenario, seed=seed, moment=_utc(t0), credential=credential).later
+
+
+def build_repository(
+    scenario: Scenario,
+    out: Path,
+    *,
+    seed: int = 0,
+    t0: datetime | None = None,
+    credential: Credential | None = None,
+) -> BuiltRepository:
+    """Write OUT/repo and OUT/remote.git: a project whose public history ends at the leak.
+
+    The leak commit is dated `t0` (the push; default 2026-03-02T12:33:12Z) and is the tip
+    of what is public at T0: `history.before` commits spread over `history.span` before
+    it, none after. The `history.after` commits (with `leak.removed`, the n-th of them
+    deletes the key lines; the history is extended to reach it) are returned as
+    `BuiltRepository.later`: a run pushes each at its time (`CodeHost.arrive`).
+    """
+    leak = scenario.leak
+    moment = _utc(t0)
+    if credential is None:
+        credential = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
+    out = out.resolve()
+    repo, remote = out / CLONE_NAME, out / REMOTE_NAME
+    plan = _plan(scenario, seed=seed, moment=moment, credential=credential)
+    _prepare_directory(repo, "developer's clone")
+    _prepare_directory(remote, "remote")
+    branch = leak.repository.default_branch
+    author = plan.author
 
     out.mkdir(parents=True, exist_ok=True)
     run_git(["init", "-q", "-b", branch, str(repo)], out)
-    run_git(["fast-import", "--quiet"], repo, stdin=stream.data())
+    run_git(["fast-import", "--quiet"], repo, stdin=plan.stream.data())
     run_git(["reset", "-q", "--hard", branch], repo)
     hashes = _git_text(["rev-list", "--reverse", branch], repo).split()
-    _confine(repo, leak_path)
+    _confine(repo, plan.leak_path)
     # The developer's own identity, so a responder's commit in this clone needs no setup.
     run_git(["config", "user.name", author.name], repo)
     run_git(["config", "user.email", author.email], repo)
@@ -986,18 +1056,19 @@ def build_repository(
     run_git(["remote", "add", "origin", f"../{REMOTE_NAME}"], repo)
     run_git(["push", "-q", "-u", "origin", branch], repo)
 
-    leak_commit = hashes[leak_index]
+    leak_commit = hashes[plan.leak_index]
     owner, name = leak.repository.owner, leak.repository.name
     return BuiltRepository(
         repo=repo,
         remote=remote,
         leak_commit=leak_commit,
-        leak_path=leak_path,
-        public_url=f"https://github.com/{owner}/{name}/blob/{leak_commit}/{quote(leak_path)}",
-        removal_commit=hashes[removal_at] if removal_at is not None else None,
+        leak_path=plan.leak_path,
+        public_url=f"https://github.com/{owner}/{name}/blob/{leak_commit}/{quote(plan.leak_path)}",
         commits=len(hashes),
         credential=credential,
         t0=moment,
+        branch=branch,
+        later=plan.later,
     )
 
 
@@ -1131,7 +1202,14 @@ class CodeHost:
             "requested_at": data.get("requested_at"),
         }
 
-    def _emit(self, state_event: dict[str, Any] | None, pushes: list[Push]) -> None:
+    def _emit(
+        self,
+        state_event: dict[str, Any] | None,
+        pushes: list[Push],
+        *,
+        actor: str = "responder",
+        **extra: Any,
+    ) -> None:
         # Appending happens with the state file unlocked: journal listeners (checks) may
         # well ask this host for its state.
         if self.journal is None:
@@ -1145,7 +1223,7 @@ class CodeHost:
         for push in pushes:
             event: dict[str, Any] = {
                 "ref": push.ref, "old": push.old, "new": push.new,
-                "forced": push.forced, "commits": push.commits, "actor": "responder",
+                "forced": push.forced, "commits": push.commits, "actor": actor, **extra,
             }  # fmt: skip
             if self.watch_key is not None:
                 event["key_in_history"] = self.key_in_history(self.watch_key)
@@ -1220,6 +1298,52 @@ class CodeHost:
             != 0
         )
         return Push(ref, old, new, forced=forced, commits=commits)
+
+    # ── the developers
+    def arrive(self, commit: LaterCommit, moment: datetime, branch: str) -> str | None:
+        """A developer pushes `commit` to `branch` at `moment` (the run clock); its new id.
+
+        The developer pulls first, so the commit sits on whatever the branch holds now —
+        after the team's own pushes, rewritten history included. Nothing arrives at a
+        deleted repository or a deleted branch, nor twice (a resumed run asks again); the
+        author's removal commit is dropped when the file no longer holds the key. Journaled
+        as `repo.pushed` with `actor: developer`, the `author` and the commit `message`.
+        """
+        ref = f"refs/heads/{branch}"
+        with self._journal_lock:
+            self._poll()  # the team's own pushes first, journaled as theirs
+            with self._locked_state() as data:
+                arrived: list[int] = data.setdefault("arrived", [])
+                tip = self.refs().get(ref) if data["state"] != "deleted" else None
+                if tip is None or commit.number in arrived:
+                    return None
+                arrived.append(commit.number)
+                if commit.removes_key and not self._tip_holds_key(tip, commit.files):
+                    return None
+                stream = _Stream(branch)
+                stream.commit(
+                    commit.author, int(moment.timestamp()), commit.message, commit.files,
+                    parent=tip,
+                )  # fmt: skip
+                run_git(["fast-import", "--quiet"], self.remote, stdin=stream.data())
+                current = self.refs()
+                if data.get("refs") is not None:
+                    data["refs"] = current
+                new = current[ref]
+            push = Push(ref, tip, new, forced=False, commits=1)
+            self._emit(
+                None, [push], actor="developer", author=commit.author.name, message=commit.message
+            )
+        return new
+
+    def _tip_holds_key(self, tip: str, files: Mapping[str, str]) -> bool:
+        if self.watch_key is None:
+            return True
+        for path in files:
+            shown = run_git(["cat-file", "blob", f"{tip}:{path}"], self.remote, check=False)
+            if shown.returncode == 0 and self.watch_key.encode() in shown.stdout:
+                return True
+        return False
 
     # ── history
     def key_in_history(self, access_key_id: str) -> bool:

@@ -85,6 +85,18 @@ def git_out(path: Path, *args: str) -> str:
     return run_git(list(args), path).stdout.decode()
 
 
+def push_later(built: BuiltRepository, journal: Journal | None = None) -> list[str | None]:
+    """Push every later commit as a run does at its time, then pull them into the clone."""
+    host = CodeHost(built.remote, journal, watch_key=built.credential.access_key_id)
+    host.poll()
+    pushed = [
+        host.arrive(commit, built.t0 + timedelta(seconds=commit.at_s), built.branch)
+        for commit in built.later
+    ]
+    run_git(["pull", "-q", "--ff-only"], built.repo)
+    return pushed
+
+
 def show(built: BuiltRepository, commit: str) -> str:
     blob = git.Repo(built.remote).commit(commit).tree / built.leak_path
     data: bytes = blob.data_stream.read()
@@ -171,6 +183,7 @@ def repo_by_vector(
         scenario = make_scenario(vector=vector, removed={"after_commits": 1})
         out = tmp_path_factory.mktemp(vector)
         built[vector] = (scenario, build_repository(scenario, out, seed=SEED))
+        push_later(built[vector][1])
     return built
 
 
@@ -225,7 +238,7 @@ def test_the_public_url_names_a_real_commit_and_path(
     )
     assert leak.authored_datetime == DEFAULT_T0 == built.t0
     assert leak.committed_datetime == DEFAULT_T0
-    assert built.commits == 15 + 1 + 2 == len(list(remote.iter_commits("main")))
+    assert built.commits + len(built.later) == 15 + 1 + 2 == len(list(remote.iter_commits("main")))
     assert remote.head.commit.hexsha == git.Repo(built.repo).head.commit.hexsha
 
 
@@ -234,8 +247,9 @@ def test_the_removal_keeps_the_key_in_history_but_not_at_head(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
     _, built = repo_by_vector[vector]
-    assert built.removal_commit is not None
-    removal = git.Repo(built.remote).commit(built.removal_commit)
+    [removal_at] = [c.at_s for c in built.later if c.removes_key]
+    assert 0 < removal_at <= 20 * 60  # the author takes the key out within minutes
+    removal = git.Repo(built.remote).commit(git_out(built.remote, "rev-parse", "main~1").strip())
     assert [p.hexsha for p in removal.parents] == [built.leak_commit]
     assert removal.message.strip() == "Remove credentials from config"
     head = (built.repo / built.leak_path).read_text()
@@ -269,11 +283,11 @@ def test_the_same_seed_gives_the_same_hashes(tmp_path: Path) -> None:
 
     def hashes(out: Path, seed: int, t0: datetime | None = None) -> list[str]:
         built = build_repository(scenario, out, seed=seed, t0=t0)
-        return git_out(built.remote, "rev-list", "--all").split()
+        return [*git_out(built.remote, "rev-list", "--all").split(), *map(str, push_later(built))]
 
     first = hashes(tmp_path / "a", 7)
     assert first == hashes(tmp_path / "b", 7)
-    assert len(first) == 44
+    assert len(first) == 41 + 3
     assert set(first).isdisjoint(hashes(tmp_path / "c", 8))
     assert set(first).isdisjoint(hashes(tmp_path / "d", 7, DEFAULT_T0 + timedelta(days=1)))
 
@@ -282,6 +296,7 @@ def test_history_dates_and_authors_look_like_a_team(tmp_path: Path) -> None:
     span = 60 * 86400
     scenario = make_scenario(history={"before": 300, "after": 5, "span": span, "authors": []})
     built = build_repository(scenario, tmp_path / "out", seed=1)
+    push_later(built)
     commits = list(git.Repo(built.remote).iter_commits("main", reverse=True))
     leak_index = next(i for i, c in enumerate(commits) if c.hexsha == built.leak_commit)
     assert leak_index == 300
@@ -316,14 +331,16 @@ def test_a_leak_with_no_history_is_the_first_commit(tmp_path: Path) -> None:
     built = build_repository(make_scenario(history={"before": 0, "after": 0}), tmp_path / "o")
     assert built.commits == 1
     assert (built.repo / "README.md").exists()
-    assert built.removal_commit is None
+    assert built.later == ()
 
 
 def test_a_removal_later_than_the_history_extends_it(tmp_path: Path) -> None:
     scenario = make_scenario(history={"before": 2, "after": 0}, removed={"after_commits": 3})
     built = build_repository(scenario, tmp_path / "o")
-    assert built.commits == 2 + 1 + 3
-    assert built.removal_commit == git_out(built.remote, "rev-parse", "main").strip()
+    assert built.commits == 2 + 1
+    assert [c.removes_key for c in built.later] == [False, False, True]
+    *_, removal = push_later(built)
+    assert removal == git_out(built.remote, "rev-parse", "main").strip()
 
 
 def test_an_explicit_path_and_credential_are_used(tmp_path: Path) -> None:

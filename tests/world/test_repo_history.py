@@ -1,0 +1,169 @@
+"""The repository as a responder lives it: what is public at T0, what arrives later and when,
+and whether the leaking file and the commits around it belong to their project."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gameday.exercise.clock import VirtualClock
+from gameday.exercise.run import _schedule_developers
+from gameday.exercise.timeline import Timeline
+from gameday.journal import Journal, read_journal
+from gameday.scenario.model import Scenario
+from gameday.world.repo import (
+    DEFAULT_T0,
+    BuiltRepository,
+    CodeHost,
+    build_repository,
+    later_commits,
+    run_git,
+)
+
+SCENARIO = """
+id: history-check
+title: History check
+summary: a key in a public repository
+difficulty: introductory
+duration: 2h
+account:
+  id: "491826357014"
+  alias: northwind
+  support_plan: enterprise
+  contacts: {primary: {name: Dana, email: dana@northwind.example}}
+  regions: [eu-west-1]
+  estate:
+    users:
+      - name: deployer
+        keys: [{id: deploy-key, age: 400d}]
+leak:
+  user: deployer
+  vector: shell-export
+  author: {name: Jordan Alvarez, email: jordan.alvarez@northwind.example}
+  repository: {owner: northwind-labs, name: storefront-tools}
+  history: {before: 30, after: 4, span: 30d}
+  removed: {after_commits: 1}
+steps:
+  - {id: s, title: S, phase: contain, check: {type: manual}, points: 5, target: 1m, deadline: 2m}
+"""
+
+
+def make_scenario(**leak: Any) -> Scenario:
+    data = yaml.safe_load(SCENARIO)
+    data["leak"].update(leak)
+    return Scenario.model_validate(data)
+
+
+def commit_dates(repository: Path) -> list[tuple[str, datetime, datetime]]:
+    """(id, author date, committer date) of every commit object stored, reachable or not."""
+    listing = run_git(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"],
+        repository,
+    ).stdout.decode()
+    found = []
+    for line in listing.splitlines():
+        sha, kind = line.split()
+        if kind != "commit":
+            continue
+        shown = run_git(["show", "-s", "--format=%aI %cI", sha], repository).stdout.decode()
+        authored, committed = shown.split()
+        found.append((sha, datetime.fromisoformat(authored), datetime.fromisoformat(committed)))
+    return found
+
+
+def test_the_public_history_ends_at_the_leaking_push(tmp_path: Path) -> None:
+    built = build_repository(make_scenario(), tmp_path, seed=4)
+    for repository in (built.remote, built.repo):
+        stored = commit_dates(repository)
+        assert len(stored) == built.commits == 31
+        assert all(a <= DEFAULT_T0 and c <= DEFAULT_T0 for _, a, c in stored), stored
+    tip = run_git(["rev-parse", "main"], built.remote).stdout.decode().strip()
+    assert tip == built.leak_commit
+    # The later commits are planned, not written: they come during the run.
+    assert [c.number for c in built.later] == [1, 2, 3, 4]
+    assert [c.removes_key for c in built.later] == [True, False, False, False]
+    moments = [c.at_s for c in built.later]
+    assert moments == sorted(moments) and moments[0] > 0
+
+
+def play_developers(built: BuiltRepository, scenario: Scenario, journal_path: Path) -> CodeHost:
+    clock = VirtualClock(built.t0)
+    journal = Journal(journal_path, clock, durable=False)
+    host = CodeHost(built.remote, journal, watch_key=built.credential.access_key_id)
+    host.poll()
+    timeline = Timeline(clock, journal, end=scenario.duration)
+    _schedule_developers(timeline, clock, host, scenario, built, 4, built.t0, built.credential)
+    clock.start()
+    timeline.run()
+    clock.close()
+    return host
+
+
+def test_later_commits_arrive_during_the_run_on_the_run_clock(tmp_path: Path) -> None:
+    scenario = make_scenario(history={"before": 10, "after": 40, "span": "10d"})
+    built = build_repository(scenario, tmp_path / "run", seed=4)
+    in_run = [c for c in built.later if c.at_s <= scenario.duration]
+    assert 1 <= len(in_run) < len(built.later)  # the rest would come after the game day
+
+    # The team pushes a commit of its own before the developers do.
+    (built.repo / "NOTES.md").write_text("incident notes\n")
+    run_git(["add", "NOTES.md"], built.repo)
+    run_git(["commit", "-q", "-m", "Incident notes"], built.repo)
+    journal_path = tmp_path / "run" / "journal.jsonl"
+    host = CodeHost(built.remote)
+    host.poll()
+    run_git(["push", "-q", "origin", "main"], built.repo)
+
+    play_developers(built, scenario, journal_path)
+    pushed = [e for e in read_journal(journal_path) if e["kind"] == "repo.pushed"]
+    assert [e["actor"] for e in pushed] == ["responder"] + ["developer"] * len(in_run)
+    developers = pushed[1:]
+    assert [e["t"] for e in developers] == [c.at_s for c in in_run]
+    assert [e["message"] for e in developers] == [c.message for c in in_run]
+    assert all(e["key_in_history"] for e in developers)
+    # Each commit is dated when it arrived on the run clock, and sits on the team's commit.
+    log = run_git(["log", "--format=%H %P %cI %s", "main"], built.remote).stdout.decode()
+    lines = log.splitlines()[: len(in_run) + 1]
+    for line, commit, event in zip(lines, reversed(in_run), reversed(developers), strict=False):
+        sha, parent, committed, subject = line.split(" ", 3)
+        assert (sha, parent) == (event["new"], event["old"])
+        assert datetime.fromisoformat(committed) == built.t0 + timedelta(seconds=commit.at_s)
+        assert subject == commit.message
+    assert lines[len(in_run)].endswith("Incident notes")
+    # The clone learns of them as a clone does: by pulling.
+    assert "Incident notes" in run_git(["log", "-1", "--format=%s"], built.repo).stdout.decode()
+    run_git(["pull", "-q", "--ff-only"], built.repo)
+    head = (built.repo / built.leak_path).read_text()
+    assert built.credential.access_key_id not in head
+
+
+def test_nothing_arrives_at_a_deleted_repository_and_a_removal_needs_the_key(
+    tmp_path: Path,
+) -> None:
+    scenario = make_scenario(history={"before": 5, "after": 2})
+    built = build_repository(scenario, tmp_path / "run", seed=4)
+    removal, other = built.later[0], built.later[1]
+    # The team already took the key out: the author's removal commit has nothing to do.
+    clean = (
+        (built.repo / built.leak_path)
+        .read_text()
+        .replace(built.credential.access_key_id, "REMOVED")
+    )
+    (built.repo / built.leak_path).write_text(clean)
+    run_git(["commit", "-q", "-am", "Remove the key"], built.repo)
+    run_git(["push", "-q", "origin", "main"], built.repo)
+    host = CodeHost(built.remote, watch_key=built.credential.access_key_id)
+    assert host.arrive(removal, built.t0 + timedelta(minutes=5), "main") is None
+    assert host.arrive(other, built.t0 + timedelta(minutes=50), "main") is not None
+    assert host.arrive(other, built.t0 + timedelta(minutes=50), "main") is None  # only once
+    host.delete()
+    assert host.arrive(built.later[1], built.t0 + timedelta(hours=1), "main") is None
+
+
+def test_later_commits_are_the_same_for_a_seed() -> None:
+    scenario = make_scenario()
+    assert later_commits(scenario, seed=4) == later_commits(scenario, seed=4)
+    assert later_commits(scenario, seed=4) != later_commits(scenario, seed=5)
