@@ -68,7 +68,11 @@ from gameday.journal import Event, Journal, RunClock, iso, time_at
 from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents, is_read_only
 from gameday.world.decoys import Credential
 from gameday.world.quarantine import Denial, explicit_deny
-from gameday.world.routing import Routes, service_of
+from gameday.world.routing import (
+    Routes,
+    outside_partition,
+    service_of,
+)
 from gameday.world.secret_values import access_key_id_in
 from gameday.world.signature import (
     HttpRequest,
@@ -655,6 +659,9 @@ class Gateway:
             check_time(signature, self.clocks())
         except SignatureProblem as problem:
             return self._refused(call, problem)
+        if outside_partition(signature.region) and not self._framework_key(call.access_key_id):
+            # China and GovCloud are AWSs of their own: no key of this account exists there.
+            return self._refused_key(call)
         refused = self._identify(call)
         if refused is not None:
             return refused
@@ -807,7 +814,11 @@ class Gateway:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        outcome = Outcome(int(captured.get("status", 500)), captured.get("headers", []), body)
+        headers: list[tuple[str, str]] = captured.get("headers", [])
+        if call.service == "ec2" and call.action == "DescribeRegions" and body:
+            body = _regions_of_the_partition(body)
+            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        outcome = Outcome(int(captured.get("status", 500)), headers, body)
         for name, value in outcome.headers:
             if name.lower() in ("x-amzn-requestid", "x-amz-request-id"):
                 call.request_id = value
@@ -928,6 +939,22 @@ def _result_of(call: Call, outcome: Outcome, response: Mapping[str, Any] | None)
         with suppress(ValueError):
             result["Name"] = json.loads(text).get("Name")
     return result
+
+
+_REGION_ITEM = re.compile(
+    rb"<item>(?:(?!</item>).)*?<regionName>([^<]+)</regionName>.*?</item>", re.S
+)
+
+
+def _regions_of_the_partition(body: bytes) -> bytes:
+    """moto's `DescribeRegions` answer cut to the account's partition: moto lists every
+    partition's regions, AWS a commercial account's own only (no `cn-*`, no `us-gov-*`)."""
+
+    def kept(item: re.Match[bytes]) -> bytes:
+        region = item.group(1).decode("ascii", "replace")
+        return b"" if outside_partition(region) else item.group(0)
+
+    return _REGION_ITEM.sub(kept, body)
 
 
 def _request_id() -> str:
@@ -1065,6 +1092,8 @@ def request_context(call: Call, principal: Mapping[str, Any], now: datetime) -> 
     }
     if principal.get("type") == "IAMUser":
         context["aws:username"] = str(principal.get("user_name", ""))
+    if call.service == "iam" and call.params.get("PolicyArn"):
+        context["iam:PolicyARN"] = str(call.params["PolicyArn"])
     return context
 
 
@@ -1072,7 +1101,9 @@ def resource_of(call: Call, account_id: str, principal: Mapping[str, Any]) -> st
     """The resource ARN IAM would evaluate the call against, as far as the request names it."""
     params = call.params
     if call.service == "iam":
-        if params.get("PolicyArn"):
+        # Attaching a policy is an act on the principal: IAM authorises it on the user,
+        # role or group (the policy is only the `iam:PolicyARN` condition key).
+        if params.get("PolicyArn") and not _IAM_ATTACHMENT.fullmatch(call.action):
             return str(params["PolicyArn"])
         if params.get("RoleName"):
             return f"arn:aws:iam::{account_id}:role/{params['RoleName']}"
@@ -1436,10 +1467,38 @@ def _invalid_key(call: Call) -> Outcome:
     )
 
 
+# IAM names the principal a policy is attached to or detached from by kind and name.
+_IAM_ATTACHMENT_TARGETS = {
+    "User": ("UserName", "user"),
+    "Role": ("RoleName", "role"),
+    "Group": ("GroupName", "group"),
+}
+_IAM_ATTACHMENT = re.compile(r"(?:Attach|Detach)(User|Role|Group)Policy")
+
+
+def denied_resource(call: Call, denial: Denial) -> str | None:
+    """The resource AWS's AccessDenied message names, or None where it names none.
+
+    IAM's attach and detach name the principal (`user bob`), not the policy; services
+    speaking JSON leave out a resource the action is not scoped to (`*`), where the query
+    protocol services (IAM among them) still write `on resource: *`.
+    """
+    attachment = _IAM_ATTACHMENT.fullmatch(call.action) if call.service == "iam" else None
+    if attachment is not None:
+        parameter, kind = _IAM_ATTACHMENT_TARGETS[attachment.group(1)]
+        if call.params.get(parameter):
+            return f"{kind} {call.params[parameter]}"
+    if denial.resource == "*" and call.protocol in ("json", "rest-json"):
+        return None
+    return denial.resource
+
+
 def _access_denied(call: Call, caller_arn: str, denial: Denial) -> Outcome:
+    resource = denied_resource(call, denial)
+    on_resource = "" if resource is None else f" on resource: {resource}"
     statement = (
-        f"User: {caller_arn} is not authorized to perform: {denial.action} on resource: "
-        f"{denial.resource} with an explicit deny in an identity-based policy"
+        f"User: {caller_arn} is not authorized to perform: {denial.action}{on_resource} "
+        "with an explicit deny in an identity-based policy"
     )
     if call.protocol == "ec2":
         return _error(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from wsgiref.types import WSGIApplication
 
@@ -99,3 +100,27 @@ class Routes:
 def service_of(backend: str) -> str:
     """The prefix IAM gives the actions of a moto backend's service."""
     return SERVICE_OF_BACKEND.get(backend, backend)
+
+
+# ── partitions ─────────────────────────────────────────────────────────────────────────────
+
+ACCOUNT_PARTITION = "aws"  # the exercise's accounts are commercial ones
+
+
+@lru_cache(maxsize=512)
+def partition_of(region: str) -> str | None:
+    """The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov` …), as botocore's
+    endpoint data says; None for a name no partition claims."""
+    from botocore.exceptions import UnknownRegionError
+    from botocore.session import get_session
+
+    try:
+        return str(get_session().get_partition_for_region(region))
+    except UnknownRegionError:
+        return None
+
+
+def outside_partition(region: str) -> bool:
+    """A region of another partition: a separate AWS where the account's keys do not exist."""
+    partition = partition_of(region)
+    return partition is not None and partition != ACCOUNT_PARTITION

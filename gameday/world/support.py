@@ -6,6 +6,9 @@ case as AWS does (`open_case`) and can write on it as AWS (`add_communication`);
 use the real API through the gateway: `DescribeCases`, `AddCommunicationToCase`,
 `DescribeCommunications`, `ResolveCase`, `CreateCase`, `DescribeSeverityLevels`,
 `DescribeServices`. Like AWS, the API answers only accounts on Business support or higher.
+Severities are the API's codes (`urgent`, `high` …) named as the API names them (`Urgent`);
+the Support Center console's labels ("Production system down") are only for what shows the
+console (`CONSOLE_SEVERITY_LABELS`). Business-critical (`critical`) is Enterprise's alone.
 
 Case IDs look like AWS's (`case-<account>-<year>-<16 hex>`) with a ten-digit display ID; they
 are drawn from a seeded generator so a run is reproducible.
@@ -25,12 +28,26 @@ from typing import Any
 from gameday.journal import iso
 
 AWS_SUBMITTER = "Amazon Web Services"
+# The severity codes and the names the API gives them (`DescribeSeverityLevels`)…
 SEVERITIES = {
+    "low": "Low",
+    "normal": "Normal",
+    "high": "High",
+    "urgent": "Urgent",
+    "critical": "Critical",
+}
+# …and the labels the Support Center console shows for the same codes, never the API's.
+CONSOLE_SEVERITY_LABELS = {
     "low": "General guidance",
     "normal": "System impaired",
     "high": "Production system impaired",
     "urgent": "Production system down",
     "critical": "Business-critical system down",
+}
+# Business-critical system down is offered on Enterprise support only.
+PLAN_SEVERITIES = {
+    "business": ("low", "normal", "high", "urgent"),
+    "enterprise": ("low", "normal", "high", "urgent", "critical"),
 }
 SERVICES = {
     "customer-account": ("Account and billing", {"security": "Security"}),
@@ -246,7 +263,7 @@ class SupportCenter:
         if not subject or not body:
             raise SupportError("ValidationException", "subject and communicationBody are required.")
         severity = str(params.get("severityCode") or "low")
-        if severity not in SEVERITIES:
+        if severity not in PLAN_SEVERITIES.get(self.plan, ()):
             raise SupportError("ValidationException", f"Invalid severity code: {severity}")
         case = self._new_case(
             subject,
@@ -337,7 +354,10 @@ class SupportCenter:
 
     def _describe_severity_levels(self, params: Mapping[str, Any], caller: str) -> dict[str, Any]:
         return {
-            "severityLevels": [{"code": code, "name": name} for code, name in SEVERITIES.items()]
+            "severityLevels": [
+                {"code": code, "name": SEVERITIES[code]}
+                for code in PLAN_SEVERITIES.get(self.plan, ())
+            ]
         }
 
     def _describe_services(self, params: Mapping[str, Any], caller: str) -> dict[str, Any]:

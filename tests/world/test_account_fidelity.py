@@ -1,0 +1,216 @@
+"""The mock account as a responder lives it, pinned to what AWS really answers.
+
+Each test stands for one detail a responder who went through a real leak would notice:
+AWS's own quarantine in CloudTrail, read-only events and their filter, the consistency
+window after the quarantine, partitions, AccessDenied wording, Support severities. Shapes
+are compared with botocore's service models.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from gameday.journal import FixedClock
+from gameday.world.account import MockAccount
+from gameday.world.estate import SeededEstate
+from gameday.world.quarantine import QUARANTINE_POLICY_ARNS
+
+from .test_gateway import LEAKED_USER, attacker, error_of, quarantine, responder
+
+
+def _model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+# ── AccessDenied names the resource AWS names ──────────────────────────────────────────────
+
+
+def test_a_denied_attach_or_detach_names_the_user_not_the_policy(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    # IAM's message for an attachment names the principal by kind and name
+    # ("… iam:AttachRolePolicy on resource: role cluster-RoleHeadNode-…"), not the policy.
+    quarantine(mock_account, "V3")
+    caller = f"arn:aws:iam::{mock_account.account_id}:user/{LEAKED_USER}"
+    iam = attacker(mock_account, estate, "iam")
+    for action, operation in [
+        ("AttachUserPolicy", iam.attach_user_policy),
+        ("DetachUserPolicy", iam.detach_user_policy),
+    ]:
+        with pytest.raises(ClientError) as denied:
+            operation(UserName="j.alvarez", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        assert error_of(denied) == (
+            "AccessDenied",
+            f"User: {caller} is not authorized to perform: iam:{action} on resource: "
+            "user j.alvarez with an explicit deny in an identity-based policy",
+            403,
+        )
+
+
+def test_a_json_service_leaves_out_a_resource_the_action_is_not_scoped_to(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    quarantine(mock_account, "V3")
+    caller = f"arn:aws:iam::{mock_account.account_id}:user/{LEAKED_USER}"
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "cloudtrail").lookup_events()
+    assert error_of(denied) == (
+        "AccessDeniedException",
+        f"User: {caller} is not authorized to perform: cloudtrail:LookupEvents with an "
+        "explicit deny in an identity-based policy",
+        400,
+    )
+    # The query protocol keeps the star: IAM writes "on resource: *" for unscoped actions.
+    with pytest.raises(ClientError) as denied:
+        attacker(mock_account, estate, "sts").get_session_token()
+    assert error_of(denied)[1].endswith(
+        "sts:GetSessionToken on resource: * with an explicit deny in an identity-based policy"
+    )
+
+
+# ── partitions ─────────────────────────────────────────────────────────────────────────────
+
+
+def test_describe_regions_lists_the_commercial_partition_only(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    listed = {r["RegionName"] for r in responder(mock_account, "ec2").describe_regions()["Regions"]}
+    commercial = set(boto3.session.Session().get_available_regions("ec2", partition_name="aws"))
+    assert {"us-east-1", "eu-west-1", "ap-southeast-3", "me-central-1"} <= listed <= commercial
+    assert not {r for r in listed if r.startswith(("cn-", "us-gov-", "us-iso"))}
+    everything = responder(mock_account, "ec2").describe_regions(AllRegions=True)["Regions"]
+    assert {r["RegionName"] for r in everything} <= commercial
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1"])
+def test_a_region_of_another_partition_does_not_know_the_accounts_keys(
+    mock_account: MockAccount, estate: SeededEstate, region: str
+) -> None:
+    # Out of the box botocore sends these to another AWS (amazonaws.com.cn, GovCloud's own
+    # endpoints) whose IAM has never seen a commercial key: it refuses the key as unknown,
+    # each protocol in its own words.
+    plain = boto3.session.Session(
+        aws_access_key_id="AKIA" + "Q" * 16, aws_secret_access_key="x" * 40
+    ).client("ec2", region_name=region)
+    partition = botocore.session.get_session().get_partition_for_region(region)
+    assert partition in ("aws-cn", "aws-us-gov")
+    assert plain.meta.endpoint_url.endswith(".amazonaws.com.cn" if partition == "aws-cn" else "")
+    assert plain.meta.partition == partition
+
+    for service, code, status in [
+        ("ec2", "AuthFailure", 401),
+        ("sts", "InvalidClientTokenId", 403),
+        ("iam", "InvalidClientTokenId", 403),
+        ("secretsmanager", "UnrecognizedClientException", 400),
+    ]:
+        model = _model(service)
+        with pytest.raises(ClientError) as refused:
+            client = responder(mock_account, service, region)
+            {
+                "ec2": lambda c: c.describe_instances(),
+                "sts": lambda c: c.get_caller_identity(),
+                "iam": lambda c: c.list_users(),
+                "secretsmanager": lambda c: c.list_secrets(),
+            }[service](client)
+        assert error_of(refused)[::2] == (code, status), (service, model.protocol)
+    # The same key works in its own partition.
+    assert responder(mock_account, "ec2", "eu-west-1").describe_instances()["Reservations"]
+
+
+# ── Support severities ─────────────────────────────────────────────────────────────────────
+
+
+def test_support_speaks_severity_codes_and_the_apis_names_not_the_consoles(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    model = _model("support")
+    code_shape = model.operation_model("DescribeSeverityLevels").output_shape
+    assert "severityLevels" in code_shape.members
+    support = responder(mock_account, "support")
+    case_id = mock_account.support.open_case("Your AWS account is compromised", "Body.", "urgent")
+
+    (case,) = support.describe_cases(caseIdList=[case_id])["cases"]
+    assert case["severityCode"] == "urgent"
+    levels = support.describe_severity_levels()["severityLevels"]
+    assert levels == [
+        {"code": "low", "name": "Low"},
+        {"code": "normal", "name": "Normal"},
+        {"code": "high", "name": "High"},
+        {"code": "urgent", "name": "Urgent"},
+        {"code": "critical", "name": "Critical"},
+    ]
+    labels = {"General guidance", "Production system down", "Business-critical system down"}
+    assert not labels & {level["name"] for level in levels}
+    created = support.create_case(
+        subject="Second look", communicationBody="Please check.", severityCode="high"
+    )["caseId"]
+    assert support.describe_cases(caseIdList=[created])["cases"][0]["severityCode"] == "high"
+    with pytest.raises(ClientError):
+        support.create_case(
+            subject="x", communicationBody="y", severityCode="Production system down"
+        )
+
+
+def test_business_support_offers_no_business_critical_severity(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    mock_account.support.plan = "business"
+    support = responder(mock_account, "support")
+    codes = [level["code"] for level in support.describe_severity_levels()["severityLevels"]]
+    assert codes == ["low", "normal", "high", "urgent"]
+    with pytest.raises(ClientError):
+        support.create_case(subject="x", communicationBody="y", severityCode="critical")
+
+
+# ── CloudTrail ─────────────────────────────────────────────────────────────────────────────
+
+
+def test_cloudtrail_shows_awss_quarantine_as_an_aws_service_call_and_reads_filter_by_readonly(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    run_clock.t = 30.0
+    for service, operation in [("sts", "get_caller_identity"), ("iam", "list_users")]:
+        getattr(attacker(mock_account, estate, service, "us-east-1"), operation)()
+    attacker(mock_account, estate, "ec2", "us-east-1").describe_instances()
+    run_clock.t = 67.0
+    quarantine(mock_account, "V3")
+    trail = responder(mock_account, "cloudtrail", "us-east-1")
+
+    attached = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "AttachUserPolicy"}]
+    )["Events"]
+    (event,) = attached
+    assert "Username" not in event and "AccessKeyId" not in event
+    record = json.loads(event["CloudTrailEvent"])
+    assert record["userIdentity"] == {
+        "type": "AWSService",
+        "invokedBy": "AWS Internal",
+        "accountId": mock_account.account_id,
+    }
+    assert (record["sourceIPAddress"], record["userAgent"]) == ("AWS Internal", "AWS Internal")
+    assert record["requestParameters"] == {
+        "userName": LEAKED_USER,
+        "policyArn": QUARANTINE_POLICY_ARNS["V3"],
+    }
+    assert record["readOnly"] is False and record["eventSource"] == "iam.amazonaws.com"
+
+    def names(value: str) -> list[str]:
+        return [
+            e["EventName"]
+            for e in trail.lookup_events(
+                LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": value}]
+            )["Events"]
+        ]
+
+    # The responders' own lookups are read-only management events too.
+    assert names("true") == ["LookupEvents", "DescribeInstances", "ListUsers", "GetCallerIdentity"]
+    assert names("false") == ["AttachUserPolicy"]
+    lookup = _model("cloudtrail").operation_model("LookupEvents")
+    event_members = set(lookup.output_shape.members["Events"].member.members)
+    assert set(event) <= event_members
