@@ -13,13 +13,16 @@ For every request it
   JSON's `InvalidSignatureException`), a request dated more than 15 minutes from the run
   clock (`SignatureDoesNotMatch` "Signature expired", EC2's `RequestExpired`, S3's
   `RequestTimeTooSkewed`), an expired presigned URL (S3's `AccessDenied` "Request has
-  expired"), a credential scoped to another service than the one moto would serve it as;
+  expired"), a credential scoped to another service than the one moto would serve it as, a
+  request signed for a region of another partition (China, GovCloud: AWSs of their own whose
+  IAM never heard of the account's keys, so the key is unknown there);
 - refuses what no SDK sends and a web page can: any request with an `Origin` header (a
   browser's), and requests that mix protocols (a form body with a presigned query, an
   `X-Amz-Target` with an `Action`);
 - refuses an action matched by an explicit Deny in a policy attached to the caller
   (the quarantine policies, a deny-all) with AWS's `AccessDenied` and message;
 - answers what moto lacks itself: CloudTrail `LookupEvents` (from the journal) and Support;
+  cuts moto's `DescribeRegions` to the account's partition;
 - journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code
   — a refused call too, as refused;
 - keeps, for each successful call that changes state, the request as sent and the response in
