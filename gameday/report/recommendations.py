@@ -96,6 +96,10 @@ def _step_outcome(step: StepRow) -> str:
         )
     if step.status == "pending":
         return f"{title} was still open when the run ended"
+    reason = step.result.reason
+    if " — but before step " in reason or " — but step " in reason:
+        # done, but out of the order the scenario asks for: say that, not "too late"
+        return f"{title} did not count: {reason.split(' — but ', 1)[1]}"
     return f"{title} was not done by its deadline ({span(step.result.deadline_s)} after detection)"
 
 

@@ -9,11 +9,13 @@ game day:
   leaked key worked at the push (a key already dead at the push is a false alarm's story);
 - a step met before anyone acts: its check holds at detection, or at the end, when nobody
   did anything (a `keep` step is meant to; a manual step waits for the facilitator);
-- a step no responder reaches: not even the reference runbook meets it (manual steps aside);
+- a step no play meets: not even the reference runbook (manual steps aside; a step held back
+  only by its `after` order is reported at `after`);
 - a `before_step` that can never hold: the step it names is met before anyone acts;
 - an inject that reaches nobody: it never fires in either play, or fires and is dropped
   (a webhook with nowhere to post, an email that cannot be sent);
-- a reference run that misses its pass mark.
+- a reference run that misses its pass mark, even with every manual step marked (no runbook
+  marks those: the facilitator does).
 
 Each finding is a warning located at the scenario's field that causes it, through the same
 `ScenarioCheck` shape `validate_scenario(…, warnings=…)` takes. The plays run in-process on
@@ -227,12 +229,29 @@ def _steps_nobody_reaches(
             continue
         if result.status in ("success", "partial"):
             continue
+        reason = f": {result.reason}" if result.reason else ""
+        if step.after and any(marker in result.reason for marker in _HELD_BY_ORDER):
+            # the check held, but the order the step asks for did not: say so at 'after'
+            yield (
+                ("steps", index, "after"),
+                f"step '{step.id}' is not met even by {plays.runbook}{reason} — its 'after' "
+                "counts it only once the steps it names are done, and by then there was "
+                "nothing left to do; drop 'after', or ask for something that can still "
+                "happen once they are done",
+            )
+            continue
         yield (
             ("steps", index, "check"),
-            f"step '{step.id}' is not met even by {plays.runbook}"
-            f"{': ' + result.reason if result.reason else ''} — no responder may reach it; "
-            "check what it asks against what the attacker and the timeline leave to do",
+            f"step '{step.id}' is not met even by {plays.runbook}{reason} — so no play "
+            "shows a team can meet it: check what it asks against what the attacker and the "
+            "timeline leave to do; if it asks for more than the reference runbook does (see "
+            "docs/runbooks.md), make it a manual step the facilitator marks, or drop it",
         )
+
+
+# How scoring words a check that held while the step's `after` order did not
+# (gameday.scoring.score): the step would be met but for the order.
+_HELD_BY_ORDER = (" — but before step ", " — but step ")
 
 
 def _injects_that_reach_nobody(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
@@ -259,13 +278,27 @@ def _reference_fails(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, st
     score = plays.reference.score
     if score.passed:
         return
-    missed = [r.id for r in score.steps if r.status not in ("success", "partial")]
-    critical = [r.id for r in score.steps if r.critical and r.status not in ("success", "partial")]
+    manual = {s.id for s in scenario.steps if isinstance(s.check, Manual)}
+    missed = [r for r in score.steps if r.status not in ("success", "partial")]
+    # No runbook can mark a manual step: the facilitator does. Judge the reference run as
+    # if the facilitator had marked every one of them.
+    total = sum(s.points for s in scenario.steps)
+    unmarked = [r for r in missed if r.id in manual]
+    marked_share = sum(r.points for r in unmarked) / total * 100.0 if total else 0.0
+    with_marks = min(100.0, score.score + marked_share)
+    critical = [r.id for r in missed if r.critical and r.id not in manual]
+    if unmarked and not critical and with_marks >= score.pass_mark:
+        return
     why = f"{score.score:.1f}/100 against a pass mark of {score.pass_mark}"
+    if unmarked:
+        names = ", ".join(r.id for r in unmarked)
+        why += f"; {with_marks:.1f} even with the manual step(s) {names} marked"
     if critical:
         why += f", critical step(s) missed: {', '.join(critical)}"
-    elif missed:
-        why += f"; missed: {', '.join(missed)}"
+    else:
+        automatic = [r.id for r in missed if r.id not in manual]
+        if automatic:
+            why += f"; missed: {', '.join(automatic)}"
     yield (
         ("pass_mark",) if "pass_mark" in scenario.model_fields_set else ("steps",),
         f"{plays.runbook} fails this scenario ({why}) — a game day no prepared team can pass; "

@@ -32,10 +32,7 @@ def parse_duration(value: object) -> float:
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if re.fullmatch(r"[-+]?\d+(:\d+)+(\.\d*)?", text):
-            raise ValueError(
-                f"'{value}' is not a duration — write the units out: 1m30s for a minute and a "
-                "half, 1h30m for an hour and a half"
-            )
+            raise ValueError(f"'{value}' is not a duration — write the units out: {_spelt(text)}")
         if not re.fullmatch(DURATION_PATTERN, text):
             raise ValueError(f"'{value}' is not a duration — write it like 90s, 15m, 1h30m or 400d")
         seconds = math.fsum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
@@ -45,6 +42,36 @@ def parse_duration(value: object) -> float:
         shown = f"'{value[:40]}'" if isinstance(value, str) else str(value)
         raise ValueError(f"{shown} is longer than any duration gameday uses — shorten it")
     return seconds
+
+
+def _spelt(clock: str) -> str:
+    """How to write a clock-style time (`1:20`, `1:30:00`) as a duration."""
+    parts = clock.split(":")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        first, second = (int(p) for p in parts)
+        if second < 60:
+            return (
+                f"{format_duration(first * 60 + second)} for "
+                f"{_said(first, 'minute', second, 'second')}, "
+                f"{format_duration(first * 3600 + second * 60)} for "
+                f"{_said(first, 'hour', second, 'minute')}"
+            )
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        hours, minutes, seconds = (int(p) for p in parts)
+        if minutes < 60 and seconds < 60:
+            spelt = format_duration(hours * 3600 + minutes * 60 + seconds)
+            return f"{spelt} for {_said(hours, 'hour', minutes, 'minute', seconds, 'second')}"
+    return "1m30s for a minute and a half, 1h30m for an hour and a half"
+
+
+def _said(*counts: int | str) -> str:
+    """`1, 'hour', 30, 'minute'` → `1 hour 30 minutes` (zero parts left out)."""
+    words = [
+        f"{count} {unit}{'' if count == 1 else 's'}"
+        for count, unit in zip(counts[::2], counts[1::2], strict=True)
+        if count
+    ]
+    return " ".join(words) or "no time at all"
 
 
 def format_duration(seconds: float) -> str:

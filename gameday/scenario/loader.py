@@ -177,12 +177,7 @@ def _compose(text: str, path: str) -> tuple[Any, Marks, list[Problem], dict[Loc,
     except _LimitReached as limit:
         return None, marks, [Problem(path, limit.line, limit.column, limit.message)], flagged
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = error.problem or "invalid YAML"
-        message = f"invalid YAML: {what} — check indentation and quoting here"
-        if "'\\t'" in what:
-            message = "invalid YAML: a tab character in the indentation — indent with spaces only"
+        line, column, message = _yaml_error_in_words(error)
         problems.append(Problem(path, line, column, message))
         return None, marks, problems, flagged
     finally:
@@ -772,3 +767,56 @@ def validate_scenario_text(
         for loc, message in check(scenario)
     ]
     return Validated(scenario, tuple(_reported(found)))
+
+
+def _yaml_error_in_words(error: yaml.MarkedYAMLError) -> tuple[int, int, str]:
+    """Where a YAML syntax error is, and what to do about it, in words an author knows.
+
+    PyYAML speaks of its parser's states (`expected <block end>, but found '<block mapping
+    start>'`); the common mistakes behind them are few: a line indented out of step, a
+    `: ` inside unquoted text, a bracket or quote never closed.
+    """
+    problem, context = error.problem or "", error.context or ""
+    mark = error.problem_mark or error.context_mark
+    message = f"invalid YAML: {problem or 'a syntax error'} — check indentation and quoting here"
+    if "'\\t'" in problem:
+        message = "invalid YAML: a tab character in the indentation — indent with spaces only"
+    elif problem == "mapping values are not allowed here":
+        message = (
+            "invalid YAML: a ':' where no key can start — indent this line like the keys "
+            "beside it, or put text that holds ': ' in quotes"
+        )
+    elif problem.startswith("expected <block end>"):
+        message = (
+            "invalid YAML: this line is out of step with the ones above it — indent it like "
+            "the keys (or the '- ' items) it belongs with"
+        )
+    elif context in ("while parsing a flow mapping", "while parsing a flow sequence"):
+        opening, closing = ("{", "}") if "mapping" in context else ("[", "]")
+        mark = error.context_mark or mark
+        message = (
+            f"invalid YAML: the '{opening}' here is never closed, or its items lack ', ' "
+            f"between them — close it with '{closing}'"
+        )
+    elif context == "while scanning a quoted scalar":
+        mark = error.context_mark or mark
+        message = "invalid YAML: the quote that opens here is never closed — close it"
+    elif problem.startswith("found undefined alias"):
+        name = problem.rsplit(" ", 1)[-1].strip("'")
+        message = (
+            f"invalid YAML: '*{name}' refers to no anchor '&{name}' above it — define the "
+            "anchor first, or put the text in quotes"
+        )
+    elif "that cannot start any token" in problem:
+        character = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
+        message = (
+            f"invalid YAML: '{character}' cannot start a plain value — put the value in quotes"
+        )
+    elif problem == "could not find expected ':'":
+        mark = error.context_mark or mark
+        message = (
+            "invalid YAML: a key without ':' — add ': ' after the key, or indent the line as "
+            "part of the value above it"
+        )
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return line, column, message

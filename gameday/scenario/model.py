@@ -9,7 +9,7 @@ Cross-references between sections are checked by `gameday.scenario.references`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -357,6 +357,18 @@ class ConsoleInject(InjectBase):
     type: Literal["console"]
     text: str
 
+
+INJECT_CLASSES = (
+    QuarantineInject,
+    SupportCaseInject,
+    EmailInject,
+    PhoneCallInject,
+    HealthEventInject,
+    WebhookInject,
+    ConsoleInject,
+)
+# the `type` of each kind of inject, as a scenario spells it
+INJECT_TYPES = frozenset(get_args(cls.model_fields["type"].annotation)[0] for cls in INJECT_CLASSES)
 
 Inject = Annotated[
     QuarantineInject

@@ -15,8 +15,8 @@ from gameday.errors import did_you_mean
 from gameday.scenario.durations import format_duration
 from gameday.scenario.fields import repository_path_problem
 from gameday.scenario.limits import as_dict, as_list, seconds_or_none
-from gameday.scenario.model import DEFAULT_RESPONDERS_USER
-from gameday.scenario.timing import earliest_notice
+from gameday.scenario.model import DEFAULT_RESPONDERS_USER, INJECT_TYPES
+from gameday.scenario.timing import PLANS_WITH_SUPPORT_API, can_fire, earliest_notice
 
 Loc = tuple[str | int, ...]
 Found = tuple[Loc, str]
@@ -187,7 +187,11 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
 
     key_refs = set(key_owner) | {"leaked"}
     duration = seconds_or_none(data.get("duration"))
+    # when an inject's type is unknown (a typo, reported on its own), nobody can tell when
+    # the first notice comes: comparing deadlines with it would blame the wrong lines
+    types_known = all(as_dict(i).get("type") in INJECT_TYPES for i in as_list(data.get("timeline")))
     notice = earliest_notice(data)
+    plan = account.get("support_plan")
 
     # the timeline
     timeline = as_list(data.get("timeline"))
@@ -217,6 +221,17 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             yield (
                 (*loc, "at"),
                 "this inject comes after the exercise ends — lower 'at' or raise 'duration'",
+            )
+        if (
+            inject.get("type") == "phone-call"
+            and isinstance(plan, str)
+            and plan != "enterprise"
+            and can_fire(inject, plan)
+        ):
+            yield (
+                (*loc, "type"),
+                f"AWS phones only Enterprise Support customers and this account's support plan "
+                f"is '{plan}' — remove the call, or set account.support_plan: enterprise",
             )
     yield from _after_cycles(timeline)
 
@@ -348,8 +363,10 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             )
             if target is not None and deadline is not None and deadline < target:
                 yield (*loc, "deadline"), "the deadline comes before the target — make it later"
-            if section == "steps" and deadline is not None and duration is not None:
+            if section == "steps" and deadline is not None and duration is not None and types_known:
                 yield from _deadline_within_run((*loc, "deadline"), deadline, duration, notice)
+            if section == "steps":
+                yield from _case_step_plan(as_dict(item.get("check")), (*loc, "check"), data)
     yield from _step_order_cycles(steps)
     # only when every step has valid points: a missing or mistyped one is reported by the model
     given = [s.get("points") for s in map(as_dict, steps)]
@@ -380,6 +397,47 @@ def _deadline_within_run(
         f"the deadline is after the exercise ends: {when} — {lower}raise 'duration' to "
         f"{format_duration(detected + deadline)}",
     )
+
+
+def _case_step_plan(check: dict[str, Any], loc: Loc, data: dict[str, Any]) -> Iterator[Found]:
+    """A step on the support case needs a case, and a plan on which the team can answer it."""
+    kind, action = check.get("type"), check.get("action")
+    plan = as_dict(data.get("account")).get("support_plan")
+    if (
+        kind == "api-called"
+        and isinstance(action, str)
+        and action.startswith("support:")
+        and isinstance(plan, str)
+        and plan not in PLANS_WITH_SUPPORT_API
+    ):
+        yield (
+            (*loc, "action"),
+            f"on a '{plan}' support plan the Support API refuses every call "
+            f"(SubscriptionRequiredException), so no team can call {action} — set "
+            "account.support_plan to business or enterprise, or drop the step",
+        )
+        return
+    if kind not in ("case-replied", "case-resolved"):
+        return
+    verb = "reply to" if kind == "case-replied" else "resolve"
+    if isinstance(plan, str) and plan not in PLANS_WITH_SUPPORT_API:
+        yield (
+            (*loc, "type"),
+            f"on a '{plan}' support plan the Support API refuses every call "
+            "(SubscriptionRequiredException), so no team can "
+            f"{verb} the case — set account.support_plan to business or enterprise, or "
+            "drop the step",
+        )
+        return
+    opens = [
+        i for i in map(as_dict, as_list(data.get("timeline"))) if i.get("type") == "support-case"
+    ]
+    if not opens:
+        yield (
+            (*loc, "type"),
+            f"no inject opens a support case, so there is no case to {verb} — add one to the "
+            "timeline, like {id: case, type: support-case, at: 2m}, or drop the step",
+        )
 
 
 def _default_responders(data: dict[str, Any]) -> str | None:

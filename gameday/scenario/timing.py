@@ -21,6 +21,10 @@ from gameday.scenario.limits import as_dict, as_list, seconds_or_none
 # webhook notifies only when it has somewhere to post.
 NOTICE_TYPES = ("email", "health-event", "webhook", "phone-call", "support-case")
 
+# The plans on which the Support API answers; on the others it refuses every call with
+# SubscriptionRequiredException (the mock's Support API, gameday.world.support, agrees).
+PLANS_WITH_SUPPORT_API = frozenset({"business", "enterprise"})
+
 # Conditions the scenario alone decides: an inject that needs another plan never fires.
 _PLAN_CONDITIONS = {
     "enterprise-support": frozenset({"enterprise"}),
@@ -47,7 +51,7 @@ def inject_times(data: Mapping[str, Any]) -> dict[str, float]:
             return None
         inject = injects[inject_id]
         t: float | None = None
-        if _can_fire(inject, plan):
+        if can_fire(inject, plan):
             at = seconds_or_none(inject.get("at"))
             after = as_dict(inject.get("after"))
             if at is not None and not after:
@@ -67,7 +71,8 @@ def inject_times(data: Mapping[str, Any]) -> dict[str, float]:
     return times
 
 
-def _can_fire(inject: dict[str, Any], plan: Any) -> bool:
+def can_fire(inject: Mapping[str, Any], plan: Any) -> bool:
+    """The support plan does not rule the inject out (conditions the run decides aside)."""
     for name in as_list(inject.get("when")):
         if name in _PLAN_CONDITIONS and plan not in _PLAN_CONDITIONS[name]:
             return False

@@ -145,3 +145,18 @@ def test_a_duration_is_finite_and_bounded(value: object) -> None:
 @given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
 def test_format_duration_rounds_to_the_nearest_second(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == round(seconds)
+
+
+@pytest.mark.parametrize(
+    "typed, hint",
+    [
+        ("1:20", "1m20s for 1 minute 20 seconds, 1h20m for 1 hour 20 minutes"),
+        ("0:45", "45s for 45 seconds, 45m for 45 minutes"),
+        ("2:00:30", "2h30s for 2 hours 30 seconds"),
+        ("1:75", "1m30s for a minute and a half, 1h30m for an hour and a half"),
+    ],
+)
+def test_a_clock_time_gets_its_own_spelling_as_a_hint(typed: str, hint: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(typed)
+    assert str(caught.value) == f"'{typed}' is not a duration — write the units out: {hint}"

@@ -184,8 +184,7 @@ def test_base_60_numbers_are_text_not_numbers() -> None:
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(changed("duration: 1h", "duration: 1:30:00"))
     assert [p.message for p in caught.value.problems] == [
-        "'1:30:00' is not a duration — write the units out: 1m30s for a minute and a half, "
-        "1h30m for an hour and a half"
+        "'1:30:00' is not a duration — write the units out: 1h30m for 1 hour 30 minutes"
     ]
 
 
@@ -268,8 +267,52 @@ def test_the_error_text_is_one_problem_a_line() -> None:
 def test_a_yaml_syntax_error_stops_before_validation() -> None:
     text = changed("title: A deploy", "title: [A deploy") + "atacker: {}\n"
     [problem] = problems_of(text)
-    assert problem.message.startswith("invalid YAML: ")
-    assert problem.message.endswith(" — check indentation and quoting here")
+    assert (problem.line, problem.column) == (line_of(text, "title: [A deploy"), 8)
+    assert problem.message == (
+        "invalid YAML: the '[' here is never closed, or its items lack ', ' between them — "
+        "close it with ']'"
+    )
+
+
+@pytest.mark.parametrize(
+    "mistake, typed, at, message",
+    [
+        (
+            "a line indented one space too far",
+            "   alias: northwind-dev",
+            (0, 4),
+            "this line is out of step with the ones above it — indent it like the keys (or "
+            "the '- ' items) it belongs with",
+        ),
+        (
+            "an unclosed quote",
+            '  alias: "northwind-dev',
+            (0, 10),
+            "the quote that opens here is never closed — close it",
+        ),
+        (
+            "an alias to no anchor",
+            "  alias: *northwind",
+            (0, 10),
+            "'*northwind' refers to no anchor '&northwind' above it — define the anchor first, "
+            "or put the text in quotes",
+        ),
+        (
+            "a value starting with a reserved character",
+            "  alias: @northwind",
+            (0, 10),
+            "'@' cannot start a plain value — put the value in quotes",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_are_told_in_words(
+    mistake: str, typed: str, at: tuple[int, int], message: str
+) -> None:
+    text = changed("  alias: northwind-dev", typed)
+    [problem] = problems_of(text)
+    line = line_of(text, typed.strip())
+    assert (problem.line, problem.column) == (line + at[0], at[1]), mistake
+    assert problem.message == f"invalid YAML: {message}", mistake
 
 
 def test_duplicate_keys_in_nested_mappings_are_reported() -> None:

@@ -362,7 +362,14 @@ def test_a_cycle_of_after_is_reported_on_every_inject_in_it() -> None:
 def test_a_chain_of_after_without_a_cycle_is_fine() -> None:
     data = small()
     data["timeline"].append({"id": "mail", "type": "email", "after": {"inject": "support-case"}})
-    data["timeline"].append({"id": "call", "type": "phone-call", "after": {"inject": "mail"}})
+    data["timeline"].append(
+        {
+            "id": "call",
+            "type": "phone-call",
+            "after": {"inject": "mail"},
+            "when": ["enterprise-support"],
+        }
+    )
     assert found(data) == []
 
 
@@ -684,3 +691,103 @@ def test_wrong_shapes_in_a_real_scenario_never_crash_the_checks(
         data[section] = value
     for _loc, message in check_references(data):
         assert " — " in message
+
+
+def test_a_call_on_a_plan_aws_does_not_phone_is_refused() -> None:
+    data = small()
+    data["account"]["support_plan"] = "basic"
+    data["timeline"].append({"id": "call", "type": "phone-call", "at": "3m"})
+    assert only(data) == (
+        ("timeline", len(data["timeline"]) - 1, "type"),
+        "AWS phones only Enterprise Support customers and this account's support plan is "
+        "'basic' — remove the call, or set account.support_plan: enterprise",
+    )
+    # said to happen only on Enterprise: a scenario played on several plans keeps it
+    data["timeline"][-1]["when"] = ["enterprise-support"]
+    assert found(data) == []
+    data["timeline"][-1].pop("when")
+    data["account"]["support_plan"] = "enterprise"
+    assert found(data) == []
+
+
+@pytest.mark.parametrize("kind, verb", [("case-replied", "reply to"), ("case-resolved", "resolve")])
+def test_a_case_step_on_a_plan_without_the_support_api_is_refused(kind: str, verb: str) -> None:
+    data = small()
+    data["account"]["support_plan"] = "developer"
+    data["steps"].append(
+        {
+            "id": "answer",
+            "title": "Answer AWS",
+            "phase": "communicate",
+            "check": {"type": kind},
+            "points": 5,
+        }
+    )
+    assert only(data) == (
+        ("steps", len(data["steps"]) - 1, "check", "type"),
+        "on a 'developer' support plan the Support API refuses every call "
+        f"(SubscriptionRequiredException), so no team can {verb} the case — set "
+        "account.support_plan to business or enterprise, or drop the step",
+    )
+    data["account"]["support_plan"] = "business"
+    assert found(data) == []
+
+
+def test_a_case_step_without_a_case_is_refused() -> None:
+    data = small()
+    data["account"]["support_plan"] = "business"
+    data["timeline"] = [i for i in data["timeline"] if i["type"] != "support-case"]
+    data["timeline"].append({"id": "mail", "type": "email", "at": "2m"})
+    data["steps"].append(
+        {
+            "id": "answer",
+            "title": "Answer AWS",
+            "phase": "communicate",
+            "check": {"type": "case-replied"},
+            "points": 5,
+        }
+    )
+    assert only(data) == (
+        ("steps", len(data["steps"]) - 1, "check", "type"),
+        "no inject opens a support case, so there is no case to reply to — add one to the "
+        "timeline, like {id: case, type: support-case, at: 2m}, or drop the step",
+    )
+
+
+def test_a_misspelt_inject_type_does_not_move_the_deadlines() -> None:
+    """An unknown inject type is one mistake: the deadlines are not measured against a
+    first notice that only looks late because the real notice was misspelt."""
+    data = small()
+    data["duration"] = "2h"
+    data["timeline"] = [
+        {"id": "mail", "type": "emial", "at": "2m"},
+        {"id": "late", "type": "email", "at": "100m"},
+    ]
+    data["steps"][0]["deadline"] = "40m"
+    assert found(data) == []
+    data["timeline"][0]["type"] = "email"
+    assert found(data) == []
+    data["timeline"].pop(0)
+    assert [loc for loc, _ in found(data)] == [("steps", 0, "deadline")]
+
+
+def test_validate_and_the_mock_agree_on_the_plans_with_the_support_api() -> None:
+    from gameday.scenario.timing import PLANS_WITH_SUPPORT_API
+    from gameday.world.support import PLANS_WITH_API
+
+    assert PLANS_WITH_SUPPORT_API == PLANS_WITH_API
+
+
+def test_a_support_call_step_on_a_plan_without_the_support_api_is_refused() -> None:
+    data = small()
+    data["account"]["support_plan"] = "basic"
+    check = {"type": "api-called", "action": "support:DescribeCases"}
+    data["steps"].append(
+        {"id": "read", "title": "Read the case", "phase": "triage", "check": check, "points": 5}
+    )
+    assert only(data) == (
+        ("steps", len(data["steps"]) - 1, "check", "action"),
+        "on a 'basic' support plan the Support API refuses every call "
+        "(SubscriptionRequiredException), so no team can call support:DescribeCases — set "
+        "account.support_plan to business or enterprise, or drop the step",
+    )
