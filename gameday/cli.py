@@ -511,6 +511,7 @@ def status(run_dir: Path | None, token: str | None) -> None:
     """
     from gameday.errors import RunDirError
     from gameday.exercise.facilitator import check_token
+    from gameday.exercise.team_view import describe_for_team
     from gameday.exercise.view import clock_text, describe
     from gameday.journal import read_journal
 
@@ -541,12 +542,122 @@ def status(run_dir: Path | None, token: str | None) -> None:
                 f"(give it, or set {TOKEN_VARIABLE}, to see the whole address)",
                 markup=False,
             )
-    lines = [(e, describe(e)) for e in events]
+    # while the run plays, its steps and score are the facilitator's: no spoilers without the
+    # token (the team's own events, the notices and the run's state are shown to anyone)
+    facilitator = not state.get("alive") or check_token(run, token or None) == "facilitator"
+    if facilitator:
+        _print_insight(run, now)
+    else:
+        stdout.print(
+            "score, steps and the next inject: give the facilitator token "
+            f"(--token, or {TOKEN_VARIABLE})",
+            markup=False,
+        )
+    lines = [(e, describe(e) if facilitator else describe_for_team(e)) for e in events]
     for event, described in [x for x in lines if x[1] is not None][-10:]:
         assert described is not None
         stdout.print(
             f"  {clock_text(float(event['t']))}  {described[0]:<11} {described[1]}", markup=False
         )
+
+
+def _print_insight(run: RunDir, now: float | None) -> None:
+    """Score so far, steps met and left, time left and the next inject (`gameday status`)."""
+    from gameday.exercise.insight import run_insight
+    from gameday.exercise.view import clock_text
+
+    seen = run_insight(run, now)
+    score = seen.score
+    stdout.print(
+        f"score so far: {score.score:g}/100 (pass mark {score.pass_mark})  ·  "
+        f"steps met {len(seen.met)}/{len(seen.steps)}, left {len(seen.left)}  ·  "
+        f"time left {format_duration(round(seen.time_left))}",
+        markup=False,
+    )
+    if seen.left:
+        stdout.print(f"steps left: {', '.join(step.id for step in seen.left)}", markup=False)
+    coming = seen.next_inject
+    stdout.print(
+        f"next inject: {clock_text(coming.t)}  {coming.type} {coming.id}"
+        if coming is not None
+        else "next inject: none left",
+        markup=False,
+    )
+
+
+def _run_to_inspect(run_dir: Path | None) -> RunDir:
+    """The run named, or the newest live one, or (saying so) the newest run of all."""
+    from gameday.errors import RunDirError
+
+    try:
+        return resolve_run_dir(run_dir, live=run_dir is None)
+    except RunDirError as none_live:
+        if run_dir is not None or "no live run" not in str(none_live):
+            raise
+        stdout.print(str(none_live).split(";")[0], markup=False)
+        return resolve_run_dir(None)
+
+
+@cli.command()
+@RUN_DIR
+@TOKEN
+def steps(run_dir: Path | None, token: str | None) -> None:
+    """The expected steps of a run: id, phase, manual or automatic, status, target, deadline.
+
+    Target and deadline are on the run clock (T+), counted from detection (the first AWS
+    notice); before it, as `detection+…`. A live run's steps are the facilitator's: they need
+    the facilitator token. Without RUN_DIR, the newest live run.
+    """
+    from gameday.exercise.facilitator import check_token, refusal_message
+    from gameday.exercise.insight import run_insight
+    from gameday.exercise.view import clock_text
+
+    run = _run_to_inspect(run_dir)
+    state = run.status()
+    if state.get("alive"):
+        check = check_token(run, token or None)
+        if check != "facilitator":
+            raise UserError(f"{run.path}: {refusal_message(run, 'steps', check)}")
+    seen = run_insight(run, run.run_time(state))
+    stdout.print(
+        f"{run.path}: {run.state_text(state)} at {clock_text(seen.now)}  ·  "
+        f"score so far {seen.score.score:g}/100",
+        markup=False,
+    )
+
+    def when(at: float | None, relative: float) -> str:
+        return clock_text(at) if at is not None else f"detection+{format_duration(relative)}"
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "phase", "kind", "status", "points", "target", "deadline", "met"):
+        table.add_column(column, no_wrap=True)
+    for step in seen.steps:
+        table.add_row(
+            step.id,
+            step.phase,
+            "manual" if step.manual else "automatic",
+            step.status,
+            f"{step.awarded:g}/{step.points}",
+            when(step.target_t, step.target_s),
+            when(step.deadline_t, step.deadline_s),
+            clock_text(step.satisfied_t) if step.satisfied_t is not None else "—",
+        )
+    stdout.print(table)
+
+
+@cli.command()
+@RUN_DIR
+@click.option("--plain", is_flag=True, help="plain lines even on a terminal")
+def watch(run_dir: Path | None, plain: bool) -> None:
+    """The team's view of a live run: the notices as they arrive, the clock, paused or ended.
+
+    For the screen the team sees: no step or score line. Without RUN_DIR, the newest live run.
+    """
+    from gameday.exercise.team_view import watch_run
+
+    run = resolve_run_dir(run_dir, live=run_dir is None)
+    stdout.print(f"watching {run.path}", markup=False)
+    watch_run(run, stdout, live=False if plain else None)
 
 
 def _command(run: RunDir, command: str, token: str | None = None, **arguments: Any) -> str:
@@ -649,16 +760,37 @@ def mark(args: tuple[str, ...], list_steps: bool, token: str | None) -> None:
             raise UserError("gameday mark [RUN_DIR] --list — no step id with --list")
         _list_manual_steps(Path(args[0]) if args else None, token)
         return
-    if not args:
-        raise UserError("gameday mark [RUN_DIR] STEP_ID — which step? (`--list` lists them)")
-    run_dir, step = _split_run_dir(args)
+    run_dir, step = _split_run_dir(args) if args else (None, "")
+    if len(args) == 1 and _names_a_run(Path(args[0])):
+        run_dir, step = Path(args[0]), ""
     run = resolve_run_dir(run_dir, live=run_dir is None)
+    if step not in {s.id for s in load_scenario(run.scenario).steps}:
+        _unknown_step(run, step, token)
     if run.status().get("alive"):
         stdout.print(f"{_command(run, 'mark', token, step=step)} ({run.path})", markup=False)
         return
     steps = [s.id for s in load_scenario(run.scenario).steps]
     append_after_the_run(run, "mark", token=token or None, steps=steps, step=step)
     stdout.print(f"mark: journaled after the run ({run.path}) — `gameday score` to re-score")
+
+
+def _unknown_step(run: RunDir, step: str, token: str | None) -> None:
+    """A mark with no step, or one the scenario does not have: the manual steps, to choose.
+
+    The list (what the team is scored on) only for the facilitator token's holder; anyone
+    else's mark of a step goes on to the run, which refuses it and journals the attempt.
+    """
+    from gameday.exercise.facilitator import check_token, refusal_message
+    from gameday.exercise.insight import closest_manual, run_insight
+
+    check = check_token(run, token or None)
+    if check != "facilitator":
+        if step:
+            return
+        raise UserError(f"{run.path}: {refusal_message(run, 'mark', check)}")
+    which = f"unknown step '{step}'" if step else "which step?"
+    manual = closest_manual(run_insight(run), step)
+    raise UserError(f"{run.path}: mark: {which}\n{manual}")
 
 
 def _list_manual_steps(run_dir: Path | None, token: str | None) -> None:
