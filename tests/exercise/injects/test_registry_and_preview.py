@@ -21,7 +21,7 @@ from gameday.exercise.injects import (
 )
 from gameday.exercise.injects.base import nominal_times
 from gameday.exercise.injects.console import CHANNEL as CONSOLE
-from gameday.scenario.model import Scenario
+from gameday.scenario.model import PhoneCallInject, Scenario
 from gameday.world.decoys import account_of, estate_credentials
 
 from .harness import ACCOUNT_ID, scenario_for
@@ -161,4 +161,7 @@ def test_the_seed_scenario_previews_completely(seed_scenario: Scenario) -> None:
     kinds = {d.kind for d in delivered}
     assert {"quarantine", "support-case", "email", "health-event", "phone-call"} <= kinds
     call = next(d for d in delivered if d.kind == "phone-call")
-    assert "Your AWS Technical Account Manager" in call.body
+    (inject,) = [i for i in seed_scenario.timeline if i.id == call.id]
+    assert isinstance(inject, PhoneCallInject)
+    assert f"you play the caller ({inject.caller})" in " ".join(call.body.split())
+    assert "You are " not in call.body

@@ -52,9 +52,16 @@ def own_templates(tmp_path: Path, files: dict[str, str]) -> Renderer:
 def test_every_project_template_carries_the_marker() -> None:
     root = project_templates()
     templates = [p for folder in CHANNEL_FOLDERS for p in (root / folder).rglob("*.j2")]
-    assert len(templates) >= 14
-    for path in templates:
+    # a part (`emails/parts/…`) is a piece of a message, marked by the templates including it
+    parts = [p for p in templates if p.parent.name == "parts"]
+    whole = [p for p in templates if p not in parts]
+    assert len(whole) >= 14
+    for path in whole:
         assert MARKER in path.read_text(), path
+    for part in parts:
+        name = part.relative_to(root).as_posix()
+        including = [p for p in whole if f'{{% include "{name}" %}}' in p.read_text()]
+        assert including, f"{name} is included by no template"
 
 
 def test_every_message_responders_receive_is_marked() -> None:

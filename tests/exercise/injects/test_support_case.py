@@ -60,7 +60,8 @@ def test_the_case_carries_the_notice_and_opens_under_the_facts_numbers(
     for step in (
         "root user",
         "MFA",
-        "Rotate and delete every AWS access key",
+        "Delete the access keys of the root user",
+        "rotate and delete every IAM access key",
         "CloudTrail",
         "login profiles",
         "every AWS Region",
