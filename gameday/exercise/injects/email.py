@@ -2,21 +2,28 @@
 
 Each email is a real RFC 5322 message with a plain-text and an HTML part rendered from
 `templates/emails/<name>.txt.j2` and `.html.j2` (the HTML part is optional for a
-scenario's own templates). It is always written to the run's Maildir (`RUN_DIR/mail`),
-and also sent over SMTP when the run has a server. A server that refuses or cannot be
-reached is journaled; the run goes on, and the Maildir still holds the message.
+scenario's own templates). Both parts are UTF-8 sent as 8bit, so the Maildir file reads as
+text in a terminal (quoted-printable only for a line too long for 8bit, or for a server
+without 8BITMIME). It is always written to the run's Maildir (`RUN_DIR/mail`), named and
+dated on the run clock, and also sent over SMTP when the run has a server. A server that
+refuses or cannot be reached is journaled; the run goes on, and the Maildir still holds the
+message.
 """
 
 from __future__ import annotations
 
-import mailbox
+import itertools
+import os
 import smtplib
+import socket
 import ssl
 import uuid
+from datetime import datetime
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from gameday.errors import UserError
@@ -47,6 +54,9 @@ DEFAULT_EMAIL_TEMPLATE = "emails/case-opened"
 AWS_SENDER = Address("Amazon Web Services", "no-reply-aws", "amazon.com")
 MESSAGE_ID_DOMAIN = "gameday.invalid"
 _MESSAGE_IDS = uuid.UUID("5f0c7a1e-2b7d-4c2e-9a55-6d1f3e0b9c21")
+# RFC 5322's limit on a line, in bytes without the CRLF: longer lines cannot go as 8bit
+LINE_LIMIT = 998
+_DELIVERIES = itertools.count(1)
 
 
 def recipients(inject: EmailInject, scene: Scene) -> list[Address]:
@@ -105,9 +115,10 @@ def render(inject: EmailInject, scene: Scene) -> Draft[EmailMessage]:
     message["X-Gameday-Simulation"] = MARKER
     message["X-Gameday-Scenario"] = facts.scenario_id
     message["X-Gameday-Inject"] = inject.id
-    message.set_content(body)
+    message.set_content(body, cte=transfer_encoding(body))
     if html is not None:
-        message.add_alternative(marked_html(html.text), subtype="html")
+        page = marked_html(html.text)
+        message.add_alternative(page, subtype="html", cte=transfer_encoding(page))
 
     delivered = Delivered(
         kind=inject.type,
@@ -133,8 +144,7 @@ def send(inject: EmailInject, draft: Draft[EmailMessage], ctx: InjectContext) ->
     message = draft.payload
     if ctx.options.mail_from is not None:
         message.replace_header("From", header(ctx.options.mail_from, "From"))
-    maildir = mailbox.Maildir(ctx.run_dir / "mail", create=True)
-    key = maildir.add(message)
+    key = add_to_maildir(ctx.run_dir / "mail", message, ctx.facts.at(draft.delivered.t))
     fields: dict[str, Any] = {
         "to": draft.delivered.data["to"],
         "message_id": message["Message-ID"],
@@ -152,6 +162,46 @@ def send(inject: EmailInject, draft: Draft[EmailMessage], ctx: InjectContext) ->
     return Outcome(fields)
 
 
+def transfer_encoding(text: str) -> str:
+    """8bit, which a terminal shows as it is, unless a line is too long for it."""
+    longest = max((len(line.encode("utf-8")) for line in text.splitlines()), default=0)
+    return "8bit" if longest <= LINE_LIMIT else "quoted-printable"
+
+
+def seven_bit(message: EmailMessage) -> EmailMessage:
+    """A copy of `message` with every 8bit text part quoted-printable (for a server without
+    8BITMIME)."""
+    copy = EmailMessage()
+    for name, value in message.items():
+        if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
+            copy[name] = value
+    parts = list(message.iter_parts()) if message.is_multipart() else [message]
+    for index, part in enumerate(parts):
+        add = copy.set_content if index == 0 else copy.add_alternative
+        add(part.get_content(), subtype=part.get_content_subtype(), cte="quoted-printable")
+    return copy
+
+
+def add_to_maildir(folder: Path, message: EmailMessage, when: datetime) -> str:
+    """Deliver `message` into the Maildir `folder` (created if need be) as a Maildir delivery
+    agent does — written in tmp/, then moved to new/ — named and dated at `when` on the run
+    clock rather than the wall clock. Returns the message's file name (its Maildir key)."""
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    stamp = when.timestamp()
+    seconds, micro = int(stamp), round((stamp % 1) * 1_000_000)
+    host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+    key = f"{seconds}.M{micro}P{os.getpid()}Q{next(_DELIVERIES)}.{host}"
+    partial, final = folder / "tmp" / key, folder / "new" / key
+    with open(partial, "xb") as target:
+        target.write(message.as_bytes())
+        target.flush()
+        os.fsync(target.fileno())
+    os.utime(partial, (stamp, stamp))
+    os.replace(partial, final)
+    return key
+
+
 def send_smtp(message: EmailMessage, options: SmtpOptions) -> dict[str, Any]:
     """Send through `options`' server; what happened, as a journal field (never raises)."""
     server = f"{options.host}:{options.port}"
@@ -163,7 +213,10 @@ def send_smtp(message: EmailMessage, options: SmtpOptions) -> dict[str, Any]:
                 client.ehlo()
             if options.user is not None:
                 client.login(options.user, options.password or "")
-            refused = client.send_message(message)
+            if client.has_extn("8bitmime"):
+                refused = client.send_message(message, mail_options=("BODY=8BITMIME",))
+            else:
+                refused = client.send_message(seven_bit(message))
     except (smtplib.SMTPException, OSError) as error:
         return {"status": "failed", "server": server, "error": f"{type(error).__name__}: {error}"}
     if refused:
