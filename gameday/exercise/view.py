@@ -137,13 +137,18 @@ class FacilitatorView:
         """A message for the facilitator only (console injects, call scripts)."""
         when = self.now() if t is None else t
         # scenario text: shown as it is, never as markup or bytes for the terminal to obey
-        panel = Panel(
-            Text(printable(text, lines=True)), title=f"{clock_text(when)}  for the facilitator"
-        )
+        body = Text(printable(text, lines=True))
+        title = f"{clock_text(when)}  for the facilitator"
+        if not self.console.is_terminal:
+            # a log or a pipe: every line whole, never cut or wrapped at the console's width
+            self.console.print(Text(f"── {title} ──"), soft_wrap=True)
+            self.console.print(body, soft_wrap=True)
+            return
+        panel = Panel(body, title=title)  # wrapped inside the panel, never cut
         if self._live is not None:
-            self._live.console.print(panel)
+            self._live.console.print(panel, soft_wrap=False)
         else:
-            self.console.print(panel)
+            self.console.print(panel, soft_wrap=False)
 
     def _print(self, t: float, lane: str, text: str) -> None:
         line = Text.assemble(
