@@ -425,20 +425,40 @@ def recover(
 @click.option("--seed", default=0, show_default=True)
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False))
 def render(scenario_path: Path, seed: int, templates: Path | None) -> None:
-    """Preview every inject of SCENARIO, rendered, without running it."""
-    from gameday.exercise.injects import preview, sample_facts
+    """Preview every inject of SCENARIO, rendered, without running it.
+
+    Each is what a virtual-time run with the same --seed delivers when the inject fires on
+    time: the same commit, dates and case number. Injects the support plan rules out are
+    left out; those that depend on what the team does are shown with their condition.
+    """
+    from gameday.exercise.injects import preview, run_facts
     from gameday.exercise.injects.rendering import MARKER, Renderer, template_folders
     from gameday.exercise.preflight import scenario_checks
     from gameday.scenario.durations import format_duration as fmt
 
     scenario = load_scenario(scenario_path, checks=scenario_checks(templates, scenario_path))
     renderer = Renderer(template_folders(templates, scenario_path))
-    for delivered in preview(scenario, sample_facts(scenario, seed=seed), renderer=renderer):
+    guards = {inject.id: _run_conditions(inject) for inject in scenario.timeline}
+    for delivered in preview(scenario, run_facts(scenario, seed=seed), renderer=renderer):
         # every preview marked, the quarantine (an act on the account, not a message) too
-        stdout.rule(f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}  ·  {MARKER}")
+        title = f"T+{fmt(delivered.t)}  {delivered.kind}  {delivered.id}  ·  {MARKER}"
+        if guards[delivered.id]:
+            title += f"  ·  {guards[delivered.id]}"
+        stdout.print(Text(f"── {title} ──"))  # whole, however narrow the output
         if delivered.subject:
             stdout.print(f"Subject: {delivered.subject}", markup=False)
         stdout.print(delivered.body, markup=False)
+
+
+def _run_conditions(inject: Any) -> str:
+    """The conditions of `inject` that only a run decides, as `gameday render` shows them."""
+    from gameday.exercise.conditions import condition
+
+    when = [name for name in inject.when if not condition(name).fixed]
+    unless = [name for name in inject.unless if not condition(name).fixed]
+    parts = [f"when {', '.join(when)}"] if when else []
+    parts += [f"unless {', '.join(unless)}"] if unless else []
+    return "; ".join(parts)
 
 
 @cli.command()

@@ -151,8 +151,9 @@ def test_a_used_run_directory_is_refused(tmp_path: Path) -> None:
 def test_render_previews_every_inject_marked_as_a_simulation(tmp_path: Path) -> None:
     result = gameday("render", SEED_SCENARIO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    # each opens with a rule: `──── T+1m50s  support-case  support-case  ·  SIMULATION — … ────`
-    rule = re.compile(rf"^─+ T\+(\S+)  (\S+)  (\S+)  ·  {MARKER} ─+$", re.MULTILINE)
+    # each opens with a heading: `── T+1m50s  support-case  support-case  ·  SIMULATION — … ──`,
+    # and what the team's doing decides after it (`  ·  when case-replied`)
+    rule = re.compile(rf"^── T\+(\S+)  (\S+)  (\S+)  ·  {MARKER}(?:  ·  [^\n]+)? ──$", re.MULTILINE)
     headers = list(rule.finditer(result.stdout))
     scenario = load_scenario(SEED_SCENARIO)
     assert sorted((m.group(3), m.group(2)) for m in headers) == sorted(

@@ -61,18 +61,22 @@ class Condition:
     name: str
     description: str
     holds: Callable[[RunState], bool]
+    fixed: bool = False  # the scenario alone decides it (the support plan), not the run
 
 
 REGISTRY: dict[str, Condition] = {}
 
 
-def register(name: str, description: str) -> Callable[[Callable[[RunState], bool]], Condition]:
-    """Register the decorated predicate as condition `name`; a name may be registered once."""
+def register(
+    name: str, description: str, *, fixed: bool = False
+) -> Callable[[Callable[[RunState], bool]], Condition]:
+    """Register the decorated predicate as condition `name`; a name may be registered once.
+    `fixed`: the scenario alone decides it, so it holds or fails the same in every run."""
 
     def add(holds: Callable[[RunState], bool]) -> Condition:
         if name in REGISTRY:
             raise ValueError(f"condition '{name}' is registered twice")
-        REGISTRY[name] = Condition(name, description, holds)
+        REGISTRY[name] = Condition(name, description, holds, fixed)
         return REGISTRY[name]
 
     return add
@@ -108,6 +112,7 @@ def skip_reason(when: Iterable[str], unless: Iterable[str], state: RunState) -> 
 @register(
     "enterprise-support",
     "The account has Enterprise Support: AWS also phones the security contact.",
+    fixed=True,
 )
 def _enterprise_support(state: RunState) -> bool:
     return state.support_plan == "enterprise"
@@ -116,6 +121,7 @@ def _enterprise_support(state: RunState) -> bool:
 @register(
     "business-support-or-higher",
     "The account has Business or Enterprise Support (faster case response times).",
+    fixed=True,
 )
 def _business_support(state: RunState) -> bool:
     return state.support_plan in ("business", "enterprise")

@@ -9,7 +9,8 @@
     console        a cue for the facilitator only
 
 `deliver(inject, ctx)` fires one; `preview(scenario, facts)` renders them all without side
-effects. docs/injects.md describes each channel and its templates.
+effects (with `run_facts(scenario, seed=N)`, as a virtual run with that seed delivers
+them). docs/injects.md describes each channel and its templates.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gameday.exercise.injects.base import (
     SmtpOptions,
 )
 from gameday.exercise.injects.delivery import deliver, preview
-from gameday.exercise.injects.facts import ContactFacts, IncidentFacts, sample_facts
+from gameday.exercise.injects.facts import ContactFacts, IncidentFacts, run_facts, sample_facts
 from gameday.exercise.injects.registry import REGISTRY, Registry
 from gameday.exercise.injects.rendering import MARKER, Renderer, Scene
 
@@ -62,5 +63,6 @@ __all__ = [
     "SmtpOptions",
     "deliver",
     "preview",
+    "run_facts",
     "sample_facts",
 ]

@@ -155,6 +155,30 @@ def sample_facts(scenario: Scenario, *, seed: int = 0, t0: datetime | None = Non
     )
 
 
+def run_facts(scenario: Scenario, *, seed: int = 0, t0: datetime | None = None) -> IncidentFacts:
+    """The facts a virtual-time run of `scenario` with `seed` has (T0 `t0`, by default the
+    virtual clock's): its leaky repository is built the way the run builds it, in a folder
+    removed after, so the commit and the public URL are the run's own (a tenth of a second).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from gameday.world.repo import DEFAULT_T0, build_repository
+
+    moment = t0 or DEFAULT_T0
+    leaked = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
+    with tempfile.TemporaryDirectory(prefix="gameday-render-") as folder:
+        built = build_repository(scenario, Path(folder), seed=seed, t0=moment, credential=leaked)
+    return IncidentFacts.from_scenario(
+        scenario,
+        access_key_id=leaked.access_key_id,
+        leak_commit=built.leak_commit,
+        leak_path=built.leak_path,
+        t0=moment,
+        seed=seed,
+    )
+
+
 def _case_numbers(scenario: Scenario, t0: datetime, seed: int) -> tuple[str, str]:
     """The case's display number and Support API id, stable for a scenario and seed."""
     rng = random.Random(f"{scenario.id}:{scenario.account.id}:{seed}:case")
