@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gameday.scoring.moments import run_time
+
 MISSING = "—"
 
 
@@ -12,16 +14,7 @@ def clock(t: float | None) -> str:
     `T+2d 03:04:05` (a run lasts up to a week)."""
     if t is None:
         return MISSING
-    sign = "-" if t < 0 else "+"
-    total = round(abs(t))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"T{sign}{days}d {hours:02d}:{minutes:02d}:{seconds:02d}"
-    if hours:
-        return f"T{sign}{hours}:{minutes:02d}:{seconds:02d}"
-    return f"T{sign}{minutes}:{seconds:02d}"
+    return run_time(t)
 
 
 def span(seconds: float | None) -> str:

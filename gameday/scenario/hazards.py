@@ -26,6 +26,7 @@ from gameday.scenario.model import (
     LoginProfile,
     Scenario,
 )
+from gameday.scenario.promises import unkept_promises
 from gameday.scenario.timing import NOTICE_TYPES, earliest_notice, sure_quarantine
 
 Loc = tuple[str | int, ...]
@@ -105,4 +106,4 @@ def _plain(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="python", exclude_none=True)
 
 
-HAZARDS = (nobody_notified, attacker_only_fails)
+HAZARDS = (nobody_notified, attacker_only_fails, unkept_promises)

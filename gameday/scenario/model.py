@@ -651,6 +651,12 @@ class Step(Model):
         default=[],
         description="steps that must be satisfied before this step's check becomes true",
     )
+    throughout: Check | None = Field(
+        default=None,
+        description="a check that must hold over the step's whole window, from detection to "
+        "its deadline (the outage a title's 'without an outage' promises to avoid): the step "
+        "is lost the moment it breaks",
+    )
     hint: str = ""
 
 

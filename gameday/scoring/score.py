@@ -26,6 +26,9 @@ The rules (DESIGN.md, "Scoring model"):
   next. (A keep step that did not hold at detection is an ordinary step.)
 - A step with `after` counts only when its check became true after each step it names was
   satisfied (lifting the quarantine pays only once the leaked key is dead).
+- A step with `throughout` is met only if that second check held over the step's window,
+  from detection to its deadline: "rotate the key without an outage" is lost the moment the
+  workload goes down inside the window (or was down when the team was told).
 - Full points by the target, falling linearly to nothing at the deadline (`partial` between);
   `failed` at or after the deadline, or never satisfied; `pending` while the run goes on and
   the deadline has not passed.
@@ -60,9 +63,11 @@ from gameday.scenario.model import AccessKeyDisabled, Penalty, Scenario, Step
 from gameday.scoring.checks import CHECKS, STEPS_TOPIC, CheckType
 from gameday.scoring.collateral import PENALTY_ID, TITLE, collateral_damage, collateral_policy
 from gameday.scoring.model import Metrics, PenaltyResult, Score, StepResult, StepStatus
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import ALL_TOPICS, CREDITED, Moment, State
 
 CONTAINED = "metric:contained"
+THROUGHOUT = "throughout:"  # the subject of a step's `throughout` check: "throughout:STEP"
 _LEAKED_KEY_DISABLED = AccessKeyDisabled(type="access-key-disabled", key="leaked", state="any")
 
 
@@ -150,6 +155,11 @@ class Evaluator:
         ]
         self.watches += [
             self._watch(f"penalty:{p.id}", p.id, p.check, False) for p in scenario.penalties
+        ]
+        self.watches += [
+            self._watch(f"{THROUGHOUT}{s.id}", s.id, s.throughout, False)
+            for s in scenario.steps
+            if s.throughout is not None
         ]
         self.watches.append(self._watch(CONTAINED, CONTAINED, _LEAKED_KEY_DISABLED, False))
         self._by_topic: dict[str, list[int]] = {}
@@ -279,7 +289,40 @@ class Evaluator:
         return self.state.detected or self.state.seeded or (0.0, 0)
 
     def _credit(self, step: Step, before: dict[str, Credit]) -> Credit:
-        """When the team earned the step, and whose act it was — or why it has not."""
+        """When the team earned the step, and whose act it was — or why it has not; a step
+        whose `throughout` check broke in its window is lost, whatever its own check says."""
+        credit = self._credit_of_check(step, before)
+        if step.throughout is None:
+            return credit
+        broken = self._broken_in_window(step)
+        if broken is None:
+            return credit
+        title = CHECKS.get(step.throughout.type).title.lower()
+        return Credit(
+            None,
+            credit.by,
+            f"{credit.reason} — but its window required that {title}, and that broke at "
+            f"{run_time(broken.t)}: {broken.reason}",
+            lost=True,
+        )
+
+    def _broken_in_window(self, step: Step) -> Transition | None:
+        """When the step's `throughout` check stopped holding between detection and the
+        step's deadline (already broken at detection counts), if it did."""
+        watch = self.watch(f"{THROUGHOUT}{step.id}")
+        detected = self._detection()
+        origin = self.state.detected_t if self.state.detected_t is not None else 0.0
+        if not watch.held_at(detected):
+            before = [e for e in watch.evidence if e.moment <= detected]
+            if any(e.holds for e in before):
+                return before[-1]  # it had held, and was broken when the team was told
+        broken = watch.broken_after(detected)
+        if broken is not None and broken.t <= origin + step.deadline:
+            return broken
+        return None
+
+    def _credit_of_check(self, step: Step, before: dict[str, Credit]) -> Credit:
+        """When the team earned the step's check, and whose act it was — or why not."""
         watch = self.watch(f"step:{step.id}")
         detected = self._detection()
         if step.keep and watch.held_at(detected):
@@ -288,7 +331,7 @@ class Evaluator:
                 return Credit(
                     None,
                     None,
-                    f"kept until {broken.t:.0f}s, then broken: {broken.reason}",
+                    f"kept until {run_time(broken.t)}, then broken: {broken.reason}",
                     lost=True,
                 )
             return Credit(detected, "kept", f"kept from detection on: {watch.reason}")
@@ -450,7 +493,7 @@ class Credit:
     moment: Moment | None
     by: str | None
     reason: str
-    lost: bool = False  # a keep step that broke: lost for good
+    lost: bool = False  # a keep step that broke, or a `throughout` that did: lost for good
 
 
 def score_journal(

@@ -389,7 +389,7 @@ def test_removing_the_quarantine_early_cannot_be_made_good() -> None:
     result = verdict(journal, {"type": "quarantine-kept-until-key-disabled"})
     assert (result.holds, result.reason) == (
         False,
-        "the quarantine was removed at 300s while the leaked key worked",
+        "the quarantine was removed at T+5:00 while the leaked key worked",
     )
 
 
@@ -454,7 +454,7 @@ def test_the_case_is_replied_to_and_resolved_by_the_team_only() -> None:
     assert not holds(journal, {"type": "case-replied"})
     journal.at("50m").reply_to_case()
     assert verdict(journal, {"type": "case-replied"}) == Verdict(
-        True, "the team replied to the case at 3000s, the leaked key disabled", "team"
+        True, "the team replied to the case at T+50:00, the leaked key disabled", "team"
     )
     assert not holds(journal, {"type": "case-resolved"})
     journal.at("55m").resolve_case()
@@ -467,7 +467,7 @@ def test_a_reply_counts_only_once_the_leaked_key_is_contained() -> None:
     result = verdict(journal, {"type": "case-replied"})
     assert (result.holds, result.reason) == (
         False,
-        "the team replied at 240s while the leaked key still worked — reply again",
+        "the team replied at T+4:00 while the leaked key still worked — reply again",
     )
     state = State(journal.scenario)
     for event in journal.events():
@@ -605,7 +605,8 @@ def test_the_leaked_key_used_by_a_responder_even_unsuccessfully() -> None:
         status=403,
         error_code="InvalidClientTokenId",
     )
-    assert verdict(journal, used).reason == "a responder signed a call with the leaked key at 540s"
+    reason = verdict(journal, used).reason
+    assert reason == "a responder signed a call with the leaked key at T+9:00"
 
 
 # ── CloudTrail, manual steps ─────────────────────────────────────────────────────────────
@@ -637,7 +638,7 @@ def test_a_manual_step_waits_for_its_own_mark() -> None:
     journal.at("12m").mark("root-password")
     assert (
         verdict(journal, manual, owner="root-password").reason
-        == "marked by the facilitator at 720s"
+        == "marked by the facilitator at T+12:00"
     )
 
 

@@ -143,7 +143,7 @@ def test_a_keep_step_broken_is_lost_even_if_restored() -> None:
     story.at("12m").deactivate("ci-old")
     result = step(score_journal(scenario, story.end().events()), "stays-dead")
     assert (result.status, result.awarded) == ("failed", 0.0)
-    assert result.reason.startswith("kept until 600s, then broken")
+    assert result.reason.startswith("kept until T+10:00, then broken")
     # Broken while the run goes on: lost already, not pending.
     running = score_journal(scenario, [e for e in story.events() if e["t"] <= 660])
     assert step(running, "stays-dead").status == "failed"

@@ -132,7 +132,7 @@ def test_a_careless_team_loses_more_than_it_earns() -> None:
             10.0,
             70.0,
             "A responder used the leaked key",
-            "a responder signed a call with the leaked key at 180s",
+            "a responder signed a call with the leaked key at T+3:00",
         ),
         PenaltyResult(
             "production-key-deleted",
@@ -147,7 +147,7 @@ def test_a_careless_team_loses_more_than_it_earns() -> None:
             20.0,  # 30 minutes down at 1 point a minute, capped at 20
             550.0,
             "Billing outage",
-            "30 minute(s): the workload's probes have failed since 660s",
+            "30 minute(s): the workload's probes have failed since T+11:00",
         ),
         # billing-prod's deletion is the production-key penalty's; j.alvarez's key is not
         PenaltyResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gameday.scenario.model import CaseState
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import TEAM, State
 
 
@@ -11,14 +12,15 @@ def evaluate(params: CaseState, state: State, owner: str) -> Verdict:
     if state.case_replied is not None:
         return Verdict(
             True,
-            f"the team replied to the case at {state.case_replied[0]:.0f}s, the leaked key "
+            f"the team replied to the case at {run_time(state.case_replied[0])}, the leaked key "
             "disabled",
             TEAM,
         )
     if state.case_reply_too_early is not None:
         t, _ = state.case_reply_too_early
         return Verdict(
-            False, f"the team replied at {t:.0f}s while the leaked key still worked — reply again"
+            False,
+            f"the team replied at {run_time(t)} while the leaked key still worked — reply again",
         )
     return Verdict(False, "the team has not replied to the support case")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from gameday.scenario.model import CaseState
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import TEAM, State
 
 
 def evaluate(params: CaseState, state: State, owner: str) -> Verdict:
     if state.case_resolved is None:
         return Verdict(False, "the support case is still open")
-    return Verdict(True, f"the team resolved the case at {state.case_resolved[0]:.0f}s", TEAM)
+    return Verdict(True, f"the team resolved the case at {run_time(state.case_resolved[0])}", TEAM)
 
 
 CHECK = register(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gameday.scenario.model import LeakedKeyUsedByResponder
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import State
 
 
@@ -11,7 +12,7 @@ def evaluate(params: LeakedKeyUsedByResponder, state: State, owner: str) -> Verd
     if state.leaked_key_used_by_responder is None:
         return Verdict(False, "no responder call was signed with the leaked key")
     t, _ = state.leaked_key_used_by_responder
-    return Verdict(True, f"a responder signed a call with the leaked key at {t:.0f}s", "team")
+    return Verdict(True, f"a responder signed a call with the leaked key at {run_time(t)}", "team")
 
 
 CHECK = register(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from gameday.scenario.model import Manual
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import State
 
 
 def evaluate(params: Manual, state: State, owner: str) -> Verdict:
     if owner in state.marks:
         return Verdict(
-            True, f"marked by the facilitator at {state.marks[owner]:.0f}s", "facilitator"
+            True, f"marked by the facilitator at {run_time(state.marks[owner])}", "facilitator"
         )
     return Verdict(False, "waiting for the facilitator (`gameday mark`)")
 

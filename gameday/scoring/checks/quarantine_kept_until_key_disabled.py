@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from gameday.scenario.model import QuarantineKept
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import State
 
 
 def evaluate(params: QuarantineKept, state: State, owner: str) -> Verdict:
     if state.quarantine_removed_early is not None:
         t, _ = state.quarantine_removed_early
-        return Verdict(False, f"the quarantine was removed at {t:.0f}s while the leaked key worked")
+        return Verdict(
+            False, f"the quarantine was removed at {run_time(t)} while the leaked key worked"
+        )
     if state.leaked_key_works():
         return Verdict(False, "the leaked key is still active")
     key = state.leaked_key()

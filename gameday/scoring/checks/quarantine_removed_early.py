@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gameday.scenario.model import QuarantineKept
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import State
 
 
@@ -12,7 +13,7 @@ def evaluate(params: QuarantineKept, state: State, owner: str) -> Verdict:
         return Verdict(False, "the quarantine was never removed while the leaked key worked")
     t, _ = state.quarantine_removed_early
     return Verdict(
-        True, f"the quarantine was removed at {t:.0f}s while the leaked key worked", None
+        True, f"the quarantine was removed at {run_time(t)} while the leaked key worked", None
     )
 
 

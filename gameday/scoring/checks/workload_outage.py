@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from gameday.scenario.model import WorkloadHealthy
 from gameday.scoring.checks.registry import CheckType, Verdict, register
+from gameday.scoring.moments import run_time
 from gameday.scoring.state import State
 
 
 def evaluate(params: WorkloadHealthy, state: State, owner: str) -> Verdict:
     if state.workload.last_ok is False:
         since = state.workload.failing_since
-        return Verdict(True, f"the workload's probes have failed since {since or 0:.0f}s")
+        return Verdict(True, f"the workload's probes have failed since {run_time(since or 0)}")
     return Verdict(False, "the workload is up")
 
 
