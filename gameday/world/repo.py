@@ -43,7 +43,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from gameday.errors import UserError
-from gameday.journal import Journal, iso
+from gameday.journal import Journal, iso, time_at
 from gameday.paths import TEMPLATES
 from gameday.scenario.fields import (
     EMAIL_PATTERN,
@@ -137,14 +137,25 @@ def git_environment() -> dict[str, str]:
 
 
 def run_git(
-    args: list[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True
+    args: list[str],
+    cwd: Path,
+    *,
+    stdin: bytes | None = None,
+    check: bool = True,
+    at: datetime | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
+    """`git ARGS` in `cwd`; `at` dates what git writes of its own (reflog entries, a commit
+    it makes) on the run clock instead of the wall clock."""
+    env = git_environment()
+    if at is not None:
+        stamp = f"@{int(at.timestamp())} +0000"
+        env.update(GIT_COMMITTER_DATE=stamp, GIT_AUTHOR_DATE=stamp)
     try:
         result = subprocess.run(
             ["git", *args],
             cwd=cwd,
             input=stdin,
-            env=git_environment(),
+            env=env,
             capture_output=True,
             check=False,
         )
@@ -1041,8 +1052,9 @@ def build_repository(
 
     out.mkdir(parents=True, exist_ok=True)
     run_git(["init", "-q", "-b", branch, str(repo)], out)
-    run_git(["fast-import", "--quiet"], repo, stdin=plan.stream.data())
-    run_git(["reset", "-q", "--hard", branch], repo)
+    # the clone's reflog is dated at the push (T0), as everything the run writes is
+    run_git(["fast-import", "--quiet"], repo, stdin=plan.stream.data(), at=moment)
+    run_git(["reset", "-q", "--hard", branch], repo, at=moment)
     hashes = _git_text(["rev-list", "--reverse", branch], repo).split()
     _confine(repo, plan.leak_path)
     # The developer's own identity, so a responder's commit in this clone needs no setup.
@@ -1054,7 +1066,7 @@ def build_repository(
     run_git(["config", "receive.unpackLimit", "1"], remote)
     # Relative, so the run directory can move and the remote can never point outside it.
     run_git(["remote", "add", "origin", f"../{REMOTE_NAME}"], repo)
-    run_git(["push", "-q", "-u", "origin", branch], repo)
+    run_git(["push", "-q", "-u", "origin", branch], repo, at=moment)
 
     leak_commit = hashes[plan.leak_index]
     owner, name = leak.repository.owner, leak.repository.name
@@ -1108,8 +1120,9 @@ class CodeHost:
 
     Journal events (besides the common fields):
       `repo.private`  `previous` (the state before), `deferred` (journaled by a poll on
-                      behalf of another process), `requested_at` (wall-clock ISO time of
-                      the request)
+                      behalf of another process), `requested_at` (ISO time of the
+                      request: on the run clock when the run made it, on the wall clock
+                      when another terminal did)
       `repo.deleted`  the same fields as `repo.private`
       `repo.pushed`   `ref`, `old` and `new` (commit ids; null when the ref was created or
                       deleted), `forced` (the old tip is not an ancestor of the new one, or
@@ -1185,9 +1198,16 @@ class CodeHost:
                     raise UserError("the repository was deleted — there is nothing left to change")
                 if target == "deleted":
                     shutil.rmtree(self.remote, ignore_errors=True)
-                data.update(state=target, requested_at=iso(datetime.now(UTC)), previous=previous)
+                data.update(state=target, requested_at=iso(self._now()), previous=previous)
                 pending = self._unjournaled_state(data, deferred=False)
             self._emit(pending, [])
+
+    def _now(self) -> datetime:
+        """When a request is made: on the run clock when this host holds the run's journal
+        (the run itself, or its runbook), on the wall clock from another terminal."""
+        if self.journal is not None:
+            return time_at(self.journal.clock, self.journal.clock.now())
+        return datetime.now(UTC)
 
     def _unjournaled_state(self, data: dict[str, Any], *, deferred: bool) -> dict[str, Any] | None:
         """The state event still to be journaled, if this host has the journal."""
