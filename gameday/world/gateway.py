@@ -70,7 +70,12 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from gameday.journal import Event, Journal, RunClock, iso, time_at
 from gameday.world.cloudtrail import CloudTrailError, CloudTrailEvents, is_read_only
 from gameday.world.decoys import Credential
-from gameday.world.quarantine import Denial, explicit_deny
+from gameday.world.quarantine import (
+    INLINE_QUARANTINE_POLICY_NAME,
+    QUARANTINE_POLICY_ARNS,
+    Denial,
+    explicit_deny,
+)
 from gameday.world.routing import (
     Routes,
     outside_partition,
@@ -118,6 +123,7 @@ _INSTANCE_IN_RESPONSE = re.compile(r"<instanceId>(i-[0-9a-f]+)</instanceId>")
 _SPOT_REQUEST_IN_RESPONSE = re.compile(
     r"<spotInstanceRequestId>(sir-[0-9a-z]+)</spotInstanceRequestId>"
 )
+_EXPIRATION_IN_RESPONSE = re.compile(r"<Expiration>([^<]+)</Expiration>")
 _POLICY_ARN_IN_RESPONSE = re.compile(r"<Arn>(arn:aws:iam::\d{12}:policy/[^<]+)</Arn>")
 _SECRET_WRITES = frozenset({"CreateSecret", "PutSecretValue", "UpdateSecret"})
 _XML_ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
@@ -180,6 +186,9 @@ RESOURCE_PARAMETERS = {
 }
 _RESOURCE_PARAMETER_SERVICES = {"Name": "cloudtrail"}
 
+# After AWS attaches its quarantine, reads it denies may still be served this long (IAM is
+# eventually consistent; in the field report List/Describe calls 13 s later still worked).
+READS_STILL_SERVED_S = 15.0
 # AWS answers these whatever the caller's policies say.
 NEVER_DENIED = frozenset({"sts:GetCallerIdentity"})
 
@@ -399,6 +408,7 @@ class Gateway:
         self._local_seq = 0
         self._seq_lock = threading.Lock()
         self._propagation: dict[str, float] = {}
+        self._reads_propagation: dict[str, float] = {}
         self._routers: dict[str, Any] = {}
         self.routes = Routes(app)
         self.verifier = Verifier()
@@ -437,6 +447,7 @@ class Gateway:
                 outcome = self._authorise(call)
             if outcome is None:
                 outcome = self._serve(call, environ)
+                self._aws_quarantines(call, outcome)
             self._record(call, outcome, request)
         return self._send(start_response, outcome)
 
@@ -719,6 +730,9 @@ class Gateway:
         if assumed.expiration.replace(tzinfo=UTC) < self.now():
             call.principal = {}
             return _expired_token(call)
+        if not call.principal.get("role_id"):
+            # The role is gone: its sessions die with it.
+            return self._refused_key(call)
         return None
 
     def _refused_key(self, call: Call, *, token: bool = False) -> Outcome:
@@ -745,7 +759,8 @@ class Gateway:
         if key is None or self.replaying or call.iam_action in NEVER_DENIED:
             return None
         principal = call.principal
-        if self._propagating(principal):
+        read = is_read_only(call.service, call.action) and call.action not in _CREDENTIAL_ACTIONS
+        if self._propagating(principal, read=read):
             return None
         account_id = str(principal["account_id"])
         denial = explicit_deny(
@@ -759,21 +774,55 @@ class Gateway:
         return None
 
     def delay_denies(self, user_name: str, seconds: float) -> None:
-        """IAM is eventually consistent: a deny attached now reaches every endpoint later.
+        """A scenario's explicit widening of IAM's consistency window (`consistency_window`).
 
-        For `seconds` of run time, calls by `user_name` are not held to its deny policies —
-        the window in which a freshly quarantined key still works for a while.
+        For `seconds` of run time, calls by `user_name` — writes too — are not held to its
+        deny policies: the window in which a freshly quarantined key still does everything.
         """
         with self._seq_lock:
             self._propagation[user_name] = self.clock.now() + seconds
 
+    def quarantined(self, user_name: str) -> None:
+        """AWS has just attached its quarantine to `user_name`: IAM is eventually consistent.
+
+        For `READS_STILL_SERVED_S` seconds, reads the quarantine denies (`ListUsers`,
+        `ListBuckets`, `LookupEvents` …) may still be served, as in the field report where
+        List/Describe calls 13 s after the attach still worked; writes it denies
+        (`CreateUser`, `AttachUserPolicy`, `CreateAccessKey` …) and credential minting
+        (`GetSessionToken`) are refused from the attach on, unless `delay_denies` widens it.
+        """
+        with self._seq_lock:
+            self._reads_propagation[user_name] = self.clock.now() + READS_STILL_SERVED_S
+
     def clear_propagation(self) -> None:
         with self._seq_lock:
             self._propagation.clear()
+            self._reads_propagation.clear()
 
-    def _propagating(self, principal: Mapping[str, Any]) -> bool:
-        until = self._propagation.get(str(principal.get("user_name")))
-        return until is not None and self.clock.now() < until
+    def _propagating(self, principal: Mapping[str, Any], *, read: bool) -> bool:
+        user = str(principal.get("user_name"))
+        now = self.clock.now()
+        until = self._propagation.get(user)
+        if until is not None and now < until:
+            return True
+        reads_until = self._reads_propagation.get(user)
+        return read and reads_until is not None and now < reads_until
+
+    def _aws_quarantines(self, call: Call, outcome: Outcome) -> None:
+        """Start IAM's consistency window when AWS's own quarantine lands on a user."""
+        if call.actor != "framework" or outcome.status >= 300 or self.replaying:
+            return
+        params = call.params
+        if call.service != "iam" or not params.get("UserName"):
+            return
+        if (
+            call.action == "AttachUserPolicy"
+            and params.get("PolicyArn") in QUARANTINE_POLICY_ARNS.values()
+        ) or (
+            call.action == "PutUserPolicy"
+            and params.get("PolicyName") == INLINE_QUARANTINE_POLICY_NAME
+        ):
+            self.quarantined(str(params["UserName"]))
 
     # ── serving ───────────────────────────────────────────────────────────────────────────
 
@@ -931,6 +980,13 @@ def _result_of(call: Call, outcome: Outcome, response: Mapping[str, Any] | None)
         result["InstanceIds"] = [i["instanceId"] for i in response["instancesSet"]["items"]]
     elif call.service == "ec2" and call.action == "RequestSpotInstances":
         result["SpotInstanceRequestIds"] = _SPOT_REQUEST_IN_RESPONSE.findall(text)
+    elif call.service == "sts" and call.action in _CREDENTIAL_ACTIONS:
+        minted = _ACCESS_KEY_IN_RESPONSE.search(text)
+        expires = _EXPIRATION_IN_RESPONSE.search(text)
+        if minted:
+            result["AccessKeyId"] = minted.group(1)
+        if expires:
+            result["Expiration"] = expires.group(1)
     elif call.service == "iam" and call.action == "CreatePolicy":
         found = _POLICY_ARN_IN_RESPONSE.search(text)
         if found:
@@ -1097,7 +1153,22 @@ def request_context(call: Call, principal: Mapping[str, Any], now: datetime) -> 
         context["aws:username"] = str(principal.get("user_name", ""))
     if call.service == "iam" and call.params.get("PolicyArn"):
         context["iam:PolicyARN"] = str(call.params["PolicyArn"])
+    issued = token_issue_time(call.key)
+    if issued is not None:
+        # Only temporary credentials have it: "revoke older sessions" denies by it.
+        context["aws:TokenIssueTime"] = issued
     return context
+
+
+def token_issue_time(key: Any) -> str | None:
+    """When a temporary credential was issued (moto stamps its key on the run clock)."""
+    if key is None or not str(getattr(key, "access_key_id", "")).startswith("ASIA"):
+        return None
+    created = getattr(key, "create_date", None)
+    if not isinstance(created, datetime):
+        return None
+    moment = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def resource_of(call: Call, account_id: str, principal: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from gameday.journal import FixedClock
 from gameday.world.account import MockAccount
 from gameday.world.estate import SeededEstate
+from gameday.world.gateway import READS_STILL_SERVED_S
 from gameday.world.quarantine import QUARANTINE_POLICY_ARNS
 
 from .test_gateway import LEAKED_USER, attacker, error_of, quarantine, responder
@@ -214,3 +215,49 @@ def test_cloudtrail_shows_awss_quarantine_as_an_aws_service_call_and_reads_filte
     lookup = _model("cloudtrail").operation_model("LookupEvents")
     event_members = set(lookup.output_shape.members["Events"].member.members)
     assert set(event) <= event_members
+
+
+# ── the consistency window after the quarantine ────────────────────────────────────────────
+
+
+def test_after_the_quarantine_reads_may_still_work_for_seconds_and_writes_are_refused_at_once(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    # Field report: quarantine attached 12:34:19, attacker List/Describe calls at 12:34:32
+    # still succeeded. Nothing the quarantine denies that changes the account gets through.
+    run_clock.t = 67.0
+    quarantine(mock_account, "V3", settled=False)
+    iam = attacker(mock_account, estate, "iam")
+    run_clock.t = 67.5
+    for write in (
+        lambda: iam.create_user(UserName="svc-backup-admin"),
+        lambda: iam.create_access_key(UserName="j.alvarez"),
+        lambda: iam.attach_user_policy(
+            UserName=LEAKED_USER, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+        ),
+        lambda: attacker(mock_account, estate, "sts").get_session_token(),
+    ):
+        with pytest.raises(ClientError) as denied:
+            write()
+        assert error_of(denied)[0] == "AccessDenied"
+    run_clock.t = 80.0  # 13 s after the attach
+    assert iam.list_users()["Users"]
+    assert "Buckets" in attacker(mock_account, estate, "s3").list_buckets()
+    run_clock.t = 67.0 + READS_STILL_SERVED_S
+    with pytest.raises(ClientError) as denied:
+        iam.list_users()
+    assert error_of(denied)[0] == "AccessDenied"
+    assert READS_STILL_SERVED_S <= 30  # "a few seconds", not minutes
+
+
+def test_a_scenario_may_widen_the_window_for_writes_too(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    run_clock.t = 67.0
+    mock_account.gateway.delay_denies(LEAKED_USER, 30.0)  # attacker.consistency_window: 30s
+    quarantine(mock_account, "V3", settled=False)
+    run_clock.t = 90.0
+    attacker(mock_account, estate, "iam").create_user(UserName="svc-backup-admin")
+    run_clock.t = 97.0
+    with pytest.raises(ClientError):
+        attacker(mock_account, estate, "iam").list_users()

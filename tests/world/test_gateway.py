@@ -63,10 +63,15 @@ def error_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     )
 
 
-def quarantine(account: MockAccount, version: str = "V3", user: str = LEAKED_USER) -> None:
+def quarantine(
+    account: MockAccount, version: str = "V3", user: str = LEAKED_USER, *, settled: bool = True
+) -> None:
+    """AWS attaches its quarantine; `settled`: IAM has converged, reads are refused too."""
     account.client("iam").attach_user_policy(
         UserName=user, PolicyArn=QUARANTINE_POLICY_ARNS[version]
     )
+    if settled:
+        account.gateway.clear_propagation()
 
 
 # ── journaling and actors ──────────────────────────────────────────────────────────────────
@@ -626,7 +631,7 @@ def test_a_fresh_quarantine_takes_a_while_to_reach_every_endpoint(
     # the quarantine landed still worked. The exercise models that window explicitly.
     run_clock.t = 67.0
     mock_account.gateway.delay_denies(LEAKED_USER, 30.0)
-    quarantine(mock_account, "V3")
+    quarantine(mock_account, "V3", settled=False)
     run_clock.t = 80.0
     attacker(mock_account, estate, "iam").create_user(UserName="svc-backup-admin")
     run_clock.t = 97.0
