@@ -70,8 +70,8 @@ HostState = Literal["public", "private", "deleted"]
 class LeakVector:
     """How one vector looks by default: where the file goes and how the commit reads."""
 
-    path: str  # `{package}` stands for the project's Python package
-    message: str
+    path: str  # `{package}`: the project's Python package; `{slug}`: its domain's topic
+    message: str  # `{topic}`: what the project's notebooks look at
     flavour: Flavour
 
 
@@ -91,7 +91,7 @@ VECTORS: Mapping[str, LeakVector] = {
         "terraform.tfvars", "Add variables for the staging environment", "terraform"
     ),
     "jupyter-notebook": LeakVector(
-        "notebooks/storage-usage.ipynb", "Add storage usage exploration notebook", "notebooks"
+        "notebooks/{slug}.ipynb", "Add {topic} exploration notebook", "notebooks"
     ),
     "github-actions": LeakVector(
         ".github/workflows/deploy.yml", "Add deploy workflow for staging", "python"
@@ -348,6 +348,54 @@ _NOUNS = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Domain:
+    """What a project works on: its commits, functions and notebooks speak of these things.
+
+    `nouns` name the records the code handles (no noun ends in an s of its own, and none has
+    an underscore: function names are `verb_noun…`); `keywords` find the domain in the
+    repository's name and description; `topic` and `measure` title an analysis notebook.
+    """
+
+    name: str
+    keywords: tuple[str, ...]
+    nouns: tuple[str, ...]
+    topic: str
+    measure: str
+
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain("genomics", ("genom", "sequenc", "variant", "bioinf", "dna", "rna", "gene", "cohort",
+                        "exome", "omics"),
+           ("sample", "variant", "alignment", "genome", "cohort", "contig", "assay", "gene",
+            "probe", "readgroup", "flowcell", "haplotype", "annotation", "library"),
+           "Variant calls per cohort", "variants"),
+    Domain("media", ("video", "encod", "transcod", "media", "stream", "podcast", "render"),
+           ("clip", "rendition", "segment", "thumbnail", "manifest", "subtitle", "track",
+            "encoding", "playlist", "frame", "chapter", "caption"),
+           "Encoded renditions per day", "renditions"),
+    Domain("telemetry", ("telemetry", "fleet", "rover", "robot", "sensor", "vehicle", "iot",
+                         "device", "tracking"),
+           ("reading", "sensor", "rover", "waypoint", "battery", "mission", "heartbeat", "route",
+            "device", "firmware", "alert", "trip"),
+           "Sensor readings per rover", "readings"),
+    Domain("games", ("game", "match", "player", "lobby", "esport"),
+           ("player", "match", "lobby", "ranking", "party", "season", "server", "queue",
+            "loadout", "replay", "region", "ticket"),
+           "Matches per region", "matches"),
+    Domain("commerce", (), _NOUNS, "Storage usage", "objects"),
+)  # fmt: skip
+
+
+def project_domain(name: str, description: str) -> Domain:
+    """The domain whose keywords the repository's name or description mention first."""
+    text = f"{name} {description}".lower()
+    for domain in DOMAINS:
+        if any(keyword in text for keyword in domain.keywords):
+            return domain
+    return DOMAINS[-1]
+
+
 _SETTING_VALUES = {
     "REQUEST_TIMEOUT_SECONDS": (10, 15, 20, 30, 45, 60, 90),
     "MAX_RETRIES": (2, 3, 4, 5, 8),
@@ -393,7 +441,7 @@ _MODULE_KINDS = ("_jobs", "_exports", "_tasks", "_sync", "_client", "_rules", "_
 
 
 def _noun_of(function: str) -> str:
-    # `sync_webhooks` → `webhook`: no noun of _NOUNS ends in an s of its own.
+    # `sync_webhooks` → `webhook`: no noun of a domain ends in an s of its own.
     return function.split("_")[1].removesuffix("s")
 
 
@@ -428,6 +476,8 @@ class _Project:
         self.name = repository.name
         self.package = _package_name(repository.name)
         self.description = repository.description or f"Tools and services of {repository.owner}"
+        self.domain = project_domain(repository.name, repository.description or "")
+        self.nouns = self.domain.nouns
         self.region = scenario.account.regions[0]
         self.version = [0, 1, 0]
         self.unreleased: list[str] = []
@@ -508,7 +558,7 @@ class _Project:
     # ── python and notebook sources
     def _new_module(self) -> _Module:
         noun = self._fresh(
-            lambda: self.rng.choice(_NOUNS) + self.rng.choice(("s",) * 4 + _MODULE_KINDS),
+            lambda: self.rng.choice(self.nouns) + self.rng.choice(("s",) * 4 + _MODULE_KINDS),
             prefix="module:",
         )
         if self.flavour == "python":
@@ -543,10 +593,10 @@ class _Project:
 
     def _add_function(self, module: _Module) -> tuple[str, str]:
         rng = self.rng
-        verb, noun = rng.choice(_VERBS), rng.choice(_NOUNS)
+        verb, noun = rng.choice(_VERBS), rng.choice(self.nouns)
         shape = rng.randrange(3) if self.flavour == "python" else 3
         suffix = ("", "s", "_key", "_frame")[shape]
-        name = self._fresh(lambda: f"{rng.choice(_VERBS)}_{rng.choice(_NOUNS)}{suffix}")
+        name = self._fresh(lambda: f"{rng.choice(_VERBS)}_{rng.choice(self.nouns)}{suffix}")
         verb, noun = name.split("_")[0], _noun_of(name)
         body = {
             0: f'def {name}(client: Any, {noun}_id: str) -> dict[str, Any]:\n'
@@ -748,7 +798,9 @@ class _Project:
     def _add_tf_variable(self) -> tuple[str, str]:
         rng = self.rng
         measures = ("retention_days", "max_size_mb", "alarm_threshold")
-        name = self._fresh(lambda: f"{rng.choice(_NOUNS)}_{rng.choice(measures)}", prefix="var:")
+        name = self._fresh(
+            lambda: f"{rng.choice(self.nouns)}_{rng.choice(measures)}", prefix="var:"
+        )
         noun, what = name.split("_", 1)
         default = {"retention_days": 30, "max_size_mb": 64, "alarm_threshold": 5}.get(what, 1)
         path = self._tf_add(
@@ -764,7 +816,9 @@ class _Project:
         kind = rng.randrange(3)
         purposes = (("exports", "archive", "uploads", "backups"), ("events", "dead_letter",
                     "retries"), ("api", "worker", "cron"))[kind]  # fmt: skip
-        label = self._fresh(lambda: f"{rng.choice(_NOUNS)}_{rng.choice(purposes)}", prefix="res:")
+        label = self._fresh(
+            lambda: f"{rng.choice(self.nouns)}_{rng.choice(purposes)}", prefix="res:"
+        )
         dashed = label.replace("_", "-")
         if kind == 0:
             resource, stem, message = "aws_s3_bucket", "storage", f"Add {dashed} bucket"
@@ -893,6 +947,38 @@ def _without(files: Mapping[str, str], leak_path: str) -> dict[str, str]:
 # ── building ──────────────────────────────────────────────────────────────────────────────
 
 
+_PURPOSES = (
+    ("image", ("image", "docker", "container", "ecr")),
+    ("package", ("publish", "release", "package", "wheel", "pypi", "npm")),
+    ("test", ("test", "ci", "check", "integration")),
+)
+
+
+def _file_context(leak_path: str, repository: str, domain: Domain) -> dict[str, str]:
+    """What the leaking file is for, read from its name, so its content fits it.
+
+    A workflow `publish-image.yml` builds and pushes an image; `deploy.yml` ships a bundle.
+    """
+    stem = PurePosixPath(leak_path).name.split(".", 1)[0] or "deploy"
+    words = re.split(r"[^a-z0-9]+", stem.lower())
+
+    def says(keys: tuple[str, ...]) -> bool:
+        return any(w == k or (len(k) > 2 and w.startswith(k)) for w in words for k in keys)
+
+    purpose = next((name for name, keys in _PURPOSES if says(keys)), "deploy")
+    job = {"image": "image", "package": "publish", "test": "test"}.get(purpose, "deploy")
+    return {
+        "path": leak_path,
+        "workflow": stem,
+        "purpose": purpose,
+        "job": job,
+        "image": re.sub(r"[^a-z0-9-]+", "-", repository.lower()).strip("-") or "app",
+        "topic": domain.topic,
+        "measure": domain.measure,
+        "noun": domain.nouns[0],
+    }
+
+
 def _bucket(scenario: Scenario) -> str:
     """The bucket the leaked file ships to: a deployment-looking one of the estate's."""
     names = [bucket.name for bucket in scenario.account.estate.buckets]
@@ -939,7 +1025,10 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
     spec = VECTORS[leak.vector]
     rng = random.Random(f"gameday-repo:{seed}:{scenario.id}")
     package = _package_name(leak.repository.name)
-    leak_path = checked_leak_path(leak.path or spec.path.format(package=package))
+    domain = project_domain(leak.repository.name, leak.repository.description or "")
+    topic = domain.topic.lower()
+    slug = topic.replace(" ", "-")
+    leak_path = checked_leak_path(leak.path or spec.path.format(package=package, slug=slug))
     _checked_branch(leak.repository.default_branch)
     _checked_history(scenario)
     author, team = _team(scenario, rng)
@@ -956,6 +1045,7 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         "stage": "staging",
         "access_key_id": credential.access_key_id,
         "secret_access_key": credential.secret_access_key,
+        **_file_context(leak_path, leak.repository.name, domain),
     }
     leaked_text = render_leak(leak.vector, {**context, "removed": False})
 
@@ -973,7 +1063,9 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         leak_files = {leak_path: leaked_text}
     else:
         leak_files = {**initial, leak_path: leaked_text}
-    leak_index = stream.commit(author, int(end), leak.message or spec.message, leak_files)
+    leak_index = stream.commit(
+        author, int(end), leak.message or spec.message.format(topic=topic), leak_files
+    )
 
     after = leak.history.after
     removal_nth = None

@@ -227,11 +227,11 @@ def test_the_public_url_names_a_real_commit_and_path(
     assert url is not None
     commit, path = url.groups()
     assert (commit, path) == (built.leak_commit, built.leak_path)
-    assert path == VECTORS[vector].path.format(package="storefront_tools")
+    assert path == VECTORS[vector].path.format(package="storefront_tools", slug="storage-usage")
     remote = git.Repo(built.remote)
     leak = remote.commit(commit)
     assert path in [p for p in leak.stats.files]
-    assert leak.message.strip() == VECTORS[vector].message
+    assert leak.message.strip() == VECTORS[vector].message.format(topic="storage usage")
     assert (leak.author.name, leak.author.email) == (
         "Jordan Alvarez",
         "jordan.alvarez@northwind.example",

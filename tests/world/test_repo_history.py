@@ -3,17 +3,22 @@ and whether the leaking file and the commits around it belong to their project."
 
 from __future__ import annotations
 
+import configparser
+import json
+import re
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from gameday.exercise.clock import VirtualClock
 from gameday.exercise.run import _schedule_developers
 from gameday.exercise.timeline import Timeline
 from gameday.journal import Journal, read_journal
-from gameday.scenario.model import Scenario
+from gameday.scenario.model import LEAK_VECTORS, Scenario
 from gameday.world.repo import (
     DEFAULT_T0,
     BuiltRepository,
@@ -167,3 +172,156 @@ def test_later_commits_are_the_same_for_a_seed() -> None:
     scenario = make_scenario()
     assert later_commits(scenario, seed=4) == later_commits(scenario, seed=4)
     assert later_commits(scenario, seed=4) != later_commits(scenario, seed=5)
+
+
+# ── the leaking file and the commits around it belong to their project ───────────────────
+
+
+def workflow_steps(text: str) -> tuple[dict[str, Any], str]:
+    document = yaml.safe_load(text)
+    [job] = document["jobs"].values()
+    runs = "\n".join(str(step.get("run", "")) for step in job["steps"])
+    return document, runs
+
+
+def test_a_workflow_does_what_its_file_is_named_for(tmp_path: Path) -> None:
+    runs = {}
+    for stem in ("publish-image", "deploy", "integration-tests", "release-package"):
+        scenario = make_scenario(
+            vector="github-actions", path=f".github/workflows/{stem}.yml", removed=None
+        )
+        built = build_repository(scenario, tmp_path / stem, seed=4)
+        document, runs[stem] = workflow_steps((built.repo / built.leak_path).read_text())
+        assert document["name"] == stem
+        [job] = document["jobs"].values()
+        assert job["env"]["AWS_ACCESS_KEY_ID"] == built.credential.access_key_id
+    image = runs["publish-image"]
+    assert "aws ecr get-login-password | docker login" in image
+    assert 'docker build --pull -t "$REGISTRY/$IMAGE:' in image
+    assert 'docker push "$REGISTRY/$IMAGE:' in image
+    assert "s3" not in image
+    assert "aws s3 sync dist/" in runs["deploy"] and "docker" not in runs["deploy"]
+    assert "pytest" in runs["integration-tests"] and "s3 sync" not in runs["integration-tests"]
+    assert "packages/" in runs["release-package"] and "docker" not in runs["release-package"]
+
+
+def test_the_image_workflow_pushes_to_the_accounts_registry(tmp_path: Path) -> None:
+    scenario = make_scenario(vector="github-actions", path=".github/workflows/publish-image.yml")
+    built = build_repository(scenario, tmp_path, seed=4)
+    document, _ = workflow_steps((built.repo / built.leak_path).read_text())
+    [job] = document["jobs"].values()
+    assert job["env"]["REGISTRY"] == "491826357014.dkr.ecr.eu-west-1.amazonaws.com"
+    assert job["env"]["IMAGE"] == "storefront-tools"
+    assert "v*" in document[True]["push"]["tags"]  # YAML 1.1 reads `on:` as true
+
+
+GENOMICS = {
+    "sample", "variant", "alignment", "genome", "cohort", "contig", "assay", "gene", "probe",
+    "readgroup", "flowcell", "haplotype", "annotation", "library",
+}  # fmt: skip
+COMMERCE = {"invoice", "order", "coupon", "payment", "refund", "receipt", "shipment", "customer"}
+
+
+def test_a_genomics_notebook_repository_talks_about_genomics(tmp_path: Path) -> None:
+    scenario = make_scenario(
+        vector="jupyter-notebook",
+        removed=None,
+        repository={
+            "owner": "helix-lab",
+            "name": "cohort-notebooks",
+            "description": "Notebooks for variant calling across our sequencing cohorts",
+        },
+        history={"before": 80, "after": 0, "span": "60d"},
+    )
+    built = build_repository(scenario, tmp_path, seed=4)
+    assert built.leak_path == "notebooks/variant-calls-per-cohort.ipynb"
+    log = run_git(["log", "--format=%s", "main"], built.remote).stdout.decode()
+    words = set(re.findall(r"[a-z]+", log.replace("_", " ").lower()))
+    assert words & GENOMICS, log
+    assert not words & COMMERCE, words & COMMERCE
+    assert "Add variant calls per cohort exploration notebook" in log
+    notebook = json.loads((built.repo / built.leak_path).read_text())
+    assert notebook["cells"][0]["source"][0].startswith("# Variant calls per cohort in ")
+    sources = run_git(["ls-files", "analysis"], built.repo).stdout.decode()
+    assert all(
+        any(noun in name for noun in GENOMICS) or name.endswith("__init__.py")
+        for name in sources.split()
+    ), sources
+
+
+def tidiness_problems(text: str, blank_lines: int = 1) -> list[str]:
+    """What a reviewer would flag in a file someone cleaned by hand (Python separates
+    top-level definitions by two blank lines, other files by one at most)."""
+    problems = []
+    if not text.endswith("\n") or text.endswith("\n\n"):
+        problems.append("does not end with exactly one newline")
+    if text.startswith("\n"):
+        problems.append("starts with a blank line")
+    if "\n" * (blank_lines + 2) in text:
+        problems.append(f"has more than {blank_lines} blank lines in a row")
+    problems += [f"trailing space: {line!r}" for line in text.splitlines() if line != line.rstrip()]
+    return problems
+
+
+def hcl_alignment_problems(text: str) -> list[str]:
+    """`terraform fmt` aligns the `=` of consecutive attributes at the same indent."""
+    problems, run = [], []
+    for line in [*text.splitlines(), ""]:
+        match = re.match(r"^(\s*)(\w+)(\s*)= ", line)
+        if match and (not run or run[0][0] == match.group(1)):
+            run.append((match.group(1), len(match.group(1) + match.group(2) + match.group(3))))
+            continue
+        if len({column for _, column in run}) > 1:
+            problems.append(f"misaligned `=` before {line!r}")
+        run = [(match.group(1), len(match.group(0)) - 2)] if match else []
+    return problems
+
+
+def empty_yaml_values(node: Any, where: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in empty_yaml_values(v, f"{where}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in empty_yaml_values(v, f"{where}[{i}]")]
+    return [f"{where} is empty"] if node is None else []
+
+
+@pytest.mark.parametrize("vector", LEAK_VECTORS)
+def test_removing_the_key_leaves_the_file_tidy(tmp_path: Path, vector: str) -> None:
+    scenario = make_scenario(vector=vector, history={"before": 3, "after": 0})
+    built = build_repository(scenario, tmp_path, seed=4)
+    leaked = (built.repo / built.leak_path).read_text()
+    host = CodeHost(built.remote, watch_key=built.credential.access_key_id)
+    [removal] = built.later
+    assert host.arrive(removal, built.t0 + timedelta(seconds=removal.at_s), built.branch)
+    run_git(["pull", "-q", "--ff-only"], built.repo)
+    clean = (built.repo / built.leak_path).read_text()
+    assert built.credential.access_key_id not in clean
+    assert built.credential.secret_access_key not in clean
+    name = built.leak_path
+    blank_lines = 2 if name.endswith(".py") else 1
+    assert tidiness_problems(leaked, blank_lines) == []
+    assert tidiness_problems(clean, blank_lines) == []
+    if name.endswith((".yml", ".yaml")):
+        # no block left empty where the key was (`env:` with nothing under it)
+        before = empty_yaml_values(yaml.safe_load(leaked))
+        assert empty_yaml_values(yaml.safe_load(clean)) == before
+    elif name.endswith((".tf", ".tfvars")):
+        assert hcl_alignment_problems(clean) == []
+        assert clean.count("{") == clean.count("}")
+    elif name.endswith(".ipynb"):
+        notebook = json.loads(clean)
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                compile("".join(cell["source"]), name, "exec")
+    elif name.endswith(".py"):
+        compile(clean, name, "exec")
+    elif name.endswith(".sh"):
+        subprocess.run(["bash", "-n", str(built.repo / name)], check=True)
+    elif name.endswith("credentials"):
+        parser = configparser.ConfigParser()
+        parser.read_string(clean)
+        assert all(parser[section] for section in parser.sections())
+    # Only the lines around the key changed (a call rewrapped); the rest is as it was.
+    kept = [line for line in leaked.splitlines() if built.credential.access_key_id not in line]
+    kept = [line for line in kept if built.credential.secret_access_key not in line]
+    assert sum(line in clean.splitlines() for line in kept) >= len(kept) - 4
