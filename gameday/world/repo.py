@@ -28,7 +28,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +53,7 @@ from gameday.scenario.fields import (
 from gameday.scenario.limits import MAX_COMMITS
 from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
+from gameday.world.git import git_text, run_git
 
 LEAK_TEMPLATES = TEMPLATES / "leaks"
 DEFAULT_T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
@@ -115,60 +115,6 @@ class BuiltRepository:
     t0: datetime
     branch: str
     later: tuple[LaterCommit, ...] = ()
-
-
-# ── git, isolated from the machine's configuration ────────────────────────────────────────
-
-
-def git_environment() -> dict[str, str]:
-    """The environment git runs in: no system or global config, no inherited GIT_* state.
-
-    A caller's GIT_DIR (set when tests run inside a hook) or a developer's global hooks,
-    signing and templates would otherwise change what gets built or where.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        LC_ALL="C",
-    )
-    return env
-
-
-def run_git(
-    args: list[str],
-    cwd: Path,
-    *,
-    stdin: bytes | None = None,
-    check: bool = True,
-    at: datetime | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """`git ARGS` in `cwd`; `at` dates what git writes of its own (reflog entries, a commit
-    it makes) on the run clock instead of the wall clock."""
-    env = git_environment()
-    if at is not None:
-        stamp = f"@{int(at.timestamp())} +0000"
-        env.update(GIT_COMMITTER_DATE=stamp, GIT_AUTHOR_DATE=stamp)
-    try:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=stdin,
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError as error:
-        raise UserError("git is not installed (or not on PATH) — install git first") from error
-    if check and result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip()
-        raise RuntimeError(f"git {args[0]} failed in {cwd}: {message}")
-    return result
-
-
-def _git_text(args: list[str], cwd: Path) -> str:
-    return run_git(args, cwd).stdout.decode().strip()
 
 
 # ── checking what the scenario asks for ───────────────────────────────────────────────────
@@ -1147,7 +1093,7 @@ def build_repository(
     # the clone's reflog is dated at the push (T0), as everything the run writes is
     run_git(["fast-import", "--quiet"], repo, stdin=plan.stream.data(), at=moment)
     run_git(["reset", "-q", "--hard", branch], repo, at=moment)
-    hashes = _git_text(["rev-list", "--reverse", branch], repo).split()
+    hashes = git_text(["rev-list", "--reverse", branch], repo).split()
     _confine(repo, plan.leak_path)
     # The developer's own identity, so a responder's commit in this clone needs no setup.
     run_git(["config", "user.name", author.name], repo)
@@ -1353,7 +1299,7 @@ class CodeHost:
         seen = self._refs_seen
         if seen is not None and seen[0] == stamp and seen[0].settled:
             return dict(seen[1])
-        out = _git_text(["for-each-ref", "--format=%(objectname) %(refname)"], self.remote)
+        out = git_text(["for-each-ref", "--format=%(objectname) %(refname)"], self.remote)
         refs = {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
         self._refs_seen = (stamp, refs)
         return dict(refs)
@@ -1404,7 +1350,7 @@ class CodeHost:
         if new is None:
             return Push(ref, old, None, forced=True, commits=0)
         span = [new] if old is None else [new, f"^{old}"]
-        commits = int(_git_text(["rev-list", "--count", *span], self.remote))
+        commits = int(git_text(["rev-list", "--count", *span], self.remote))
         forced = old is not None and (
             run_git(["merge-base", "--is-ancestor", old, new], self.remote, check=False).returncode
             != 0
@@ -1437,7 +1383,7 @@ class CodeHost:
                     commit.author, int(moment.timestamp()), commit.message, commit.files,
                     parent=tip,
                 )  # fmt: skip
-                run_git(["fast-import", "--quiet"], self.remote, stdin=stream.data())
+                run_git(["fast-import", "--quiet"], self.remote, stdin=stream.data(), at=moment)
                 current = self.refs()
                 if data.get("refs") is not None:
                     data["refs"] = current
