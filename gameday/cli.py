@@ -214,6 +214,12 @@ def _forget_the_token() -> None:
     "--responder", default="human", show_default=True, help="human | PATH.py | replay:FILE"
 )
 @click.option("--seed", default=0, show_default=True, help="same seed, same run")
+@click.option(
+    "--console",
+    "web_console",
+    is_flag=True,
+    help="serve the team's web console of the mock account on 127.0.0.1",
+)
 @delivery_options
 def run(
     scenario_path: Path,
@@ -229,6 +235,7 @@ def run(
     templates: Path | None,
     plain: bool,
     dashboard: bool,
+    web_console: bool,
 ) -> None:
     """Play SCENARIO: AWS's side, the attacker, the responders; then score and report.
 
@@ -251,6 +258,7 @@ def run(
         templates=templates,
         live=False if plain else None,
         dashboard=dashboard,
+        console=web_console,
     )
     with private_files():
         result = run_exercise(scenario_path, options, stdout)
@@ -648,21 +656,56 @@ def steps(run_dir: Path | None, token: str | None) -> None:
     def when(at: float | None, relative: float) -> str:
         return clock_text(at) if at is not None else f"detection+{format_duration(relative)}"
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("step", "phase", "kind", "status", "points", "target", "deadline", "met"):
-        table.add_column(column, no_wrap=True)
+    rows = [("step", "phase", "kind", "status", "points", "target", "deadline", "met")]
     for step in seen.steps:
-        table.add_row(
-            step.id,
-            step.phase,
-            "manual" if step.manual else "automatic",
-            step.status,
-            f"{step.awarded:g}/{step.points}",
-            when(step.target_t, step.target_s),
-            when(step.deadline_t, step.deadline_s),
-            clock_text(step.satisfied_t) if step.satisfied_t is not None else "—",
+        rows.append(
+            (
+                step.id,
+                step.phase,
+                "manual" if step.manual else "automatic",
+                step.status,
+                f"{step.awarded:g}/{step.points}",
+                when(step.target_t, step.target_s),
+                when(step.deadline_t, step.deadline_s),
+                clock_text(step.satisfied_t) if step.satisfied_t is not None else "—",
+            )
         )
-    stdout.print(table)
+    # whole lines, never cut at the terminal's width: ids are what `mark` is given
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        stdout.print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
+                     markup=False)  # fmt: skip
+
+
+@cli.command("console")
+@RUN_DIR
+@click.option("--port", default=0, show_default=True, help="port on 127.0.0.1 (0: any free one)")
+def console_command(run_dir: Path | None, port: int) -> None:
+    """Serve the team's web console of a live run's mock account, on 127.0.0.1.
+
+    It signs every action with the team's access key, like the AWS CLI; the team signs in
+    with the token in its handout (CONSOLE.txt too). It stops with the run, or Ctrl-C.
+    Without RUN_DIR, the newest live run.
+    """
+    import time
+
+    from gameday.console import serve_console
+
+    run = resolve_run_dir(run_dir, live=run_dir is None)
+    server = serve_console(run, port)
+    stdout.print(
+        f"web console of {run.path}: {server.origin}/ — the team's token is in "
+        f"{run.console_link} and the handout (SIMULATION)",
+        markup=False,
+    )
+    try:
+        while run.status().get("alive"):
+            time.sleep(1.0)
+        stdout.print(f"the run ended ({run.path}): console stopped", markup=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 @cli.command()

@@ -6,6 +6,17 @@
         run.json       the live run's process, state and clock, for other terminals
         control/       commands from other terminals, waiting for the run to take them
         facilitator/   the hash of the facilitator's token (gameday.exercise.facilitator)
+        team           (a run with a human team) the link to the team's room
+
+A run played by a human team has two rooms. The run directory is the facilitator's: the
+scenario, the journal, the vault, the token's hash, the call scripts, the scores and the
+reports. The team's room, `<folder of the run>/teams/<run name>/`, holds only what a team
+would have: `HANDOUT.md`, `aws/` (the profile), `mail/`, `repo/` and the "public"
+`remote.git/` it was pushed to, and `CONSOLE.txt` (the web console's address, when one is
+served). Links go one way only, from the facilitator's room to the team's — `team`, and
+`HANDOUT.md`, `aws`, `mail`, `repo` and `remote.git`, so the paths above still lead
+where they always did — and nothing in the team's room names the run directory. A run with
+an automated responder has one room: everything is in the run directory, as before.
 
 A run is private to its facilitator: `runs/` and every run directory are 0700, the files that
 hold a token's hash, a key id or a command (the journal, run.json, the vault, control/,
@@ -31,6 +42,10 @@ from typing import Any
 from gameday.errors import RunDirError
 
 DEFAULT_ROOT = Path("runs")
+TEAMS_FOLDER = "teams"
+TEAM_LINK = "team"
+# What a team is handed, in its room, linked from the run directory by the same names
+TEAM_SHARE = ("HANDOUT.md", "aws", "mail", "repo", "remote.git")
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _SAFE = re.compile(r"[^a-z0-9-]+")
@@ -52,16 +67,37 @@ class RunDir:
         return self.path / "journal.jsonl"
 
     @property
+    def team(self) -> Path:
+        """The team's room: where `team` links to, or the run directory for a run with none."""
+        link = self.path / TEAM_LINK
+        if link.is_symlink():
+            return Path(os.readlink(link))
+        return self.path
+
+    @property
+    def has_team_room(self) -> bool:
+        return (self.path / TEAM_LINK).is_symlink()
+
+    @property
     def repo(self) -> Path:
-        return self.path / "repo"
+        return self.team / "repo"
 
     @property
     def remote(self) -> Path:
-        return self.path / "remote.git"
+        return self.team / "remote.git"
 
     @property
     def mail(self) -> Path:
-        return self.path / "mail"
+        return self.team / "mail"
+
+    @property
+    def aws(self) -> Path:
+        return self.team / "aws"
+
+    @property
+    def console_link(self) -> Path:
+        """The web console's address, in the team's room."""
+        return self.team / "CONSOLE.txt"
 
     @property
     def calls(self) -> Path:
@@ -69,7 +105,7 @@ class RunDir:
 
     @property
     def handout(self) -> Path:
-        return self.path / "HANDOUT.md"
+        return self.team / "HANDOUT.md"
 
     @property
     def status_file(self) -> Path:
@@ -221,6 +257,27 @@ def new_run_dir(scenario_id: str, team: str, root: Path = DEFAULT_ROOT) -> RunDi
     path.mkdir(mode=PRIVATE_DIR)
     path.chmod(PRIVATE_DIR)
     return RunDir(path)
+
+
+def open_team_room(run: RunDir) -> Path:
+    """Make the team's room of `run` (see the module's docstring); its absolute path.
+
+    The links from the run directory are made now, before what they lead to: whatever
+    writes `RUN_DIR/mail/…` or reads `RUN_DIR/repo` reaches the team's room.
+    """
+    if run.has_team_room:
+        return run.team
+    rooms = run.path.absolute().parent / TEAMS_FOLDER
+    if not rooms.exists():
+        make_private_dir(rooms)
+    room = rooms / run.path.name
+    if room.exists() and any(room.iterdir()):
+        raise RunDirError(f"{room}: the team's room of {run.path} is there already, not empty")
+    make_private_dir(room)
+    for name in TEAM_SHARE:
+        (run.path / name).symlink_to(room / name)
+    (run.path / TEAM_LINK).symlink_to(room, target_is_directory=True)
+    return room
 
 
 def claim_run_dir(path: Path) -> RunDir:

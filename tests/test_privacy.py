@@ -180,11 +180,13 @@ def test_another_local_user_can_neither_read_nor_change_a_live_run(
             assert written.stat().st_mode & 0o777 == 0o600, written
         for folder in ("control", "facilitator"):
             assert (run.path / folder).stat().st_mode & 0o777 == 0o700, folder
-        # and everything else the run wrote (the mail, the repository, the handout …) too
-        opened = [p for p in run.path.rglob("*") if p.lstat().st_mode & 0o077]
+        # and everything else the run wrote (the mail, the repository, the handout …) too, in
+        # the team's room as well (a link has no mode of its own)
+        written = [p for room in (run.path, run.team) for p in room.rglob("*")]
+        opened = [p for p in written if not p.is_symlink() and p.lstat().st_mode & 0o077]
         assert opened == [], opened[:5]
         # No file holds the token: the journal, run.json, the hash file, the control files.
-        for path in run.path.rglob("*"):
+        for path in written:
             if path.is_file():
                 assert token.encode() not in path.read_bytes(), path
         status = json.loads(run.status_file.read_text(encoding="utf-8"))

@@ -635,16 +635,16 @@ class Replay(_FromCrash):
         caught up with the journal, and come back if it does not. An ASIDE already there is
         from a replay that never caught up: it holds what the crash left, and stays.
         """
-        run = self.run.path
+        run, room = self.run.path, self.run.team  # the clone and the remote are the team's
         aside = run / ASIDE
         if aside.is_dir():
             for name in REBUILT:
-                _remove(run / name)
+                _remove(room / name)
         else:
             aside.mkdir(mode=0o700)
             for name in REBUILT:
-                if (run / name).exists() or (run / name).is_symlink():
-                    (run / name).rename(aside / name)
+                if (room / name).exists() or (room / name).is_symlink():
+                    (room / name).rename(aside / name)
         vault = run / VAULT_FILE
         if vault.exists():
             named = max((int(e["vault"]) for e in self.crash.events if e.get("vault")), default=0)
@@ -654,14 +654,14 @@ class Replay(_FromCrash):
         """Put the run directory back as the crash left it, unless the replay went live."""
         if self.live:
             return
-        run = self.run.path
-        aside = run / ASIDE
+        room = self.run.team
+        aside = self.run.path / ASIDE
         if not aside.is_dir():
             return
         for name in REBUILT:
-            _remove(run / name)
+            _remove(room / name)
             if (aside / name).exists() or (aside / name).is_symlink():
-                (aside / name).rename(run / name)
+                (aside / name).rename(room / name)
         shutil.rmtree(aside, ignore_errors=True)
         self.run.write_status(state="crashed")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from moto.moto_api._internal import mock_random
 from rich.console import Console
@@ -59,7 +59,7 @@ from gameday.exercise.workload import WorkloadProbe
 from gameday.journal import Event, Journal, RunClock, iso, read_journal
 from gameday.report import write_reports
 from gameday.report.rendering import escape_markdown
-from gameday.rundir import DEFAULT_ROOT, RunDir, claim_run_dir, new_run_dir
+from gameday.rundir import DEFAULT_ROOT, RunDir, claim_run_dir, new_run_dir, open_team_room
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.model import Score
@@ -77,6 +77,9 @@ from gameday.world.repo import (
     build_repository,
     later_commits,
 )
+
+if TYPE_CHECKING:
+    from gameday.console import ConsoleServer
 
 CODE_HOST_POLL_S = 15.0
 # A test hook: a run (or a recovery) whose environment sets it to N kills its own process
@@ -99,6 +102,7 @@ class RunOptions:
     templates: Path | None = None
     live: bool | None = None  # None: a live panel on a terminal, plain lines elsewhere
     dashboard: bool = False  # serve the facilitator's web dashboard on 127.0.0.1
+    console: bool = False  # serve the team's web console of the mock account on 127.0.0.1
     # recover: the run's facilitator token, kept (none: a new one is issued and shown)
     facilitator_token: str | None = None
     extra_environment: dict[str, str] = field(default_factory=dict)
@@ -281,6 +285,8 @@ def run_exercise(
     clock: Clock
     if resume is None:
         run = _make_run_dir(scenario, options)
+        if not responder.automated:
+            open_team_room(run)  # the team's share of the run, in a room of its own
         shutil.copyfile(scenario_path, run.scenario)
         for own in template_folders(None, scenario_path):  # with it, for a recovery
             shutil.copytree(own, run.path / SCENARIO_TEMPLATES, symlinks=True)
@@ -331,6 +337,7 @@ def run_exercise(
 
     account: MockAccount | None = None
     watcher: ControlWatcher | None = None
+    web_console: ConsoleServer | None = None
     reason = "error"
     try:
         credentials = estate_credentials(scenario, options.seed)
@@ -339,7 +346,7 @@ def run_exercise(
         if resume is None or resume.replays:
             console.print("building the leaky repository and the mock account …")
             built = build_repository(
-                scenario, run.path, seed=options.seed, t0=t0, credential=leaked
+                scenario, run.team, seed=options.seed, t0=t0, credential=leaked
             )
         else:
             console.print("rebuilding the mock account from the journal …")
@@ -375,7 +382,7 @@ def run_exercise(
             resume.rebuild(account, journal, live_score.evaluator, responder)
         account.attach_journal(journal)
         account.gateway.vault = Vault(run.path / VAULT_FILE) if resume is None else resume.vault()
-        environment = account.write_profiles(run.path)
+        environment = account.write_profiles(run.team.absolute())
         mailbox.Maildir(run.mail, create=True)
         run.calls.mkdir(exist_ok=True)
 
@@ -488,6 +495,15 @@ def run_exercise(
             ),
             on_refused=lambda refusal: journal.append("control.refused", **refusal),
         ).start()
+        if options.console:
+            from gameday.console import serve_console
+
+            web_console = serve_console(run)
+            console.print(
+                f"web console for the team: {web_console.origin}/ (its token is in the team's "
+                "handout and CONSOLE.txt)",
+                markup=False,
+            )
         if not responder.automated:
             console.print(handout_summary(run, environment))
         responder.start(context)
@@ -514,6 +530,8 @@ def run_exercise(
         view.stop()
         if dashboard is not None:
             dashboard.stop()
+        if web_console is not None:
+            web_console.stop()
         if account is not None and options.account is None:
             account.stop()
         elif account is not None:
@@ -731,12 +749,18 @@ def _control_handlers(
 
 
 def handout_summary(run: RunDir, environment: dict[str, str]) -> str:
+    """What the facilitator's console says of the two rooms once the run is set up."""
     exports = "\n".join(f"  export {k}={v}" for k, v in environment.items())
     return (
-        f"Responders: read {run.handout}\n"
-        f"Use the AWS CLI with:\n{exports}\n"
-        f"Mail arrives in {run.mail}/new — the facilitator's `gameday end {run.path}` (with "
-        "the facilitator token) stops the exercise."
+        f"The team's room — give the team this folder, and only this one:\n"
+        f"  {run.team.absolute()}\n"
+        f"  (HANDOUT.md to read first; the AWS CLI with:\n{exports}\n"
+        f"  mail arrives in {run.mail.absolute()}/new)\n"
+        f"The facilitator's room — yours alone (scenario, journal, token, scores, reports):\n"
+        f"  {run.path.absolute()}\n"
+        f"`gameday steps` and `gameday status` tell where the run stands (with the facilitator "
+        f"token); `gameday watch` is the team's view for the screen they see; "
+        f"`gameday end` stops the exercise."
     )
 
 
@@ -773,29 +797,29 @@ boto3 picks up the same profile from those variables.
 
 ## Where things arrive
 
-- **Email** for the account's contacts lands in `{run.mail}/new/` (a Maildir: open the files
-  with any mail client that reads Maildir, or as text).
-- **Phone calls** are read aloud by the facilitator; their scripts land in `{run.calls}/`.
+- **Email** for the account's contacts lands in `{run.mail.absolute()}/new/` (a Maildir: open
+  the files with any mail client that reads Maildir, or as text).
+- **Phone calls** come from the facilitator, who plays AWS's caller.
 - **The AWS Support case** is in the mock's Support API:
   `aws support describe-cases --include-resolved-cases`. The email quotes the case's display
   number; `add-communication-to-case` wants the `caseId` (`case-…`) that describe-cases shows.
 
 ## The repository
 
-- Your clone: `{run.repo}` — its `origin` is the "public" repository, `{run.remote}`.
-- The code host's buttons: `gameday repo private {run.path}` and `gameday repo delete {run.path}`.
+- Your clone: `{run.repo.absolute()}` — its `origin` is the "public" repository,
+  `{run.remote.absolute()}`.
+- The code host's buttons, in a terminal in the project's folder: `gameday repo private`
+  and `gameday repo delete` (they act on the exercise under way).
 
 ## Telling the exercise what you did outside AWS
 
-- `gameday note {run.path} "rotated the root password"` journals an out-of-band action.
-- The facilitator validates manual steps with `gameday mark {run.path} STEP_ID`.
+- `gameday note "rotated the root password"` (in the project's folder) journals an
+  out-of-band action; tell the facilitator what a machine cannot see.
 
 ## If the exercise stops
 
-If the facilitator's machine crashes or sleeps, `gameday recover {run.path}` rebuilds the
-mock and the exercise goes on where it stopped, with the same credentials; your next
-command finds it. `{run.path}/.vault.jsonl` keeps what that needs (decoy secrets minted
-during the exercise, which exist nowhere but in the mock); it stays in the run directory.
+If the facilitator's machine crashes or sleeps, the facilitator recovers the exercise and
+it goes on where it stopped, with the same credentials; your next command finds it.
 
 Good luck. Treat it as real.
 """

@@ -1,0 +1,222 @@
+"""A human team plays the seed scenario through the web console, in headless Chromium.
+
+From a fresh clone of the project (the console needs nothing that is not committed), the
+facilitator starts `gameday run --console`; the team signs in with the token from its room's
+CONSOLE.txt, deactivates the leaked key, terminates the attacker's miners in the regions the
+account never uses, and replies to AWS's support case. Each click must be an API call of the
+responder's in the journal, an event in CloudTrail (as the console's own CloudTrail page
+shows it), and count in the score exactly as the same call from the CLI would. Every page of
+the console is photographed on the way (GAMEDAY_CONSOLE_SHOTS names the folder to keep them).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from exercise.test_dashboard import wait_for, webdriver_or_skip
+from exercise.test_run_e2e import REPO_ROOT, environment, gameday
+
+from gameday.journal import Event, read_journal
+from gameday.rundir import RunDir
+
+pytestmark = pytest.mark.slow
+
+SEED = "scenarios/exported-keys-in-script.yaml"
+MINER_REGIONS = {"ap-southeast-3", "sa-east-1"}
+
+
+def responder_calls(run: RunDir, action: str) -> list[Event]:
+    return [
+        e
+        for e in read_journal(run.journal)
+        if e["kind"] == "api.call" and e.get("actor") == "responder" and e["action"] == action
+    ]
+
+
+def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    shots = Path(os.environ.get("GAMEDAY_CONSOLE_SHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    browser = webdriver_or_skip(tmp_path / "profile")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
+    run = RunDir(tmp_path / "run")
+    log = tmp_path / "run.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "run", SEED, "--out", str(run.path), "--speed", "20",
+         "--console", "--plain", "--team", "browser"],
+        cwd=clone, env=environment(), stdin=subprocess.DEVNULL, stdout=log.open("w"),
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+    def shoot(name: str) -> None:
+        browser.save_screenshot(str(shots / f"{len(list(shots.glob('*.png'))) + 1:02d}-{name}.png"))
+
+    def started() -> dict[str, Any] | None:
+        events = read_journal(run.journal) if run.journal.exists() else []
+        return next((e for e in events if e["kind"] == "run.started"), None)
+
+    try:
+        wait_for(lambda: run.status().get("state") == "running", 120, "the run to start")
+        facts = wait_for(started, 10, "run.started")
+        leaked, leaked_user = facts["leaked_access_key_id"], facts["leaked_user"]
+        room = run.team
+        link = (room / "CONSOLE.txt").read_text(encoding="utf-8")
+        assert link.startswith("SIMULATION — game day exercise\n")
+        origin = re.search(r"^address: (http://127\.0\.0\.1:\d+)/$", link, re.MULTILINE)
+        token = re.search(r"^token: (\S+)$", link, re.MULTILINE)
+        assert origin and token, link
+        address = origin.group(1)
+        assert f"Sign in with the token `{token.group(1)}`" in (room / "HANDOUT.md").read_text()
+        credentials = configparser.ConfigParser()
+        credentials.read(room / "aws" / "credentials")
+        team_key = credentials["gameday"]["aws_access_key_id"]
+        element, elements = browser.find_element, browser.find_elements
+
+        def page_text() -> str:
+            return str(element(By.TAG_NAME, "body").text)
+
+        def visit(path: str) -> None:
+            browser.get(address + path)
+            assert "SIMULATION — game day exercise" in element(By.CLASS_NAME, "simulation").text
+
+        # Signing in: a wrong token is turned away, the handout's opens the console.
+        visit("/iam/users")
+        assert browser.current_url.startswith(address + "/login")
+        shoot("login")
+        element(By.ID, "token").send_keys("not-the-token")
+        element(By.ID, "sign-in").click()
+        assert "not this exercise's console token" in page_text()
+        element(By.ID, "token").send_keys(token.group(1))
+        element(By.ID, "sign-in").click()
+        assert browser.current_url == address + "/iam/users"
+        visit("/")
+        assert "Console home" in page_text()
+        shoot("home")
+
+        # The miners arrive at T+6:00 in two regions the account never uses.
+        mining = wait_for(
+            lambda: next(
+                (e for e in read_journal(run.journal) if e["kind"] == "attacker.technique"
+                 and e["technique"] == "aws.impact.ec2-mining" and e.get("created")),
+                None,
+            ),
+            90,
+            "the miners",
+        )  # fmt: skip
+        miners = {r["id"]: r["region"] for r in mining["created"] if r["kind"] == "instance"}
+        assert set(miners.values()) == MINER_REGIONS
+
+        # 1. Deactivate the leaked key.
+        visit("/iam/users")
+        assert leaked_user in page_text()
+        shoot("iam-users")
+        element(By.LINK_TEXT, leaked_user).click()
+        row = f"key-{leaked}"
+        assert element(By.ID, row).find_element(By.CLASS_NAME, "badge").text == "Active"
+        element(By.ID, row).find_element(By.XPATH, ".//button[@value='deactivate']").click()
+        assert f"Access key {leaked} deactivated." in page_text()
+        assert element(By.ID, row).find_element(By.CLASS_NAME, "badge").text == "Inactive"
+        shoot("iam-user")
+        [deactivated] = responder_calls(run, "UpdateAccessKey")
+        assert deactivated["params"]["AccessKeyId"] == leaked
+        assert deactivated["params"]["Status"] == "Inactive"
+        assert (deactivated["status"], deactivated["access_key_id"]) == (200, team_key)
+
+        visit("/iam/roles")
+        shoot("iam-roles")
+        element(By.LINK_TEXT, "partner-audit").click()
+        assert "250017543218" in page_text()
+        shoot("iam-role")
+
+        # 2. Terminate the miners, found in the all-regions view.
+        visit("/ec2/instances?region=all")
+        for instance_id in miners:
+            assert instance_id in page_text()
+        shoot("ec2-all-regions")
+        for instance_id, region in miners.items():
+            box = f"//input[@name='instance' and @value='{region}/{instance_id}']"
+            element(By.XPATH, box).click()
+        element(By.ID, "terminate").click()
+        for region in MINER_REGIONS:
+            assert f"in {region}." in page_text()
+        shoot("ec2-terminated")
+        terminated = responder_calls(run, "TerminateInstances")
+        assert {e["region"] for e in terminated} == MINER_REGIONS
+        ids = {v for e in terminated for k, v in e["params"].items() if k.startswith("InstanceId")}
+        assert ids == set(miners)
+        assert all(e["status"] == 200 for e in terminated)
+        visit("/ec2/instances?region=sa-east-1")
+        assert "sa-east-1" in element(By.ID, "region").get_attribute("value")
+        shoot("ec2-one-region")
+
+        # 3. Reply to AWS's support case.
+        visit("/support")
+        shoot("support-cases")
+        element(By.CSS_SELECTOR, "#cases tbody a").click()
+        reply = "We deactivated the exposed key and terminated the instances it launched."
+        element(By.ID, "reply-body").send_keys(reply)
+        element(By.ID, "send-reply").click()
+        assert "Reply sent to AWS Support." in page_text()
+        assert reply in page_text()
+        shoot("support-case")
+        [replied] = responder_calls(run, "AddCommunicationToCase")
+        assert replied["status"] == 200
+
+        # The rest of the console, as a team would look around.
+        visit("/secrets")
+        shoot("secrets")
+        element(By.LINK_TEXT, "prod/web/database").click()
+        element(By.ID, "reveal").click()
+        assert "correct-horse-battery" in element(By.ID, "secret-value").text
+        shoot("secret")
+        visit("/inbox")
+        assert "is compromised" in page_text()
+        shoot("inbox")
+        element(By.CSS_SELECTOR, "#inbox tbody a").click()
+        assert "SIMULATION" in page_text() and leaked in page_text()
+        shoot("mail")
+
+        # CloudTrail shows each click, under the team's own key.
+        visit("/cloudtrail")
+        element(By.ID, "attribute").send_keys("Access key")
+        element(By.ID, "value").send_keys(team_key)
+        element(By.ID, "lookup").click()
+        names = [s.text for s in elements(By.CSS_SELECTOR, "#events tbody summary")]
+        assert {"UpdateAccessKey", "TerminateInstances", "AddCommunicationToCase"} <= set(names)
+        opened = next(s for s in elements(By.CSS_SELECTOR, "#events summary")
+                      if s.text == "UpdateAccessKey")  # fmt: skip
+        opened.click()
+        detail = json.loads(
+            opened.find_element(By.XPATH, "..").find_element(By.TAG_NAME, "pre").text
+        )
+        assert detail["requestParameters"]["accessKeyId"] == leaked
+        assert detail["userIdentity"]["accessKeyId"] == team_key
+        shoot("cloudtrail")
+
+        ended = gameday("end", run.path, token=re.search(
+            r"^facilitator token: (\S+)$", log.read_text(), re.MULTILINE).group(1))  # type: ignore[union-attr]  # fmt: skip
+        assert ended.returncode == 0, ended.stderr
+        process.wait(120)
+    finally:
+        browser.quit()
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+    # The score counts the console's calls as it counts the CLI's.
+    score = json.loads((run.path / "score.json").read_text(encoding="utf-8"))
+    steps = {step["id"]: step for step in score["steps"]}
+    assert steps["disable-leaked-key"]["status"] == "success", steps["disable-leaked-key"]
+    assert steps["reply-to-case"]["status"] == "success", steps["reply-to-case"]
+    assert steps["sweep-all-regions"]["status"] == "success", steps["sweep-all-regions"]
+    assert len(list(shots.glob("*.png"))) == 15
