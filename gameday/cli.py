@@ -891,23 +891,71 @@ def _facilitator() -> str:
     return os.environ.get("GAMEDAY_FACILITATOR") or os.environ.get("USER") or "facilitator"
 
 
-@cli.command()
-@click.argument("action", type=click.Choice(["private", "delete"]))
-@RUN_DIR
-def repo(action: str, run_dir: Path | None) -> None:
-    """The code host's actions on the leaky repository: make it private, or delete it.
+# the owners' actions (gameday.world.repo.REPO_ACTIONS), and `places` to look at the host
+REPO_COMMANDS = (
+    "private", "delete", "delete-branch", "delete-tag", "delete-release", "purge-commit", "places",
+)  # fmt: skip
+TARGETED = ("delete-branch", "delete-tag", "delete-release", "purge-commit")
 
-    The repository's owners' buttons, as on a real code host: the team's, no token needed.
+
+@cli.command()
+@click.argument("action", type=click.Choice(REPO_COMMANDS))
+@click.argument("args", nargs=-1, metavar="[TARGET] [RUN_DIR]")
+def repo(action: str, args: tuple[str, ...]) -> None:
+    """The code host's actions on the leaky repository, as its owners have them.
+
+    \b
+    gameday repo private [RUN_DIR]               take it out of public view
+    gameday repo delete [RUN_DIR]                delete it (and the evidence with it)
+    gameday repo delete-branch NAME [RUN_DIR]    delete a branch (not the default one)
+    gameday repo delete-tag NAME [RUN_DIR]       delete a tag
+    gameday repo delete-release TAG [RUN_DIR]    delete a release and its assets
+    gameday repo purge-commit SHA [RUN_DIR]      ask support to purge the commits no ref
+                                                 reaches, which the host still serves by id
+    gameday repo places [RUN_DIR]                every place the host serves, its URL,
+                                                 and whether the key is there
+
+    The team's buttons, as on a real code host: no token needed. Each action is journaled.
     """
     from gameday.world.repo import CodeHost
 
+    target: str | None = None
+    rest = list(args)
+    if action in TARGETED:
+        if not rest:
+            raise UserError(f"`gameday repo {action}` needs what it acts on — see --help")
+        target = rest.pop(0)
+    if len(rest) > 1:
+        raise UserError(f"`gameday repo {action}` takes one RUN_DIR, not {' '.join(rest)!r}")
+    run_dir = Path(rest[0]) if rest else None
+    if action == "places":
+        _show_places(resolve_run_dir(run_dir))
+        return
     run = resolve_run_dir(run_dir, live=run_dir is None)
     if run.status().get("alive"):
-        stdout.print(f"{_command(run, 'repo', action=action)} ({run.path})", markup=False)
+        arguments = {"action": action} if target is None else {"action": action, "target": target}
+        stdout.print(f"{_command(run, 'repo', **arguments)} ({run.path})", markup=False)
         return
-    host = CodeHost(run.remote)
-    host.make_private() if action == "private" else host.delete()
-    stdout.print(f"repository {'made private' if action == 'private' else 'deleted'} ({run.path})")
+    done = CodeHost(run.remote).act(action, target)
+    stdout.print(f"{done} ({run.path})", markup=False)
+
+
+def _show_places(run: RunDir) -> None:
+    from gameday.journal import read_journal
+    from gameday.world.repo import CodeHost
+
+    scenario = load_scenario(run.path / "scenario.yaml")
+    events = read_journal(run.journal) if run.journal.exists() else []
+    started = next((e for e in events if e["kind"] == "run.started"), {})
+    key = started.get("leaked_access_key_id")
+    host = CodeHost(run.remote, watch_key=str(key) if key else None)
+    owner, name = scenario.leak.repository.owner, scenario.leak.repository.name
+    # plain lines, never wrapped: the URLs are meant to be copied
+    click.echo(f"{'place':<12} {'key':<4} {'public':<7} URL")
+    for place in host.places(owner, name):
+        holds = "?" if key is None else ("KEY" if place.holds_key else "-")
+        public = "yes" if place.public else "no"
+        click.echo(f"{place.kind:<12} {holds:<4} {public:<7} {place.url}")
 
 
 def main() -> None:

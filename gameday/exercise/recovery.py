@@ -157,6 +157,7 @@ from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.score import Evaluator
 from gameday.world.account import MockAccount, bare_botocore_session, iam_backend
 from gameday.world.cloudtrail import is_read_only
+from gameday.world.codehost import HOST_FILES_NAME
 from gameday.world.decoys import Credential
 from gameday.world.gateway import (
     ACTORS,
@@ -378,7 +379,7 @@ PEOPLE_CHANNELS = frozenset({"email", "phone-call", "webhook", "console"})
 # What a replay builds again, set aside meanwhile in ASIDE: the clone, the "public" remote
 # and the code host's state, as the crash left them.
 ASIDE = ".before-replay"
-REBUILT = (CLONE_NAME, REMOTE_NAME, HOST_STATE_NAME, HOST_LOCK_NAME)
+REBUILT = (CLONE_NAME, REMOTE_NAME, HOST_STATE_NAME, HOST_LOCK_NAME, HOST_FILES_NAME)
 
 # Events no participant of a run journals: commands from a terminal or the dashboard (they
 # carry `via`) or refused, the clock paused, an inject fired early, a foreign line.

@@ -208,6 +208,8 @@ class CodeHost(Protocol):
 
     def delete(self) -> None: ...
 
+    def act(self, action: str, target: str | None = None) -> str: ...
+
 
 class MockSession(AccountSession):
     """A session on the mock from explicit credentials (for runbooks tried outside a run).
@@ -337,6 +339,12 @@ class RunbookContext:
 
     def delete_repo(self) -> None:
         self._code_host.delete()
+
+    def repo_action(self, action: str, target: str | None = None) -> str:
+        """The code host's other buttons: `delete-branch`, `delete-tag`, `delete-release`
+        (with the name), `purge-commit` (with the commit id: support purges what no ref
+        reaches). Returns what was done; a refusal raises `UserError`."""
+        return self._code_host.act(action, target)
 
     def inbox(self) -> list[Notice]:
         return self._inbox.delivered()

@@ -725,11 +725,18 @@ def _control_handlers(
         journal.append("mark", step=step, **attribution(command))
         return f"marked {step}"
 
-    def repo(command: dict[str, Any]) -> None:
-        if command.get("action") == "private":
-            code_host.make_private()
-        elif command.get("action") == "delete":
-            code_host.delete()
+    def repo(command: dict[str, Any]) -> str:
+        action, target = str(command.get("action")), command.get("target")
+        try:
+            if action == "private":
+                code_host.make_private()
+                return "repository made private"
+            if action == "delete":
+                code_host.delete()
+                return "repository deleted"
+            return code_host.act(action, str(target) if target else None)
+        except UserError as error:
+            raise CommandRefused(str(error)) from error
 
     def fire_next(command: dict[str, Any]) -> str:
         fired = timeline.fire_next_now()

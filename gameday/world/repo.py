@@ -41,7 +41,7 @@ from urllib.parse import quote
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from gameday.errors import UserError
+from gameday.errors import UserError, did_you_mean
 from gameday.journal import Journal, iso, time_at
 from gameday.paths import TEMPLATES
 from gameday.scenario.fields import (
@@ -52,6 +52,14 @@ from gameday.scenario.fields import (
 )
 from gameday.scenario.limits import MAX_COMMITS
 from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
+from gameday.world.codehost import (
+    HostFiles,
+    Place,
+    Served,
+    kept_commits,
+    places,
+    resolve,
+)
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 from gameday.world.git import git_text, run_git
 
@@ -64,6 +72,16 @@ HOST_LOCK_NAME = ".code-host.lock"
 
 Flavour = Literal["python", "terraform", "notebooks"]
 HostState = Literal["public", "private", "deleted"]
+
+# The owners' actions on the code host, and what each acts on (None: the repository).
+REPO_ACTIONS: Mapping[str, str | None] = {
+    "private": None,
+    "delete": None,
+    "delete-branch": "branch",
+    "delete-tag": "tag",
+    "delete-release": "release tag",
+    "purge-commit": "commit id",
+}
 
 
 @dataclass(frozen=True)
@@ -1287,6 +1305,113 @@ class CodeHost:
                 event["key_in_history"] = self.key_in_history(self.watch_key)
             self.journal.append("repo.pushed", **event)
 
+    # ── the places the host keeps the content, and the owners' actions on them
+    def places(self, owner: str, name: str) -> list[Place]:
+        """Branches, tags, releases, forks and kept commits, each with its public URL."""
+        public = self.state() == "public"
+        return places(self.remote, owner, name, key=self.watch_key, public=public)
+
+    def resolve(self, url: str, owner: str, name: str) -> Served | None:
+        """What the host serves at `url` now (None: a 404)."""
+        return resolve(url, self.remote, owner, name, state=self.state())
+
+    def act(self, action: str, target: str | None = None) -> str:
+        """One of the owners' actions by its name (`REPO_ACTIONS`); what was done, in words."""
+        if action not in REPO_ACTIONS:
+            raise UserError(
+                f"unknown repository action {action!r} — {did_you_mean(action, REPO_ACTIONS)}"
+            )
+        needs = REPO_ACTIONS[action]
+        if needs and not target:
+            raise UserError(f"`{action}` needs the {needs} it acts on")
+        if action == "private":
+            self.make_private()
+            return "repository made private"
+        if action == "delete":
+            self.delete()
+            return "repository deleted"
+        assert target is not None
+        if action == "delete-branch":
+            self._delete_ref(f"refs/heads/{target}", "branch")
+            return f"branch {target} deleted"
+        if action == "delete-tag":
+            self._delete_ref(f"refs/tags/{target}", "tag")
+            return f"tag {target} deleted"
+        if action == "delete-release":
+            self._record("repo.release-deleted", self._delete_release, tag=target)
+            return f"release {target} deleted with its assets"
+        purged = self._record("repo.commit-purged", self._purge, commit=target, via="support")
+        return f"support purged {purged} cached commit(s), {target} among them"
+
+    def _delete_ref(self, ref: str, what: str) -> None:
+        short = ref.split("/", 2)[2]
+        self._record(f"repo.{what}-deleted", lambda: self._drop_ref(ref, what), ref=ref, name=short)
+        if self.journal is not None:
+            self._poll()  # the ref's disappearance, journaled as a push with the key's reach
+
+    def _drop_ref(self, ref: str, what: str) -> int:
+        short = ref.split("/", 2)[2]
+        if ref not in self.refs():
+            raise UserError(f"there is no {what} {short!r} on the code host")
+        head = run_git(["symbolic-ref", "-q", "HEAD"], self.remote, check=False)
+        if head.stdout.decode().strip() == ref:
+            raise UserError(
+                f"{short!r} is the default branch — the host refuses to delete it: rewrite it "
+                "and force-push, make the repository private, or delete the repository"
+            )
+        run_git(["update-ref", "-d", ref], self.remote)
+        return 1
+
+    def _delete_release(self, *, tag: str) -> int:
+        if not HostFiles(self.remote).delete_release(tag):
+            raise UserError(f"there is no release {tag!r} on the code host")
+        return 1
+
+    def _purge(self, *, commit: str) -> int:
+        """Support's purge: the kept commits no ref reaches are removed for good."""
+        kept = kept_commits(self.remote)
+        matches = (
+            [sha for sha in kept if sha.startswith(commit.lower())] if len(commit) >= 7 else []
+        )
+        if not matches:
+            found = run_git(["cat-file", "-t", commit], self.remote, check=False)
+            if found.returncode == 0:
+                raise UserError(
+                    f"{commit} is still reachable from a branch or tag — support purges only "
+                    "commits no ref reaches: rewrite the history and force-push first"
+                )
+            raise UserError(
+                f"the code host keeps no commit {commit!r} (give at least 7 characters)"
+            )
+        run_git(["reflog", "expire", "--expire=now", "--all"], self.remote)
+        run_git(["gc", "-q", "--prune=now"], self.remote)
+        return len(kept)
+
+    def _record(self, kind: str, do: Callable[..., int], **fields: Any) -> int:
+        """Do an owner's action and journal it (now, or at the run's next poll when it came
+        from another terminal)."""
+        with self._journal_lock:
+            with self._locked_state() as data:
+                if data["state"] == "deleted":
+                    raise UserError("the repository was deleted — there is nothing left to change")
+                args = {k: v for k, v in fields.items() if k in ("tag", "commit")}
+                count = do(**args)
+                event = {"kind": kind, **fields, "requested_at": iso(self._now())}
+                if kind == "repo.commit-purged":
+                    event["purged"] = count
+                if self.journal is None:
+                    data.setdefault("pending", []).append(event)
+                    return count
+            self._emit_actions([event], deferred=False)
+        return count
+
+    def _emit_actions(self, events: list[dict[str, Any]], *, deferred: bool) -> None:
+        if self.journal is None:
+            return
+        for event in events:
+            fields = dict(event)
+            self.journal.append(fields.pop("kind"), actor="responder", deferred=deferred, **fields)
+
     # ── pushes
     def refs(self) -> dict[str, str]:
         """Every ref of the remote and the commit it points at (empty once deleted).
@@ -1332,6 +1457,7 @@ class CodeHost:
         with self._journal_lock:
             with self._locked_state() as data:
                 pending = self._unjournaled_state(data, deferred=True)
+                actions = data.pop("pending", []) if self.journal is not None else []
                 pushes: list[Push] = []
                 if data["state"] != "deleted":
                     current = self.refs()
@@ -1343,6 +1469,7 @@ class CodeHost:
                             for ref in sorted(set(seen) | set(current))
                             if seen.get(ref) != current.get(ref)
                         ]
+            self._emit_actions(actions, deferred=True)
             self._emit(pending, pushes)
         return pushes
 

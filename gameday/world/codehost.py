@@ -1,0 +1,311 @@
+"""The places a code host keeps a repository's content, and the public URL of each.
+
+A key pushed to a public repository is not only "in the history of the default branch". The
+host (GitHub, here) serves it from every place that holds it: a branch or a tag that reaches
+the commit, a release's downloadable assets, a fork, and — after the history is rewritten and
+force-pushed — the old commits themselves, which it keeps and serves by their id until
+someone asks support to purge them. AWS's notice cites one of these URLs.
+
+This module knows where each place lives in the run directory and which URL stands for it:
+
+- branches and tags: refs of `remote.git` — `https://github.com/O/R/tree/NAME`;
+- kept commits: commits `remote.git` still stores that no ref reaches —
+  `https://github.com/O/R/commit/SHA`;
+- releases: `code-host/releases/TAG/ASSET` — `https://github.com/O/R/releases/download/TAG/ASSET`;
+- forks: bare repositories `code-host/forks/OWNER/NAME.git`, each public on its own —
+  `https://github.com/OWNER/NAME`; a fork has no remote, so nothing points outside the run.
+
+`resolve(url)` answers what the host serves at a URL, so a test (or a facilitator) can check
+that the notice's link still shows the key after the team rewrote its history.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+from urllib.parse import quote, unquote
+
+from gameday.errors import UserError
+from gameday.world.artifacts import archive_text
+from gameday.world.git import git_text, run_git
+
+HOST_FILES_NAME = "code-host"
+GITHUB = "https://github.com"
+
+PlaceKind = Literal["branch", "tag", "release", "fork", "kept-commit"]
+
+
+@dataclass(frozen=True)
+class Place:
+    """One place the host serves content from: what it is, its URL, whether the key is there."""
+
+    kind: PlaceKind
+    name: str  # branch or tag name, release tag, fork `owner/name`, commit id
+    url: str
+    holds_key: bool
+    public: bool
+    commit: str | None = None  # the commit a ref points at, or the kept commit
+    detail: str = ""  # a release's assets, what a kept commit is
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the host shows at a URL: the commit and file behind it, or a release asset."""
+
+    url: str
+    repository: str  # `owner/name`
+    commit: str | None
+    path: str | None
+    content: bytes
+    reachable: bool  # False for a kept commit no ref reaches any more
+
+
+def repository_url(owner: str, name: str) -> str:
+    return f"{GITHUB}/{owner}/{name}"
+
+
+def blob_url(owner: str, name: str, commit: str, path: str) -> str:
+    return f"{repository_url(owner, name)}/blob/{commit}/{quote(path)}"
+
+
+def commit_url(owner: str, name: str, commit: str) -> str:
+    return f"{repository_url(owner, name)}/commit/{commit}"
+
+
+def tree_url(owner: str, name: str, ref: str) -> str:
+    return f"{repository_url(owner, name)}/tree/{quote(ref)}"
+
+
+def asset_url(owner: str, name: str, tag: str, asset: str) -> str:
+    return f"{repository_url(owner, name)}/releases/download/{quote(tag)}/{quote(asset)}"
+
+
+def _safe_part(value: str, what: str) -> str:
+    """One path component of the host's folder: no separators, no `..`, nothing hidden."""
+    if not value or "/" in value or "\\" in value or value in (".", "..") or value[0] == ".":
+        raise UserError(f"{what} {value!r} cannot be a name on the code host")
+    if any(ord(c) < 32 for c in value):
+        raise UserError(f"{what} {value!r} has control characters")
+    return value
+
+
+class HostFiles:
+    """The folders beside `remote.git` that hold a repository's releases and forks."""
+
+    def __init__(self, remote: Path) -> None:
+        self.remote = remote
+        self.root = remote.parent / HOST_FILES_NAME
+        self.releases = self.root / "releases"
+        self.forks = self.root / "forks"
+
+    # ── releases
+    def add_release(self, tag: str, assets: Mapping[str, bytes]) -> Path:
+        folder = self.releases / _safe_part(tag, "release tag")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in assets.items():
+            (folder / _safe_part(name, "release asset")).write_bytes(data)
+        return folder
+
+    def release_tags(self) -> list[str]:
+        if not self.releases.is_dir():
+            return []
+        return sorted(p.name for p in self.releases.iterdir() if p.is_dir())
+
+    def release_assets(self, tag: str) -> dict[str, Path]:
+        folder = self.releases / _safe_part(tag, "release tag")
+        if not folder.is_dir():
+            return {}
+        return {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
+
+    def delete_release(self, tag: str) -> bool:
+        folder = self.releases / _safe_part(tag, "release tag")
+        if not folder.is_dir():
+            return False
+        shutil.rmtree(folder)
+        return True
+
+    # ── forks
+    def add_fork(self, owner: str, name: str, *, branch: str | None = None) -> Path:
+        """A public fork of the repository as it is now, made by someone else."""
+        target = self.forks / _safe_part(owner, "fork owner") / f"{_safe_part(name, 'fork')}.git"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        run_git(["clone", "-q", "--bare", "--no-hardlinks", str(self.remote), str(target)],
+                self.remote.parent)  # fmt: skip
+        # The fork stands on its own: no remote, so nothing points back or outside the run.
+        run_git(["remote", "remove", "origin"], target, check=False)
+        if branch is not None:
+            run_git(["symbolic-ref", "HEAD", f"refs/heads/{branch}"], target)
+        return target
+
+    def fork_paths(self) -> dict[str, Path]:
+        if not self.forks.is_dir():
+            return {}
+        found = {}
+        for owner in sorted(self.forks.iterdir()):
+            for repository in sorted(owner.glob("*.git")):
+                found[f"{owner.name}/{repository.name.removesuffix('.git')}"] = repository
+        return found
+
+
+# ── what a repository holds ───────────────────────────────────────────────────────────────
+
+
+def refs(repository: Path) -> dict[str, str]:
+    if not repository.is_dir():
+        return {}
+    out = git_text(["for-each-ref", "--format=%(objectname) %(refname)"], repository)
+    return {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
+
+
+def reaches_key(repository: Path, start: str, key: str) -> bool:
+    """Does the history from `start` (a ref or commit) hold `key`, in a file or a message?"""
+    for search in (f"-S{key}", f"--grep={key}"):
+        found = run_git(
+            ["log", "-m", "-a", "--no-textconv", "-F", search, "--format=%H", "-n1", start, "--"],
+            repository,
+            check=False,
+        ).stdout
+        if found.strip():
+            return True
+    return False
+
+
+def kept_commits(repository: Path) -> list[str]:
+    """Commits the repository still stores that no ref reaches: gone from clones and from
+    browsing, still served by their id."""
+    if not repository.is_dir():
+        return []
+    listing = git_text(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"],
+        repository,
+    )
+    stored = {line.split()[0] for line in listing.splitlines() if line.endswith(" commit")}
+    if not stored:
+        return []
+    reachable = set(git_text(["rev-list", "--all"], repository).split())
+    return sorted(stored - reachable)
+
+
+def _introducing(repository: Path, commits: Iterable[str], key: str) -> list[str]:
+    """Of `commits`, those that bring the key in (in a file or in their message)."""
+    listed = "\n".join(commits).encode()
+    if not listed:
+        return []
+    found: set[str] = set()
+    for search in (f"-S{key}", f"--grep={key}"):
+        out = run_git(
+            ["log", "--no-walk=unsorted", "--stdin", "-a", "-F", search, "--format=%H"],
+            repository,
+            stdin=listed + b"\n",
+            check=False,
+        ).stdout.decode()
+        found.update(out.split())
+    return sorted(found)
+
+
+def places(
+    remote: Path,
+    owner: str,
+    name: str,
+    *,
+    key: str | None,
+    public: bool,
+) -> list[Place]:
+    """Every place the host serves the repository's content from, the key's places marked."""
+    files = HostFiles(remote)
+    found: list[Place] = []
+    for ref, sha in sorted(refs(remote).items()):
+        kind: PlaceKind
+        if ref.startswith("refs/heads/"):
+            kind, short = "branch", ref.removeprefix("refs/heads/")
+        elif ref.startswith("refs/tags/"):
+            kind, short = "tag", ref.removeprefix("refs/tags/")
+        else:
+            continue
+        holds = key is not None and reaches_key(remote, ref, key)
+        found.append(Place(kind, short, tree_url(owner, name, short), holds, public, sha))
+    if key is not None:
+        for sha in _introducing(remote, kept_commits(remote), key):
+            found.append(
+                Place("kept-commit", sha, commit_url(owner, name, sha), True, public, sha,
+                      "no ref reaches it; the host serves it by its id until support purges it")
+            )  # fmt: skip
+    for tag in files.release_tags():
+        assets = files.release_assets(tag)
+        holds = key is not None and any(key.encode() in _unpacked(p) for p in assets.values())
+        url = f"{repository_url(owner, name)}/releases/tag/{quote(tag)}"
+        found.append(Place("release", tag, url, holds, public, None, ", ".join(assets)))
+    for fork, path in files.fork_paths().items():
+        fork_owner, fork_name = fork.split("/", 1)
+        holds = key is not None and any(reaches_key(path, r, key) for r in refs(path))
+        # A fork is its owner's repository: the original going private or away leaves it up.
+        found.append(Place("fork", fork, repository_url(fork_owner, fork_name), holds, True))
+    return found
+
+
+def _unpacked(path: Path) -> bytes:
+    """An asset's bytes with any archive inside opened up, as a scanner of downloads sees
+    it (a tarball, a wheel or zip, and tarballs within tarballs, such as image layers)."""
+    return archive_text(path.read_bytes())
+
+
+# ── what a URL shows ─────────────────────────────────────────────────────────────────────
+
+_URL = re.compile(
+    r"^https://github\.com/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+    r"(?:/(?P<what>blob|commit|tree|releases/download)/(?P<rest>.+))?$"
+)
+
+
+def resolve(url: str, remote: Path, owner: str, name: str, *, state: str) -> Served | None:
+    """What the host serves at `url` — None when it answers 404 (private, deleted, unknown).
+
+    `owner/name` is the team's repository (served from `remote`, in `state`); forks are
+    served from their own folders whatever the state of the original.
+    """
+    match = _URL.match(url)
+    if match is None:
+        return None
+    files = HostFiles(remote)
+    repository = f"{match['owner']}/{match['name']}"
+    if repository == f"{owner}/{name}":
+        if state != "public" or not remote.is_dir():
+            return None
+        source = remote
+    else:
+        fork = files.fork_paths().get(repository)
+        if fork is None:
+            return None
+        source = fork
+    what, rest = match["what"], unquote(match["rest"] or "")
+    if what == "releases/download" and source == remote:
+        tag, _, asset = rest.partition("/")
+        stored = files.release_assets(tag).get(asset)
+        if stored is None:
+            return None
+        return Served(url, repository, None, asset, stored.read_bytes(), True)
+    if what in ("blob", "tree", "commit"):
+        revision, _, path = rest.partition("/") if what != "commit" else (rest, "", "")
+        found = run_git(["rev-parse", "--verify", "-q", f"{revision}^{{commit}}"], source,
+                        check=False)  # fmt: skip
+        if found.returncode != 0:
+            return None
+        sha = found.stdout.decode().strip()
+        reachable = bool(
+            run_git(["branch", "-a", "--contains", sha], source, check=False).stdout.strip()
+            or run_git(["tag", "--contains", sha], source, check=False).stdout.strip()
+        )
+        if what == "commit":
+            content = run_git(["show", "--format=%B", "-p", sha], source).stdout
+            return Served(url, repository, sha, None, content, reachable)
+        if not path:
+            return Served(url, repository, sha, None, b"", reachable)
+        shown = run_git(["cat-file", "blob", f"{sha}:{PurePosixPath(path)}"], source, check=False)
+        if shown.returncode != 0:
+            return None
+        return Served(url, repository, sha, path, shown.stdout, reachable)
+    return Served(url, repository, None, None, b"", True) if what is None else None
