@@ -227,9 +227,16 @@ def create_app(account: TeamAccount, mail: Path, token: str, account_id: str) ->
             attribute = ""
         start = _moment(request.args.get("start"))
         end = _moment(request.args.get("end"))
-        events = account.events(attribute or None, value or None, start, end)
+        # CloudTrail's event history is a region's, as in AWS: global services' in us-east-1
+        regions = account.regions()
+        region = request.args.get("region") or account.profile.region
+        if region not in regions:
+            abort(404)
+        events = account.events(attribute or None, value or None, start, end, region=region)
         return render_template(
             "cloudtrail.html",
+            regions=regions,
+            region=region,
             events=events,
             attributes=LOOKUP_ATTRIBUTES,
             attribute=attribute,

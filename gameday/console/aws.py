@@ -196,6 +196,8 @@ class TeamAccount:
         value: str | None,
         start: datetime | None,
         end: datetime | None,
+        *,
+        region: str | None = None,
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         request: dict[str, Any] = {"MaxResults": 50}
@@ -205,7 +207,7 @@ class TeamAccount:
             request["StartTime"] = start
         if end is not None:
             request["EndTime"] = end
-        trail = self.client("cloudtrail")
+        trail = self.client("cloudtrail", region)
         events: list[dict[str, Any]] = []
         while len(events) < limit:
             page = trail.lookup_events(**request)

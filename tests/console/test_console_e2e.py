@@ -43,9 +43,13 @@ def responder_calls(run: RunDir, action: str) -> list[Event]:
 
 def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.select import Select
 
     shots = Path(os.environ.get("GAMEDAY_CONSOLE_SHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*.png"):
+        old.unlink()
     browser = webdriver_or_skip(tmp_path / "profile")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
@@ -89,15 +93,22 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
             browser.get(address + path)
             assert "SIMULATION — game day exercise" in element(By.CLASS_NAME, "simulation").text
 
+        def click(target: Any) -> None:
+            """Click what loads a new page, and wait until it has."""
+            page = element(By.TAG_NAME, "html")
+            target.click()
+            wait_for(lambda: staleness_of(page)(browser), 30, "the next page")
+            assert "SIMULATION — game day exercise" in element(By.CLASS_NAME, "simulation").text
+
         # Signing in: a wrong token is turned away, the handout's opens the console.
         visit("/iam/users")
         assert browser.current_url.startswith(address + "/login")
         shoot("login")
         element(By.ID, "token").send_keys("not-the-token")
-        element(By.ID, "sign-in").click()
+        click(element(By.ID, "sign-in"))
         assert "not this exercise's console token" in page_text()
         element(By.ID, "token").send_keys(token.group(1))
-        element(By.ID, "sign-in").click()
+        click(element(By.ID, "sign-in"))
         assert browser.current_url == address + "/iam/users"
         visit("/")
         assert "Console home" in page_text()
@@ -120,10 +131,10 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         visit("/iam/users")
         assert leaked_user in page_text()
         shoot("iam-users")
-        element(By.LINK_TEXT, leaked_user).click()
+        click(element(By.LINK_TEXT, leaked_user))
         row = f"key-{leaked}"
         assert element(By.ID, row).find_element(By.CLASS_NAME, "badge").text == "Active"
-        element(By.ID, row).find_element(By.XPATH, ".//button[@value='deactivate']").click()
+        click(element(By.ID, row).find_element(By.XPATH, ".//button[@value='deactivate']"))
         assert f"Access key {leaked} deactivated." in page_text()
         assert element(By.ID, row).find_element(By.CLASS_NAME, "badge").text == "Inactive"
         shoot("iam-user")
@@ -134,7 +145,7 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
 
         visit("/iam/roles")
         shoot("iam-roles")
-        element(By.LINK_TEXT, "partner-audit").click()
+        click(element(By.LINK_TEXT, "partner-audit"))
         assert "250017543218" in page_text()
         shoot("iam-role")
 
@@ -146,7 +157,7 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         for instance_id, region in miners.items():
             box = f"//input[@name='instance' and @value='{region}/{instance_id}']"
             element(By.XPATH, box).click()
-        element(By.ID, "terminate").click()
+        click(element(By.ID, "terminate"))
         for region in MINER_REGIONS:
             assert f"in {region}." in page_text()
         shoot("ec2-terminated")
@@ -162,10 +173,10 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         # 3. Reply to AWS's support case.
         visit("/support")
         shoot("support-cases")
-        element(By.CSS_SELECTOR, "#cases tbody a").click()
+        click(element(By.CSS_SELECTOR, "#cases tbody a"))
         reply = "We deactivated the exposed key and terminated the instances it launched."
         element(By.ID, "reply-body").send_keys(reply)
-        element(By.ID, "send-reply").click()
+        click(element(By.ID, "send-reply"))
         assert "Reply sent to AWS Support." in page_text()
         assert reply in page_text()
         shoot("support-case")
@@ -175,24 +186,32 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         # The rest of the console, as a team would look around.
         visit("/secrets")
         shoot("secrets")
-        element(By.LINK_TEXT, "prod/web/database").click()
-        element(By.ID, "reveal").click()
+        click(element(By.LINK_TEXT, "prod/web/database"))
+        click(element(By.ID, "reveal"))
         assert "correct-horse-battery" in element(By.ID, "secret-value").text
         shoot("secret")
         visit("/inbox")
         assert "is compromised" in page_text()
         shoot("inbox")
-        element(By.CSS_SELECTOR, "#inbox tbody a").click()
+        click(element(By.CSS_SELECTOR, "#inbox tbody a"))
         assert "SIMULATION" in page_text() and leaked in page_text()
         shoot("mail")
 
-        # CloudTrail shows each click, under the team's own key.
-        visit("/cloudtrail")
-        element(By.ID, "attribute").send_keys("Access key")
-        element(By.ID, "value").send_keys(team_key)
-        element(By.ID, "lookup").click()
-        names = [s.text for s in elements(By.CSS_SELECTOR, "#events tbody summary")]
-        assert {"UpdateAccessKey", "TerminateInstances", "AddCommunicationToCase"} <= set(names)
+        # CloudTrail shows each click under the team's own key, in the region it was made in
+        # (IAM's and Support's in us-east-1), as in AWS.
+        def look_up(region: str) -> list[str]:
+            visit("/cloudtrail")
+            Select(element(By.ID, "region")).select_by_value(region)
+            Select(element(By.ID, "attribute")).select_by_value("AccessKeyId")
+            element(By.ID, "value").send_keys(team_key)
+            click(element(By.ID, "lookup"))
+            return [s.text for s in elements(By.CSS_SELECTOR, "#events tbody summary")]
+
+        for region in MINER_REGIONS:
+            assert look_up(region).count("TerminateInstances") == 1, region
+        names = look_up("us-east-1")
+        assert {"UpdateAccessKey", "AddCommunicationToCase"} <= set(names)
+        assert "TerminateInstances" not in names
         opened = next(s for s in elements(By.CSS_SELECTOR, "#events summary")
                       if s.text == "UpdateAccessKey")  # fmt: skip
         opened.click()
