@@ -10,13 +10,15 @@ HTML, the Markdown and the JUnit file can never disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gameday.journal import Event
 from gameday.report import evidence
+from gameday.report.consequences import Changes, key_owners, stopping_acts, what_changed
 from gameday.report.evidence import CallSummary, Resource, RunInfo, Span
-from gameday.report.formatting import points
+from gameday.report.formatting import after_notice, clock, minutes, points
+from gameday.report.proof import Happening, StepProof, prove_steps
 from gameday.scenario.model import Check, Collateral, Scenario
 from gameday.scoring.model import PenaltyResult, Score, StepResult
 
@@ -61,6 +63,7 @@ class StepRow:
     check: Check | None
     hint: str
     origin_s: float
+    proof: StepProof = field(default_factory=StepProof)
 
     @property
     def id(self) -> str:
@@ -100,6 +103,55 @@ class StepRow:
     def taken_s(self) -> float | None:
         """How long after detection the step was satisfied."""
         return self.result.satisfied_at_s
+
+    @property
+    def target_label(self) -> str:
+        """The target, said as what it is: a time after the first notice."""
+        return after_notice(self.result.target_s)
+
+    @property
+    def deadline_label(self) -> str:
+        return after_notice(self.result.deadline_s)
+
+    @property
+    def done_at(self) -> str:
+        """When the step was met, on the run clock (`T+5:10`), or — when it was not."""
+        return clock(self.satisfied_t) if self.met else "—"
+
+    @property
+    def done_after(self) -> str:
+        """How long after the first notice it was met, in words."""
+        return after_notice(self.taken_s) if self.met else ""
+
+    @property
+    def evidence_lines(self) -> tuple[str, ...]:
+        """The step's evidence as it was: what met it (who, which call, when), what later
+        broke it, what broke the condition its window required; for a step not met, why not."""
+        lines = []
+        done, undone, broken = self.proof.done, self.proof.undone, self.proof.condition_broken
+        if done is not None and self.met:
+            lines.append(f"Met at {done.when}: {done.text}.")
+        elif done is not None:
+            lines.append(f"Its check held from {done.when}: {done.text}.")
+        if undone is not None:
+            lines.append(f"Broken at {undone.when}: {undone.text}.")
+        if broken is not None:
+            lines.append(f"Its window's condition broke at {broken.when}: {broken.text}.")
+        if not self.met:
+            lines.append(f"Not met: {self.why_not}.")
+        return tuple(lines)
+
+    @property
+    def why_not(self) -> str:
+        """The score's reason for a step not met, without what the evidence already says."""
+        reason = self.result.reason
+        for prefix in ("satisfied only at or after the deadline: ",):
+            if reason.startswith(prefix):
+                return f"done only after its deadline ({self.deadline_label})"
+        if " — but its window required that " in reason:
+            condition = reason.split(" — but its window required that ", 1)[1]
+            return "its window required that " + condition.split(", and that broke", 1)[0]
+        return reason or "not done"
 
     @property
     def awarded_label(self) -> str:
@@ -190,6 +242,9 @@ class RunReport:
     activity: tuple[ActivityRow, ...]
     collateral: tuple[DamageRow, ...] = ()
     recommendations: tuple[Advice, ...] = ()
+    changes: Changes = field(default_factory=lambda: Changes((), ()))
+    outage_cause: Happening | None = None
+    debrief: tuple[Any, ...] = ()  # gameday.report.debrief.Moment, read from this report
     marker: str = SIMULATION_MARKER
 
     @property
@@ -258,6 +313,27 @@ class RunReport:
         )
 
     @property
+    def tiles(self) -> tuple[tuple[str, str, str], ...]:
+        """The headline times, each as (label, value, what it counts from). Acknowledged
+        says what the acknowledge step says: no time when that step was not met."""
+        tiles = []
+        for label, value in self.metrics:
+            if label == "Acknowledged":
+                acknowledging = [
+                    s for s in self.steps if s.result.phase == "acknowledge" and not s.result.keep
+                ]
+                if acknowledging and not any(s.met for s in acknowledging):
+                    step = acknowledging[0]
+                    tiles.append((label, step.status_label, f"step {step.id}"))
+                    continue
+            if value is None:
+                tiles.append((label, "—", "not reached"))
+            else:
+                moment = clock((self.detected_s or 0.0) + value)
+                tiles.append((label, minutes(value), f"after the first notice · {moment}"))
+        return tuple(tiles)
+
+    @property
     def metrics(self) -> tuple[tuple[str, float | None], ...]:
         m = self.score.metrics
         return (
@@ -288,7 +364,7 @@ def build_run_report(scenario: Scenario, events: Sequence[Event], score: Score) 
         events=journal,
         end_s=end_s,
         detected_s=detected_s,
-        steps=_step_rows(scenario, score, detected_s or 0.0),
+        steps=_step_rows(scenario, score, detected_s or 0.0, prove_steps(score, journal)),
         penalties=_penalty_rows(scenario, score.penalties, detected_s or 0.0),
         outages=tuple(evidence.outage_spans(journal, end_s)),
         techniques=tuple(_technique_rows(journal)),
@@ -298,10 +374,38 @@ def build_run_report(scenario: Scenario, events: Sequence[Event], score: Score) 
         activity=tuple(_activity_rows(journal)),
         collateral=tuple(_damage_rows(score.penalties, detected_s or 0.0)),
     )
-    return replace(report, recommendations=tuple(advise(report)))
+    report = replace(
+        report,
+        recommendations=tuple(advise(report)),
+        changes=what_changed(journal, report.footprint, end_s),
+        outage_cause=_outage_cause(journal, report.outages),
+    )
+    # Imported here: the debrief guide reads a finished RunReport.
+    from gameday.report.debrief import debrief_moments
+
+    return replace(report, debrief=debrief_moments(report))
 
 
-def _step_rows(scenario: Scenario, score: Score, origin_s: float) -> tuple[StepRow, ...]:
+def _outage_cause(events: Sequence[Event], outages: Sequence[Span]) -> Happening | None:
+    """The team's act that stopped the key the workload was running on when it first went
+    down: the probe that failed names the key, the journal names who stopped it."""
+    if not outages:
+        return None
+    start = outages[0].start_s
+    probe = next(
+        (e for e in events if e.get("kind") == "workload.probe" and float(e["t"]) == start), None
+    )
+    if probe is None:
+        return None
+    act = stopping_acts(events, key_owners(events, ())).get(str(probe.get("access_key_id")))
+    if act is None or act.t > start:
+        return None
+    return Happening(act.t, f"the team's {act.action}: it {act.what}")
+
+
+def _step_rows(
+    scenario: Scenario, score: Score, origin_s: float, proofs: dict[str, StepProof]
+) -> tuple[StepRow, ...]:
     expected = {step.id: step for step in scenario.steps}
     rows = []
     for result in score.steps:
@@ -312,6 +416,7 @@ def _step_rows(scenario: Scenario, score: Score, origin_s: float) -> tuple[StepR
                 check=step.check if step else None,
                 hint=step.hint if step else "",
                 origin_s=origin_s,
+                proof=proofs.get(result.id, StepProof()),
             )
         )
     return tuple(rows)

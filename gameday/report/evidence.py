@@ -37,7 +37,8 @@ class RunInfo:
 
     scenario: str
     team: str
-    t0: datetime | None = None
+    t0: datetime | None = None  # T0 on the run clock: the scenario's own (fictional) date
+    played: datetime | None = None  # when the exercise was played: the wall clock at its start
     seed: int | None = None
     clock: str = ""
     responder: str = ""
@@ -57,6 +58,7 @@ def run_info(events: Sequence[Event], scenario: Scenario, score: Score) -> RunIn
         scenario=str(started.get("scenario") or scenario.id),
         team=str(started.get("team") or score.team),
         t0=parse_time(started.get("t0")) or parse_time(started.get("time")),
+        played=parse_time(started.get("wall")),
         seed=seed if isinstance(seed, int) else None,
         clock=str(started.get("clock") or ""),
         responder=str(started.get("responder") or ""),

@@ -54,3 +54,35 @@ def day(value: datetime | None) -> str:
     if value is None:
         return MISSING
     return value.strftime("%Y-%m-%d")
+
+
+def after_notice(seconds: float | None) -> str:
+    """A time counted from detection, said so: `10 min after the first notice`,
+    `3 min 20 s after the first notice`, `1 h 50 min after the first notice`."""
+    if seconds is None:
+        return MISSING
+    return f"{minutes(seconds)} after the first notice"
+
+
+def minutes(seconds: float) -> str:
+    """A length of time in words that cannot be mistaken for bare seconds: `40 s`, `10 min`,
+    `3 min 20 s`, `1 h 50 min`, `2 d 4 h`."""
+    total = round(abs(seconds))
+    sign = "-" if seconds < 0 and total else ""
+    if total < 60:
+        return f"{sign}{total} s"
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    mins, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours} h" if hours else f"{sign}{days} d"
+    if hours:
+        return f"{sign}{hours} h {mins} min" if mins else f"{sign}{hours} h"
+    return f"{sign}{mins} min {secs} s" if secs else f"{sign}{mins} min"
+
+
+def usd(value: float | None, cents: bool = False) -> str:
+    """An amount of US dollars: `$587`, `$46.51` with cents, `$4,700`."""
+    if value is None:
+        return MISSING
+    return f"${value:,.2f}" if cents else f"${value:,.0f}"

@@ -114,6 +114,8 @@ def _environment(*, markdown: bool) -> SandboxedEnvironment:
         points=formatting.points,
         moment=formatting.moment,
         day=formatting.day,
+        usd=formatting.usd,
+        after_notice=formatting.after_notice,
     )
     if markdown:
         environment.filters.update(code=code, richtext=richtext_markdown)

@@ -58,7 +58,10 @@ class RunSummary:
 
     @property
     def started(self) -> datetime | None:
-        return self.info.t0
+        """When the exercise was played (the wall clock at its start), not the scenario's
+        own date: a virtual run replays a fictional day in seconds, today. A journal that
+        kept no wall clock falls back to T0."""
+        return self.info.played or self.info.t0
 
 
 def summarise_run(

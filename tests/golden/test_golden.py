@@ -9,18 +9,14 @@ metrics. The golden files were written from the scenario's rules (their `why` li
 arithmetic) before being checked against a run. Re-scoring the run's journal afterwards
 (`gameday score RUN_DIR --json`) must give the live score, evidence and reasons included.
 
-Each team runs once per session however xdist spreads the tests: one test per team, fed by
-a module-scoped runner that keeps each finished run.
+Each team runs once per session however xdist spreads the tests (tests/golden/runs.py); the
+report tests (test_golden_report.py) read the same runs.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +24,10 @@ import pytest
 
 from gameday.errors import UserError
 from gameday.exercise.responders import ReplayResponder, TemplateError, fill_templates
-from gameday.journal import Event, read_journal
-from gameday.paths import SCENARIOS
 
-GOLDEN = Path(__file__).parent
-SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
-TEAMS = ("well-drilled", "key-only", "careless")
-RUN_TIMEOUT_S = 180
+from .runs import GOLDEN, GoldenRuns, gameday
+
+TEAMS = ("well-drilled", "key-only", "careless", "hasty")
 
 # The fields of the score contract the golden files pin down; `reason`, `title` and the
 # evidence are prose and detail, checked only by the re-scoring comparison.
@@ -50,59 +43,6 @@ METRIC_FIELDS = (
     "time_to_acknowledge_s", "time_to_contain_s", "time_to_eradicate_s", "time_to_recover_s",
     "outage_s",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class GoldenRun:
-    team: str
-    run_dir: Path
-    exit_code: int
-    output: str
-
-    def score(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.run_dir / "score.json").read_text())
-        return data
-
-    def journal(self) -> list[Event]:
-        return read_journal(self.run_dir / "journal.jsonl")
-
-
-def _gameday(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    # No colour or terminal width from the machine running the tests.
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
-
-
-class GoldenRuns:
-    """Runs a team's replay on first request and keeps the result for the module."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._runs: dict[str, GoldenRun] = {}
-
-    def get(self, team: str) -> GoldenRun:
-        if team not in self._runs:
-            run_dir = self.root / team
-            done = _gameday(
-                "run", SCENARIO, "--clock", "virtual", "--seed", "0",
-                "--responder", f"replay:{GOLDEN / f'{team}.yaml'}", "--out", run_dir, "--plain",
-            )  # fmt: skip
-            output = done.stdout + done.stderr
-            assert (run_dir / "score.json").is_file(), f"{team}: the run wrote no score\n{output}"
-            self._runs[team] = GoldenRun(team, run_dir, done.returncode, output)
-        return self._runs[team]
-
-
-@pytest.fixture(scope="module")
-def golden_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoldenRuns]:
-    yield GoldenRuns(tmp_path_factory.mktemp("golden"))
 
 
 def expected_score(team: str) -> dict[str, Any]:
@@ -264,6 +204,6 @@ def test_replayed_team_scores_as_reasoned(golden_runs: GoldenRuns, team: str) ->
     assert run.exit_code == (0 if expected["passed"] else 1), run.output
 
     # Re-scoring the journal gives the live score, prose and evidence included.
-    rescored = _gameday("score", run.run_dir, "--json")
+    rescored = gameday("score", run.run_dir, "--json")
     assert rescored.returncode == run.exit_code, rescored.stderr
     assert json.loads(rescored.stdout) == live

@@ -47,7 +47,8 @@ class JournalBuilder:
             "time": iso(self.t0 + timedelta(seconds=t)),
             "kind": kind,
             **fields,
-            "wall": iso(datetime(2026, 1, 1, tzinfo=UTC)),
+            # played live: the wall clock runs with the run clock
+            "wall": iso(self.t0 + timedelta(seconds=t)),
         }
         self.events.append(event)
         return event

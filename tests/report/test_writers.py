@@ -214,7 +214,7 @@ def test_the_reports_list_collateral_damage_and_who_did_each_step(
     assert ">Collateral damage</h3>" in html and "### Collateral damage" in md
     assert "| T+31:40 | bucket fixture-web-assets | team |" in md
     assert "<td>bucket fixture-web-assets</td><td>team</td>" in html
-    assert "<th>Done by</th>" in html and "| Done after | Done by | Status |" in md
+    assert "<th>Done by</th>" in html and "| Done at | Done by | Status |" in md
     # The leaked key was deactivated by the team; the manual step nobody marked is no one's.
     assert re.search(
         r"Deactivate the leaked key from another principal \(critical\) — .*\| team \|", md

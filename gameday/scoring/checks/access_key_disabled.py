@@ -37,7 +37,11 @@ def evaluate(params: AccessKeyDisabled, state: State, owner: str) -> Verdict:
     still = [key for key in keys if not _disabled(key, params.state)]
     if still:
         return Verdict(False, "; ".join(_describe(key) for key in still) + f" (wanted {wanted})")
-    return Verdict(True, f"{subject}: " + "; ".join(_describe(key) for key in keys), _by(keys))
+    described = "; ".join(_describe(key) for key in keys)
+    # One key names itself; "every key of U" is followed by what became of each.
+    return Verdict(
+        True, described if len(keys) == 1 and params.key else f"{subject}: {described}", _by(keys)
+    )
 
 
 def _by(keys: list[AccessKey]) -> str | None:

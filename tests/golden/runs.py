@@ -1,0 +1,79 @@
+"""The golden runs of the seed scenario, each played once per test session.
+
+A team's replay (`tests/golden/<team>.yaml`) is run end to end by the command line in a
+subprocess — the moto backends are process-global, one run per process — in virtual time with
+seed 0. The score tests (test_golden.py) and the report tests (test_golden_report.py) read the
+same run directories: under xdist the workers share one folder, and a lock file per team
+makes the first worker that needs a team play it while the others wait and reuse it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gameday.journal import Event, read_journal
+from gameday.paths import SCENARIOS
+
+GOLDEN = Path(__file__).parent
+SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
+RUN_TIMEOUT_S = 180
+
+
+@dataclass(frozen=True)
+class GoldenRun:
+    team: str
+    run_dir: Path
+    exit_code: int
+    output: str
+
+    def score(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "score.json").read_text())
+        return data
+
+    def journal(self) -> list[Event]:
+        return read_journal(self.run_dir / "journal.jsonl")
+
+
+def gameday(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    # No colour or terminal width from the machine running the tests.
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "gameday", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env=env,
+        check=False,
+    )
+
+
+class GoldenRuns:
+    """Plays a team's replay on first request, once for every worker of the session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def get(self, team: str) -> GoldenRun:
+        run_dir = self.root / team
+        played = self.root / f"{team}.played.json"
+        with (self.root / f"{team}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not played.is_file():
+                done = gameday(
+                    "run", SCENARIO, "--clock", "virtual", "--seed", "0",
+                    "--responder", f"replay:{GOLDEN / f'{team}.yaml'}", "--out", run_dir,
+                    "--plain",
+                )  # fmt: skip
+                output = done.stdout + done.stderr
+                assert (run_dir / "score.json").is_file(), f"{team}: no score\n{output}"
+                played.write_text(json.dumps({"exit_code": done.returncode, "output": output}))
+            record = json.loads(played.read_text())
+        return GoldenRun(team, run_dir, int(record["exit_code"]), str(record["output"]))
