@@ -423,6 +423,10 @@ def test_every_date_the_run_writes_is_the_run_clock(
             script = (played.path / event["script"]).read_text(encoding="utf-8")
             when = played.at(event["t"]).strftime("%a, %d %b %Y %H:%M UTC")
             assert f"({when})" in script
+            for written in (event["script"], event.get("audio")):
+                if written is not None:  # the recording, where espeak-ng is installed
+                    mtime = (played.path / written).stat().st_mtime
+                    assert mtime == pytest.approx(played.at(event["t"]).timestamp(), abs=1)
     for event in played.events:
         assert event["time"] == _iso(played.at(event["t"])), event["kind"]
     if which == "silent":  # nobody touched the developer's clone: its reflog is the build's

@@ -6,10 +6,12 @@ can give) to `RUN_DIR/calls/<t>-<id>.md` and shows it on the facilitator's conso
 `espeak-ng` is installed it also records the caller's lines — only what the caller says
 aloud, never the stage directions — as `RUN_DIR/calls/<t>-<id>.wav`, for the facilitator to
 play (the dashboard has a player); the recording opens by saying it is a simulation.
+Both files are dated at the call on the run clock.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -83,6 +85,8 @@ def send(inject: PhoneCallInject, draft: Draft[str], ctx: InjectContext) -> Outc
     calls.mkdir(parents=True, exist_ok=True)
     name = script_name(draft.delivered.t, inject.id)
     (calls / name).write_text(draft.payload, encoding="utf-8")
+    moment = ctx.facts.at(draft.delivered.t).timestamp()  # dated on the run clock, as mail is
+    os.utime(calls / name, (moment, moment))
     ctx.console(draft.payload)
     fields = {
         "to": draft.delivered.data["to"],
@@ -96,6 +100,7 @@ def send(inject: PhoneCallInject, draft: Draft[str], ctx: InjectContext) -> Outc
         audio = calls / f"{Path(name).stem}.wav"
         try:
             record_call(draft.payload, audio, program)
+            os.utime(audio, (moment, moment))
             fields["audio"] = f"calls/{audio.name}"
         except (OSError, subprocess.SubprocessError) as error:
             # The recording is a convenience: without it the facilitator reads the script.
