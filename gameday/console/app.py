@@ -335,4 +335,7 @@ def _when(value: Any) -> str:
         return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     if value in (None, ""):
         return "—"
-    return str(value)
+    try:  # an ISO-8601 text, as the Support API gives its times
+        return _when(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return str(value)

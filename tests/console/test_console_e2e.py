@@ -238,4 +238,4 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
     assert steps["disable-leaked-key"]["status"] == "success", steps["disable-leaked-key"]
     assert steps["reply-to-case"]["status"] == "success", steps["reply-to-case"]
     assert steps["sweep-all-regions"]["status"] == "success", steps["sweep-all-regions"]
-    assert len(list(shots.glob("*.png"))) == 15
+    assert len(list(shots.glob("*.png"))) == 16
