@@ -341,11 +341,17 @@ def test_gameday_render_shows_every_line_whole_on_a_pipe(rendered: str) -> None:
 # ── 6. gameday render previews what a run with the same seed delivers ───────────────────
 
 
+@pytest.mark.parametrize(
+    ("which", "not_delivered"),
+    [("silent", {"check-in", "check-in-call"}), ("replied", {"follow-up", "facilitator-hint"})],
+)
 def test_the_preview_is_what_the_run_delivered_field_by_field(
-    silent: Played, scenario: Scenario
+    which: str, not_delivered: set[str], scenario: Scenario, request: pytest.FixtureRequest
 ) -> None:
+    played: Played = request.getfixturevalue(which)
     previews = {d.id: d for d in preview(scenario, run_facts(scenario, seed=SEED))}
-    delivered = [Delivered.from_event(e) for e in silent.events if e["kind"] == "inject.delivered"]
+    events = played.events
+    delivered = [Delivered.from_event(e) for e in events if e["kind"] == "inject.delivered"]
     assert len(delivered) >= 6
     for got in delivered:
         wanted = previews[got.id]
@@ -354,15 +360,15 @@ def test_the_preview_is_what_the_run_delivered_field_by_field(
         for key, value in wanted.data.items():
             if key == "event":  # EventBridge numbers the event it was put: only the run knows
                 assert got.data[key]["id"] == next(
-                    e["event_id"] for e in silent.events if e.get("inject") == got.id
+                    e["event_id"] for e in events if e.get("inject") == got.id
                 )
                 value = {**value, "id": got.data[key]["id"]}
             assert got.data[key] == value, (got.id, key)
     # what the preview shows and the run did not deliver is what the team's doing decides
-    skipped = {e["inject"] for e in silent.events if e["kind"] == "inject.skipped"}
+    skipped = {e["inject"] for e in events if e["kind"] == "inject.skipped"}
     assert set(previews) == {d.id for d in delivered} | skipped
-    assert skipped == {"check-in", "check-in-call"}
-    started = next(e for e in silent.events if e["kind"] == "run.started")
+    assert skipped == not_delivered
+    started = next(e for e in events if e["kind"] == "run.started")
     case = next(d for d in delivered if d.kind == "support-case")
     assert previews["case-email"].data["public_url"] == started["public_url"]
     assert case.data["case_id"] in previews["case-email"].body
