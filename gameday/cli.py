@@ -504,17 +504,12 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     if len(dirs) == 1 and out is None:
         run = load_run(dirs[0], score_journal)
         result = score_journal(run.scenario, list(run.events), run.team)
-        written = write_reports(dirs[0], run.scenario, list(run.events), result)
-    else:
-        target = out or Path("training-report")
-        runs = [load_run(d, score_journal) for d in dirs]
-        written = write_training_report(runs, target)
-    if pdf:
-        from gameday.report.pdf import print_pdf
-
-        html = next(path for path in written if path.suffix == ".html")
-        written.append(print_pdf(html, html.with_suffix(".pdf")))
-    for path in written:
+        for path in write_reports(dirs[0], run.scenario, list(run.events), result):
+            stdout.print(str(path))
+        return
+    target = out or Path("training-report")
+    runs = [load_run(d, score_journal) for d in dirs]
+    for path in write_training_report(runs, target):
         stdout.print(str(path))
 
 
