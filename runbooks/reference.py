@@ -136,6 +136,7 @@ class Findings:
     functions: list[tuple[str, str]] = field(default_factory=list)  # (region, name)
     trails: list[tuple[str, str]] = field(default_factory=list)  # (region, trail) it stopped
     secrets_read: list[tuple[str, str]] = field(default_factory=list)  # (region, secret id)
+    sessions: list[str] = field(default_factory=list)  # roles it took temporary credentials of
     succeeded: int = 0  # calls of the attacker's principals that worked
 
     def principals(self) -> set[str]:
@@ -158,6 +159,7 @@ class Findings:
         return _listing(
             ("stopped trails", [name for _, name in self.trails]),
             ("secrets read", [secret_name(name) for _, name in self.secrets_read]),
+            ("role sessions taken", self.sessions),
         )
 
 
@@ -517,6 +519,15 @@ def note_event(record: dict[str, Any], findings: Findings, incident: Incident) -
         findings.trails.append((record["awsRegion"], request.get("name", "")))
     elif name == "GetSecretValue":
         findings.secrets_read.append((record["awsRegion"], request.get("secretId", "")))
+    elif name == "AssumeRole":
+        # Temporary credentials outlive the key that took them: revoke the role's sessions,
+        # and follow what the session itself did.
+        role = str(request.get("roleArn", "")).rsplit("/", 1)[-1]
+        if role and role not in findings.sessions:
+            findings.sessions.append(role)
+        session_key = (response.get("credentials") or {}).get("accessKeyId")
+        if session_key:
+            follow.append(("AccessKeyId", session_key))
     return follow
 
 
@@ -552,11 +563,35 @@ def eradicate(ctx: RunbookContext, findings: Findings) -> None:
         ignore_missing(delete_role, iam, role)
     for arn in findings.policies:
         ignore_missing(delete_policy, iam, arn)
+    for role in findings.sessions:
+        if role not in findings.roles:  # a role the attacker made goes altogether
+            revoke_sessions(iam, role, ctx.time())
     for region, function in findings.functions:
         lambdas = ctx.aws.client("lambda", region_name=region)
         with ignoring("ResourceNotFoundException"):
             lambdas.delete_function(FunctionName=function)
     ctx.note(f"Removed what the attacker left: {findings.left_behind()}")
+
+
+def revoke_sessions(iam: Any, role: str, now: datetime) -> None:
+    """What the IAM console's "Revoke active sessions" does: deny every session of the role
+    issued before now; sessions issued later (the legitimate pipeline's next) still work."""
+    issued_before = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": ["*"],
+                "Resource": ["*"],
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
+            }
+        ],
+    }
+    with ignoring("NoSuchEntity"):
+        iam.put_role_policy(
+            RoleName=role, PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps(document)
+        )
 
 
 def delete_user(iam: Any, user: str) -> None:

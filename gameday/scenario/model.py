@@ -457,6 +457,18 @@ class StopLogging(TechniqueBase):
     trail: str | None = None
 
 
+class RoleSession(TechniqueBase):
+    technique: Literal["aws.persistence.sts-role-session"]
+    role_name: IamName = Field(description="a role of the estate that trusts its own account")
+    session_name: IamName = "aws-cli-session"
+    duration: int = Field(
+        default=3600, ge=900, le=43200, description="seconds the temporary credentials last"
+    )
+    use_every: RelaunchInterval | None = Field(
+        default=600.0, description="uses the session again this often while it still works"
+    )
+
+
 Technique = Annotated[
     Whoami
     | Enumerate
@@ -468,7 +480,8 @@ Technique = Annotated[
     | SecretsRetrieve
     | S3Download
     | LambdaCreate
-    | StopLogging,
+    | StopLogging
+    | RoleSession,
     Field(discriminator="technique"),
 ]
 
@@ -609,6 +622,12 @@ class LoggingEnabled(Model):
     trail: str | None = None
 
 
+class SessionsRevoked(Model):
+    """Every temporary session the attacker minted is dead: revoked, expired or its role gone."""
+
+    type: Literal["sessions-revoked"]
+
+
 class Manual(Model):
     type: Literal["manual"]
     instructions: str = ""
@@ -628,6 +647,7 @@ Check = Annotated[
     | LeakedKeyUsedByResponder
     | ProductionKeyDeletedWithoutReplacement
     | LoggingEnabled
+    | SessionsRevoked
     | Manual,
     Field(discriminator="type"),
 ]

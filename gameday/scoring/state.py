@@ -171,6 +171,18 @@ class Principal:
 
 
 @dataclass
+class Session:
+    """Temporary credentials someone minted (`sts:AssumeRole`): whose, for which role, when."""
+
+    access_key_id: str
+    role: str  # the role's name
+    issued_t: float
+    issued_epoch: float | None  # seconds since 1970, the session's aws:TokenIssueTime
+    expires_epoch: float | None
+    by: str
+
+
+@dataclass
 class ManagedPolicy:
     arn: str
     document: Any = None
@@ -437,6 +449,7 @@ class State:
         self.leaked_key_used_by_responder: Moment | None = None
         self.quarantine_removed_early: Moment | None = None
         self.damage: list[Damage] = []
+        self.sessions: dict[str, Session] = {}  # temporary credentials, by access key id
         self.deleted_while_held: set[str] = set()  # keys deleted while a secret held them
         self.step_since: dict[str, Moment | None] = {}
         self._seed_from_scenario()
@@ -905,6 +918,21 @@ class State:
         if any(secret.key_id == key.access_key_id for secret in self.secrets.values()):
             self.deleted_while_held.add(key.access_key_id)
 
+    def _assume_role(self, call: ApiCall) -> None:
+        key_id = call.result.get("AccessKeyId")
+        role_arn = str(call.get("RoleArn") or "")
+        if not key_id or ":role/" not in role_arn:
+            return
+        issued = self.t0_epoch + self.t if self.t0_epoch is not None else None
+        self.sessions[str(key_id)] = Session(
+            str(key_id),
+            role_arn.rsplit("/", 1)[-1],
+            self.t,
+            issued,
+            _epoch(call.result.get("Expiration")),
+            call.by,
+        )
+
     def _create_access_key(self, call: ApiCall) -> None:
         key_id = call.result.get("AccessKeyId")
         if key_id:
@@ -1203,6 +1231,7 @@ _HANDLERS: dict[str, Callable[[State, ApiCall], None]] = {
     "iam:CreateUser": State._create_user,
     "iam:DeleteUser": State._delete_user,
     "iam:CreateAccessKey": State._create_access_key,
+    "sts:AssumeRole": State._assume_role,
     "iam:UpdateAccessKey": State._update_access_key,
     "iam:DeleteAccessKey": State._delete_access_key,
     "iam:CreateLoginProfile": State._create_login_profile,

@@ -439,6 +439,7 @@ class MockAccount:
             now=self.now,
             aws_access_key_id=credential.access_key_id,
             aws_secret_access_key=credential.secret_access_key,
+            aws_session_token=credential.session_token,
             region_name=region or self.region,
         )
 

@@ -51,10 +51,12 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 @dataclass(frozen=True)
 class Credential:
-    """An access key pair. `repr` hides the secret so it never ends up in a log by accident."""
+    """An access key pair (with its session token when temporary). `repr` hides the secret so
+    it never ends up in a log by accident."""
 
     access_key_id: str
     secret_access_key: str
+    session_token: str | None = None
 
     def __repr__(self) -> str:
         return f"Credential(access_key_id={self.access_key_id!r}, secret_access_key='…')"

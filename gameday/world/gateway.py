@@ -20,7 +20,10 @@ For every request it
   browser's), and requests that mix protocols (a form body with a presigned query, an
   `X-Amz-Target` with an `Action`);
 - refuses an action matched by an explicit Deny in a policy attached to the caller
-  (the quarantine policies, a deny-all) with AWS's `AccessDenied` and message;
+  (the quarantine policies, a deny-all, a role's "revoke older sessions" deny on the
+  `aws:TokenIssueTime` of temporary credentials) with AWS's `AccessDenied` and the message
+  naming the resource AWS names; right after AWS's quarantine lands, reads it denies are
+  still served for a few seconds (IAM is eventually consistent: `Gateway.quarantined`);
 - answers what moto lacks itself: CloudTrail `LookupEvents` (from the journal) and Support;
   cuts moto's `DescribeRegions` to the account's partition;
 - journals the call as `api.call` (secrets redacted) with its HTTP status and AWS error code
@@ -946,6 +949,15 @@ class Gateway:
             if new_key:
                 self.registry.inherit(new_key.group(1), call.actor)
                 resources.append({"type": "AWS::IAM::AccessKey", "name": new_key.group(1)})
+                if call.action == "AssumeRole":
+                    # CloudTrail's record of the session handed out (never its secret parts).
+                    expires = _EXPIRATION_IN_RESPONSE.search(text)
+                    response = {
+                        "credentials": {
+                            "accessKeyId": new_key.group(1),
+                            "expiration": expires.group(1) if expires else None,
+                        }
+                    }
                 if call.action == "CreateAccessKey":
                     response = {
                         "accessKey": {

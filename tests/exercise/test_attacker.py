@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
 
 from gameday.exercise.attacker import Attacker, AttackerContext, Outcome, Planned
 from gameday.exercise.attacker.base import (
@@ -26,7 +27,7 @@ from gameday.exercise.attacker.base import (
     ATTACKER_USER_AGENTS,
     attacker_clients,
 )
-from gameday.journal import Event, Journal, read_journal
+from gameday.journal import Event, FixedClock, Journal, read_journal
 from gameday.scenario import Scenario
 from gameday.scenario.model import Technique as TechniqueSpec
 from gameday.world.account import MockAccount
@@ -717,3 +718,79 @@ def test_a_scenario_may_name_the_attackers_addresses_and_tools(
     assert {addresses[0], addresses[1]} == {"198.51.100.5", "198.51.100.6"}
     assert addresses == addresses[:2] * 2
     assert {c["user_agent"] for c in calls} == {"Pacu/1.5.3"}
+
+
+# ── temporary credentials ──────────────────────────────────────────────────────────────────
+
+
+def test_a_role_session_keeps_working_after_the_key_is_disabled_until_it_is_revoked(
+    mock_account: MockAccount,
+    seeded: SeededEstate,
+    scenario: Scenario,
+    attacker: Attacker,
+    journal: Journal,
+    run_clock: FixedClock,
+) -> None:
+    spec = TypeAdapter(TechniqueSpec).validate_python(
+        {
+            "technique": "aws.persistence.sts-role-session",
+            "at": 110,
+            "role_name": "partner-audit",
+            "session_name": "release-7f3a",
+        }
+    )
+
+    def detonated(*, repeat: bool) -> tuple[Outcome | None, list[Event]]:
+        before = len(read_journal(journal.path))
+        outcome = attacker.detonate(spec, repeat=repeat)
+        calls = [e for e in read_journal(journal.path)[before:] if e["kind"] == "api.call"]
+        return outcome, calls
+
+    run_clock.t = 110.0
+    first, calls = detonated(repeat=False)
+    assert first is not None and first.status == "succeeded"
+    session_key = first.loot["session"]["access_key_id"]
+    assert session_key.startswith("ASIA")
+    assert [c["action"] for c in calls] == [
+        "ListRoles",
+        "AssumeRole",
+        "GetCallerIdentity",
+        "ListBuckets",
+        "ListSecrets",
+    ]
+    assert {c["access_key_id"] for c in calls[2:]} == {session_key}
+    assert {c["actor"] for c in calls} == {"attacker"}
+
+    run_clock.t = 300.0
+    deactivate_leaked_key(mock_account, seeded)
+    run_clock.t = 710.0
+    again, calls = detonated(repeat=True)
+    assert again is not None and again.failed == 0  # the disabled key changes nothing
+    assert {c["access_key_id"] for c in calls} == {session_key}
+    assert all(c["status"] < 300 for c in calls)
+
+    run_clock.t = 800.0
+    responder(mock_account, "iam").put_role_policy(
+        RoleName="partner-audit",
+        PolicyName="AWSRevokeOlderSessions",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Action": ["*"],
+                        "Resource": ["*"],
+                        "Condition": {
+                            "DateLessThan": {"aws:TokenIssueTime": "2026-01-01T12:13:20Z"}
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    run_clock.t = 1310.0
+    revoked, calls = detonated(repeat=True)
+    assert revoked is not None and revoked.status == "partial"  # only whoami answers
+    refused = [c for c in calls if c["access_key_id"] == session_key and c["status"] >= 400]
+    assert {c["error_code"] for c in refused} == {"AccessDenied", "AccessDeniedException"}

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from gameday.journal import FixedClock
 from gameday.world.account import MockAccount
+from gameday.world.decoys import Credential
 from gameday.world.estate import SeededEstate
 from gameday.world.gateway import READS_STILL_SERVED_S
 from gameday.world.quarantine import QUARANTINE_POLICY_ARNS
@@ -261,3 +262,102 @@ def test_a_scenario_may_widen_the_window_for_writes_too(
     run_clock.t = 97.0
     with pytest.raises(ClientError):
         attacker(mock_account, estate, "iam").list_users()
+
+
+# ── temporary credentials ──────────────────────────────────────────────────────────────────
+
+
+def _revoke_older_sessions(issued_before: str) -> str:
+    # As the IAM console's "Revoke active sessions" writes it on the role.
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": ["*"],
+                    "Resource": ["*"],
+                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
+                }
+            ],
+        }
+    )
+
+
+def test_a_role_session_outlives_the_key_until_older_sessions_are_revoked(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    account = mock_account.account_id
+    role_arn = f"arn:aws:iam::{account}:role/partner-audit"
+    run_clock.t = 110.0
+    minted = attacker(mock_account, estate, "sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="release-7f3a", DurationSeconds=3600
+    )["Credentials"]
+    assert minted["AccessKeyId"].startswith("ASIA")
+    session = Credential(minted["AccessKeyId"], minted["SecretAccessKey"], minted["SessionToken"])
+
+    def as_session(service: str) -> Any:
+        return mock_account.client(service, session, region="us-east-1")
+
+    iam = responder(mock_account, "iam")
+    run_clock.t = 300.0
+    iam.update_access_key(
+        UserName=LEAKED_USER,
+        AccessKeyId=estate.leaked.credential.access_key_id,
+        Status="Inactive",
+    )
+    with pytest.raises(ClientError) as dead:
+        attacker(mock_account, estate, "s3").list_buckets()
+    assert error_of(dead)[0] == "InvalidAccessKeyId"
+    assert "Buckets" in as_session("s3").list_buckets()  # the session does not care
+
+    run_clock.t = 540.0
+    iam.put_role_policy(
+        RoleName="partner-audit",
+        PolicyName="AWSRevokeOlderSessions",
+        PolicyDocument=_revoke_older_sessions("2026-01-01T12:09:00.000Z"),
+    )
+    with pytest.raises(ClientError) as revoked:
+        as_session("iam").list_users()
+    assert error_of(revoked) == (
+        "AccessDenied",
+        f"User: arn:aws:sts::{account}:assumed-role/partner-audit/release-7f3a is not "
+        f"authorized to perform: iam:ListUsers on resource: arn:aws:iam::{account}:user/ "
+        "with an explicit deny in an identity-based policy",
+        403,
+    )
+    # A session issued after the revocation works; long-term keys are not sessions.
+    run_clock.t = 600.0
+    fresh = responder(mock_account, "sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="pipeline"
+    )["Credentials"]
+    later = Credential(fresh["AccessKeyId"], fresh["SecretAccessKey"], fresh["SessionToken"])
+    assert mock_account.client("iam", later).list_users()["Users"]
+    assert iam.list_users()["Users"]
+
+    # Deleting the role ends every session of it.
+    iam.delete_role_policy(RoleName="partner-audit", PolicyName="AWSRevokeOlderSessions")
+    for attached in iam.list_attached_role_policies(RoleName="partner-audit")["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName="partner-audit", PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName="partner-audit")
+    with pytest.raises(ClientError) as gone:
+        mock_account.client("iam", later).list_users()
+    assert error_of(gone)[0] == "InvalidClientTokenId"
+
+
+def test_cloudtrail_records_the_session_handed_out_without_its_secret_parts(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    run_clock.t = 110.0
+    minted = attacker(mock_account, estate, "sts", "us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{mock_account.account_id}:role/partner-audit",
+        RoleSessionName="release-7f3a",
+    )["Credentials"]
+    (event,) = responder(mock_account, "cloudtrail", "us-east-1").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "AssumeRole"}]
+    )["Events"]
+    record = json.loads(event["CloudTrailEvent"])
+    assert record["responseElements"]["credentials"]["accessKeyId"] == minted["AccessKeyId"]
+    assert minted["SessionToken"] not in event["CloudTrailEvent"]
+    assert minted["SecretAccessKey"] not in event["CloudTrailEvent"]
+    assert record["requestParameters"]["roleArn"].endswith(":role/partner-audit")

