@@ -495,7 +495,8 @@ def score(run_dir: Path | None, as_json: bool) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), help="training report folder"
 )
-def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+@click.option("--pdf", is_flag=True, help="also print the HTML report to PDF (headless Chromium)")
+def report(run_dirs: tuple[Path, ...], out: Path | None, pdf: bool) -> None:
     """The report of one run, or a training report over many (or a folder of runs)."""
     from gameday.report import load_run, write_reports, write_training_report
     from gameday.scoring.score import score_journal
@@ -504,12 +505,17 @@ def report(run_dirs: tuple[Path, ...], out: Path | None) -> None:
     if len(dirs) == 1 and out is None:
         run = load_run(dirs[0], score_journal)
         result = score_journal(run.scenario, list(run.events), run.team)
-        for path in write_reports(dirs[0], run.scenario, list(run.events), result):
-            stdout.print(str(path))
-        return
-    target = out or Path("training-report")
-    runs = [load_run(d, score_journal) for d in dirs]
-    for path in write_training_report(runs, target):
+        written = write_reports(dirs[0], run.scenario, list(run.events), result)
+    else:
+        target = out or Path("training-report")
+        runs = [load_run(d, score_journal) for d in dirs]
+        written = write_training_report(runs, target)
+    if pdf:
+        from gameday.report.pdf import print_pdf
+
+        html = next(path for path in written if path.suffix == ".html")
+        written.append(print_pdf(html, html.with_suffix(".pdf")))
+    for path in written:
         stdout.print(str(path))
 
 
