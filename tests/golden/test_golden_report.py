@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from .runs import GoldenRuns, gameday
 
@@ -224,3 +226,60 @@ def test_the_debrief_guide_has_five_to_eight_moments_with_questions(
             "Acting before AWS's notice", "Containment", "What an action stopped", "The outage",
         ]  # fmt: skip
         assert "It followed the team's iam:UpdateAccessKey" in guide
+
+
+# ── the PDF: the same page, printed ──────────────────────────────────────────────────────
+
+RUN_FILES = ("scenario.yaml", "journal.jsonl", "score.json")
+
+
+def _copy_run(golden_runs: GoldenRuns, team: str, root: Path) -> Path:
+    """The files a report is made from, in a run folder of the test's own."""
+    source = golden_runs.get(team).run_dir
+    target = root / f"exported-keys-in-script-{team}"
+    target.mkdir(parents=True)
+    for name in RUN_FILES:
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def pdf_text(path: Path) -> str:
+    assert path.read_bytes()[:5] == b"%PDF-"
+    pages = PdfReader(path).pages
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in pages))
+
+
+def test_the_run_report_prints_to_pdf_with_every_section(
+    golden_runs: GoldenRuns, tmp_path: Path
+) -> None:
+    run_dir = _copy_run(golden_runs, "hasty", tmp_path)
+    done = gameday("report", str(run_dir), "--pdf")
+    assert done.returncode == 0, done.stderr
+    assert str(run_dir / "report.pdf") in done.stdout
+    text = pdf_text(run_dir / "report.pdf")
+    for heading in (
+        "SIMULATION — game day exercise",
+        "Expected steps",
+        "Penalties and outage",
+        "What the attacker did",
+        "What your actions changed",
+        "What the leftovers still cost",
+        "Recommendations",
+        "Debrief guide",
+    ):
+        assert heading in text, heading
+    assert "deactivated svc-backup-admin's key" in text
+    assert "Ask the room:" in text
+    assert "Every time in this report is T+ from the push" in text
+
+
+def test_the_training_report_prints_to_pdf(golden_runs: GoldenRuns, tmp_path: Path) -> None:
+    runs = [_copy_run(golden_runs, team, tmp_path / "runs") for team in ("hasty", "key-only")]
+    out = tmp_path / "training"
+    done = gameday("report", *map(str, runs), "--out", str(out), "--pdf")
+    assert done.returncode == 0, done.stderr
+    text = pdf_text(out / "training.pdf")
+    assert "game day training report" in text.lower()
+    assert "SIMULATION — game day exercise" in text
+    played = golden_runs.get("hasty").journal()[0]["wall"][:10]
+    assert played in text and "2026-03-02" not in text
