@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ class Played:
     watched: str
     events: list[Event]
     caller: dict[str, str]  # `aws sts get-caller-identity` from elsewhere, with the handout's
+    console: dict[str, str]  # what `gameday console` printed, and its users page
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
             check=False,
         )
         assert called.returncode == 0, called.stderr
+        console = standalone_console(folder)
         token = live.token
         ended = gameday("end", "run", cwd=folder, token=token)
         assert ended.returncode == 0, ended.stderr
@@ -78,7 +82,35 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
             watched=watched,
             events=live.events(),
             caller=json.loads(called.stdout),
+            console=console,
         )
+
+
+def standalone_console(folder: Path) -> dict[str, str]:
+    """`gameday console run` in another process: signed in, the users page, then stopped."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "console", "run"],
+        cwd=folder,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first = server.stdout.readline() if server.stdout else ""
+        address = re.search(r": (http://127\.0\.0\.1:\d+)/ — ", first)
+        assert address, first
+        link = (folder / "teams" / "run" / "CONSOLE.txt").read_text(encoding="utf-8")
+        token = re.search(r"^token: (\S+)$", link, re.MULTILINE)
+        assert token, link
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        login = urllib.parse.urlencode({"token": token.group(1), "next": "/iam/users"})
+        with opener.open(f"{address.group(1)}/login", login.encode(), timeout=30) as page:
+            users = page.read().decode("utf-8")
+        return {"first": first, "users": users, "link": link}
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def test_the_team_room_holds_only_what_a_team_would_have(played: Played) -> None:
@@ -147,3 +179,14 @@ def test_the_team_view_shows_notices_and_the_run_state_but_no_step(played: Playe
         assert spoiler not in text, spoiler
     # the facilitator's own console keeps the whole story
     assert "ATTACKER    aws.discovery.whoami succeeded" in played.log
+
+
+def test_gameday_console_serves_a_live_run_with_the_team_token(played: Played) -> None:
+    assert played.console["first"].startswith("web console of run: http://127.0.0.1:")
+    assert played.console["link"].startswith("SIMULATION — game day exercise\n")
+    users = played.console["users"]
+    assert "SIMULATION — game day exercise" in users
+    assert ">deployer</a>" in users
+    # the team's room tells the team where the console is, and nothing of the facilitator's
+    handout = (played.room / "HANDOUT.md").read_text(encoding="utf-8")
+    assert "## The AWS console (SIMULATION)" in handout

@@ -215,6 +215,7 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         opened = next(s for s in elements(By.CSS_SELECTOR, "#events summary")
                       if s.text == "UpdateAccessKey")  # fmt: skip
         opened.click()
+        browser.execute_script("arguments[0].scrollIntoView()", opened)
         detail = json.loads(
             opened.find_element(By.XPATH, "..").find_element(By.TAG_NAME, "pre").text
         )
