@@ -280,6 +280,34 @@ class Removal(Model):
     message: CommitMessage = "Remove credentials from config"
 
 
+TRICKS = ("feature-branch", "tag", "release", "commit-message", "force-push", "fork")
+
+
+class Trick(Model):
+    """Where in the repository's history the key hides, beyond a file on the default branch.
+
+    `feature-branch`: the leak is pushed on a branch never merged (`name`, default
+    `feature/<file stem>`); `tag`: the leak commit is tagged (`name`, default the project's
+    next version) and the tag pushed; `release`: the same tag with a release whose source
+    archive holds the file; `commit-message`: the commit message names the key too
+    (`message`); `force-push`: right after the push the author rewrites the branch without
+    the key and force-pushes, but the code host keeps the old commit by its id, so the
+    team's clone holds no trace of the key while AWS's link still shows it (`message`: the
+    rewritten commit's); `fork`: someone forks the public repository at the push (`name`:
+    the fork's owner), and the fork keeps the key whatever becomes of the original.
+    """
+
+    type: Literal["feature-branch", "tag", "release", "commit-message", "force-push", "fork"]
+    name: BranchName | None = Field(
+        default=None, description="the branch or tag name, or the fork's owner; default per type"
+    )
+    message: CommitMessage | None = Field(
+        default=None,
+        description="commit-message: the leak's message, `{key}` standing for the key ID; "
+        "force-push: the rewritten commit's message",
+    )
+
+
 class Leak(Model):
     user: IamName
     key: Slug | None = Field(default=None, description="the user's key that leaks; default first")
@@ -290,6 +318,7 @@ class Leak(Model):
     repository: Repository
     history: History = History()
     removed: Removal | None = None
+    trick: Trick | None = None
 
 
 # ── the timeline: AWS's side of the incident ──────────────────────────────────────────────

@@ -51,7 +51,7 @@ from gameday.scenario.fields import (
     repository_path_problem,
 )
 from gameday.scenario.limits import MAX_COMMITS
-from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
+from gameday.scenario.model import LEAK_VECTORS, Person, Scenario, Trick
 from gameday.world.codehost import (
     HostFiles,
     Place,
@@ -69,6 +69,9 @@ REMOTE_NAME = "remote.git"
 CLONE_NAME = "repo"
 HOST_STATE_NAME = "code-host.json"
 HOST_LOCK_NAME = ".code-host.lock"
+# the history tricks' defaults (`leak.trick`)
+DEFAULT_KEY_MESSAGE = "Temporarily hardcode {key} until CI secrets work"
+DEFAULT_FORK_OWNER = "repo-mirror-archive"
 
 Flavour = Literal["python", "terraform", "notebooks"]
 HostState = Literal["public", "private", "deleted"]
@@ -723,6 +726,10 @@ class _Project:
         )
         return head + "".join(kept) + older
 
+    def next_version(self) -> list[int]:
+        """The version the next patch release would carry."""
+        return [*self.version[:2], self.version[2] + 1]
+
     def _release_change(self) -> tuple[str, dict[str, str]]:
         if not self.unreleased:
             return self._readme_change()
@@ -871,16 +878,22 @@ class _Stream:
         files: Mapping[str, str],
         *,
         parent: str | None = None,
+        branch: str | None = None,
+        committed: int | None = None,
     ) -> int:
         """Append a commit; returns its position in the history (0 for the first).
 
-        `parent` (a commit id) continues a branch that exists outside this stream.
+        `parent` (a commit id, or a ref of this stream) is the commit it follows when that is
+        not the tip of its branch in this stream: a branch that exists outside the stream, or
+        a new branch off another. `branch` defaults to the stream's; `committed` (the
+        committer's moment) to the author's.
         """
         body = message.rstrip("\n").encode() + b"\n"
         signature = author.signature(moment).encode()
+        committer = signature if committed is None else author.signature(committed).encode()
         self.parts += [
-            b"commit refs/heads/" + self.branch.encode() + b"\n",
-            b"author " + signature + b"\ncommitter " + signature + b"\n",
+            b"commit refs/heads/" + (branch or self.branch).encode() + b"\n",
+            b"author " + signature + b"\ncommitter " + committer + b"\n",
             b"data %d\n" % len(body), body,
         ]  # fmt: skip
         if parent is not None:
@@ -895,6 +908,19 @@ class _Stream:
         self.parts.append(b"\n")
         self.count += 1
         return self.count - 1
+
+    def tag(self, name: str, tagger: _Author, moment: int, message: str) -> None:
+        """An annotated tag on the tip of the stream's branch."""
+        body = message.rstrip("\n").encode() + b"\n"
+        self.parts += [
+            b"tag " + name.encode() + b"\n",
+            b"from refs/heads/" + self.branch.encode() + b"\n",
+            b"tagger " + tagger.signature(moment).encode() + b"\n",
+            b"data %d\n" % len(body), body, b"\n",
+        ]  # fmt: skip
+
+    def copy(self) -> _Stream:
+        return _Stream(self.branch, list(self.parts), self.count)
 
     def data(self) -> bytes:
         return b"".join(self.parts) + b"done\n"
@@ -971,17 +997,22 @@ class LaterCommit:
     message: str
     files: Mapping[str, str] = field(repr=False)
     removes_key: bool = False
+    branch: str | None = None  # None: the default branch
 
 
 @dataclass(frozen=True)
 class _Plan:
     """Everything a build writes, worked out before git is called."""
 
-    stream: _Stream
+    stream: _Stream  # what is pushed at T0 (with a force-push: before the rewrite)
     leak_path: str
-    leak_index: int
+    leak_ref: str  # the ref the leak commit is pushed to
     author: _Author
     later: tuple[LaterCommit, ...]
+    trick: Trick | None = None
+    rewritten: _Stream | None = None  # force-push: what the branch holds after the rewrite
+    tag: str | None = None
+    fork_owner: str | None = None
 
 
 def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Credential) -> _Plan:
@@ -1027,9 +1058,37 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         leak_files = {leak_path: leaked_text}
     else:
         leak_files = {**initial, leak_path: leaked_text}
-    leak_index = stream.commit(
-        author, int(end), leak.message or spec.message.format(topic=topic), leak_files
-    )
+    trick = leak.trick
+    branch = leak.repository.default_branch
+    message = leak.message or spec.message.format(topic=topic)
+    if trick is not None and trick.type == "commit-message":
+        said = trick.message or DEFAULT_KEY_MESSAGE
+        message = said.replace("{key}", credential.access_key_id)
+    leak_branch, parent = branch, None
+    if trick is not None and trick.type == "feature-branch":
+        if not before:
+            raise UserError("leak.trick feature-branch needs history before the leak")
+        stem = PurePosixPath(leak_path).name.split(".", 1)[0] or "setup"
+        leak_branch = _checked_branch(trick.name or f"feature/{stem.lstrip('-') or 'setup'}")
+        if leak_branch == branch:
+            raise UserError(f"leak.trick.name {leak_branch!r} is the default branch")
+        parent = f"refs/heads/{branch}"
+    rewritten = stream.copy() if trick is not None and trick.type == "force-push" else None
+    stream.commit(author, int(end), message, leak_files, parent=parent, branch=leak_branch)
+    tag = None
+    if trick is not None and trick.type in ("tag", "release"):
+        tag = _checked_branch(trick.name or "v" + ".".join(map(str, project.next_version())))
+        stream.tag(tag, author, int(end), f"Release {tag}")
+    if rewritten is not None:
+        # Seconds later the author amends the commit without the key and force-pushes.
+        clean = render_leak(leak.vector, {**context, "removed": True})
+        rewritten.commit(
+            author, int(end), trick.message if trick and trick.message else message,
+            {**leak_files, leak_path: clean}, committed=int(end),
+        )  # fmt: skip
+    fork_owner = None
+    if trick is not None and trick.type == "fork":
+        fork_owner = trick.name or DEFAULT_FORK_OWNER
 
     after = leak.history.after
     removal_nth = None
@@ -1045,7 +1104,7 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
             clean = render_leak(leak.vector, {**context, "removed": True})
             later.append(
                 LaterCommit(number, float(latest - int(end)), author, leak.removed.message,
-                            {leak_path: clean}, removes_key=True)
+                            {leak_path: clean}, removes_key=True, branch=leak_branch)
             )  # fmt: skip
             continue
         who = rng.choice(team)
@@ -1055,7 +1114,10 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         later.append(
             LaterCommit(number, float(latest - int(end)), who, message, _without(files, leak_path))
         )
-    return _Plan(stream, leak_path, leak_index, author, tuple(later))
+    return _Plan(
+        stream, leak_path, f"refs/heads/{leak_branch}", author, tuple(later),
+        trick=trick, rewritten=rewritten, tag=tag, fork_owner=fork_owner,
+    )  # fmt: skip
 
 
 def _utc(moment: datetime | None) -> datetime:
@@ -1095,6 +1157,7 @@ def build_repository(
     `BuiltRepository.later`: a run pushes each at its time (`CodeHost.arrive`).
     """
     leak = scenario.leak
+    owner, name = leak.repository.owner, leak.repository.name
     moment = _utc(t0)
     if credential is None:
         credential = estate_credentials(scenario, seed)[leaked_key_ref(scenario)]
@@ -1107,25 +1170,39 @@ def build_repository(
     author = plan.author
 
     out.mkdir(parents=True, exist_ok=True)
+    run_git(["init", "-q", "--bare", "-b", branch, str(remote)], out)
+    # Keep each received pack as it is, as a code host does: exploding a push into loose
+    # objects costs most of a build here, and slows every push a responder makes.
+    run_git(["config", "receive.unpackLimit", "1"], remote)
+    leak_commit = ""
+    if plan.rewritten is not None:
+        # What was public at the push, before the author rewrote it: the host keeps it.
+        run_git(["fast-import", "--quiet"], remote, stdin=plan.stream.data(), at=moment)
+        leak_commit = git_text(["rev-parse", plan.leak_ref], remote)
     run_git(["init", "-q", "-b", branch, str(repo)], out)
     # the clone's reflog is dated at the push (T0), as everything the run writes is
-    run_git(["fast-import", "--quiet"], repo, stdin=plan.stream.data(), at=moment)
+    pushed = plan.rewritten or plan.stream
+    run_git(["fast-import", "--quiet"], repo, stdin=pushed.data(), at=moment)
     run_git(["reset", "-q", "--hard", branch], repo, at=moment)
     hashes = git_text(["rev-list", "--reverse", branch], repo).split()
     _confine(repo, plan.leak_path)
     # The developer's own identity, so a responder's commit in this clone needs no setup.
     run_git(["config", "user.name", author.name], repo)
     run_git(["config", "user.email", author.email], repo)
-    run_git(["init", "-q", "--bare", "-b", branch, str(remote)], out)
-    # Keep each received pack as it is, as a code host does: exploding a push into loose
-    # objects costs most of a build here, and slows every push a responder makes.
-    run_git(["config", "receive.unpackLimit", "1"], remote)
     # Relative, so the run directory can move and the remote can never point outside it.
     run_git(["remote", "add", "origin", f"../{REMOTE_NAME}"], repo)
-    run_git(["push", "-q", "-u", "origin", branch], repo, at=moment)
-
-    leak_commit = hashes[plan.leak_index]
-    owner, name = leak.repository.owner, leak.repository.name
+    run_git(["push", "-q", "--force", "--all", "origin"], repo, at=moment)
+    run_git(["push", "-q", "--tags", "origin"], repo, at=moment)
+    run_git(["branch", "-q", "--set-upstream-to", f"origin/{branch}", branch], repo, at=moment)
+    if not leak_commit:
+        leak_commit = git_text(["rev-parse", plan.leak_ref], remote)
+    files = HostFiles(remote)
+    if plan.trick is not None and plan.trick.type == "release" and plan.tag is not None:
+        files.add_release(
+            plan.tag, {_source_archive_name(name, plan.tag): _source_archive(repo, name, plan.tag)}
+        )
+    if plan.fork_owner is not None:
+        files.add_fork(_checked_owner(plan.fork_owner), name, branch=branch)
     return BuiltRepository(
         repo=repo,
         remote=remote,
@@ -1138,6 +1215,28 @@ def build_repository(
         branch=branch,
         later=plan.later,
     )
+
+
+def _source_archive_name(repository: str, tag: str) -> str:
+    return f"{repository}-{tag.removeprefix('v')}.tar.gz"
+
+
+def _source_archive(repo: Path, repository: str, tag: str) -> bytes:
+    """The release's source archive, as the release script makes it: `git archive` of the tag."""
+    prefix = f"{repository}-{tag.removeprefix('v')}/"
+    return run_git(["archive", "--format=tar.gz", f"--prefix={prefix}", tag], repo).stdout
+
+
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
+
+def _checked_owner(owner: str) -> str:
+    if not _OWNER.match(owner) or "--" in owner or owner.endswith("-"):
+        raise UserError(
+            f"leak.trick.name {owner!r} cannot be the fork's owner — an account name of letters, "
+            "digits and single dashes, like 'repo-mirror-archive'"
+        )
+    return owner
 
 
 def _confine(repo: Path, leak_path: str) -> None:
@@ -1494,7 +1593,7 @@ class CodeHost:
         author's removal commit is dropped when the file no longer holds the key. Journaled
         as `repo.pushed` with `actor: developer`, the `author` and the commit `message`.
         """
-        ref = f"refs/heads/{branch}"
+        ref = f"refs/heads/{commit.branch or branch}"
         with self._journal_lock:
             self._poll()  # the team's own pushes first, journaled as theirs
             with self._locked_state() as data:
@@ -1505,7 +1604,7 @@ class CodeHost:
                 arrived.append(commit.number)
                 if commit.removes_key and not self._tip_holds_key(tip, commit.files):
                     return None
-                stream = _Stream(branch)
+                stream = _Stream(commit.branch or branch)
                 stream.commit(
                     commit.author, int(moment.timestamp()), commit.message, commit.files,
                     parent=tip,
