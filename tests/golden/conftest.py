@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from .runs import GoldenRuns
+from .runs import GoldenRuns, shared_golden_runs
 
 
 @pytest.fixture(scope="session")
 def golden_runs(tmp_path_factory: pytest.TempPathFactory) -> GoldenRuns:
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's folder, above each worker's own
-    return GoldenRuns(root / "golden-runs")
+    return shared_golden_runs(tmp_path_factory)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gameday.journal import Event, read_journal
 from gameday.paths import SCENARIOS
 
@@ -52,6 +54,14 @@ def gameday(*args: str | Path) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+
+
+def shared_golden_runs(factory: pytest.TempPathFactory) -> GoldenRuns:
+    """The session's golden runs, in one folder for every xdist worker."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    return GoldenRuns(root / "golden-runs")
 
 
 class GoldenRuns:

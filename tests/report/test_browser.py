@@ -154,3 +154,67 @@ def test_the_training_reports_charts_are_in_the_rendered_dom(
     assert console == []
     assert dom.count('class="step-times-row"') == 9
     assert dom.count('class="trend-team"') == 2
+
+
+# ── the debrief sections, on a golden run of the seed scenario ──────────────────────────
+
+SHOTS = Path(os.environ.get("GAMEDAY_SHOTS", "/tmp/debrief-shots"))
+
+
+@pytest.fixture(scope="module")
+def hasty_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """report.html as `gameday run` wrote it for the hasty golden team (tests/golden)."""
+    from golden.runs import shared_golden_runs
+
+    return shared_golden_runs(tmp_path_factory).get("hasty").run_dir / "report.html"
+
+
+def test_the_debrief_sections_show_in_the_browser(hasty_report: Path, tmp_path: Path) -> None:
+    from exercise.test_dashboard import webdriver_or_skip
+    from selenium.webdriver.common.by import By
+
+    driver = webdriver_or_skip(tmp_path / "profile")
+    try:
+        driver.set_window_size(1400, 1200)
+        driver.get(hasty_report.as_uri())
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shots = {}
+        for section_id in ("what-changed", "debrief-guide"):
+            section = driver.find_element(By.ID, section_id)
+            driver.execute_script("arguments[0].scrollIntoView()", section)
+            assert section.is_displayed()
+            assert section.size["height"] > 150, section_id
+            shots[section_id] = SHOTS / f"hasty-{section_id}.png"
+            section.screenshot(str(shots[section_id]))
+        changed = driver.find_element(By.ID, "what-changed")
+        rows = changed.find_elements(By.CSS_SELECTOR, "table.changes tbody tr")
+        assert len(rows) == 2
+        first = [cell.text for cell in rows[0].find_elements(By.TAG_NAME, "td")]
+        assert first[0].startswith("aws.impact.ec2-mining")
+        assert first[1] == "T+6:00"
+        assert first[3] in ("T+3:47", "T+2:30")
+        assert any("deactivated svc-backup-admin's key" in row.text for row in rows)
+        costs = changed.find_elements(By.CSS_SELECTOR, "table.costs tbody tr")
+        kinds = [row.find_element(By.TAG_NAME, "td").text.split()[0] for row in costs]
+        assert kinds == ["user", "access-key"]
+        moments = driver.find_elements(By.CSS_SELECTOR, "#debrief-guide ol.debrief-guide > li")
+        assert 5 <= len(moments) <= 8
+        for moment in moments:
+            assert moment.find_element(By.CSS_SELECTOR, "p.question").text.startswith(
+                "Ask the room:"
+            )
+        assert "The outage" in driver.find_element(By.ID, "debrief-guide").text
+        tiles = driver.find_element(By.CSS_SELECTOR, "dl.metrics").text
+        assert "Missed" in tiles and "after the first notice" in tiles
+        driver.set_window_size(1400, 900)
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(SHOTS / "hasty-top.png"))
+        steps = driver.find_element(By.CSS_SELECTOR, "table.steps")
+        driver.execute_script("arguments[0].scrollIntoView()", steps)
+        steps.screenshot(str(SHOTS / "hasty-steps.png"))
+        logs = [e for e in driver.get_log("browser") if e.get("level") != "INFO"]
+        assert logs == []
+    finally:
+        driver.quit()
+    for shot in shots.values():
+        assert png_size(shot)[0] > 600
