@@ -652,9 +652,9 @@ def sweep_regions(
 ) -> None:
     """Every region, used or not: terminate what the attacker launched.
 
-    In a region the company never uses, every running instance is the attacker's. In the
-    company's own regions, an instance launched since the breach is the attacker's when
-    CloudTrail says one of the attacker's principals launched it.
+    In a region the company never uses, every running instance and every Lambda function is
+    the attacker's. In the company's own regions, an instance launched since the breach is
+    the attacker's when CloudTrail says one of the attacker's principals launched it.
     """
     ours = set(company_regions(ctx))
     attacker = findings.principals() | {incident.key_id, incident.user}
@@ -679,6 +679,20 @@ def sweep_regions(
         if rogue:
             ec2.terminate_instances(InstanceIds=rogue)
             ctx.note(f"Terminated {len(rogue)} rogue instance(s) in {region}")
+        if region not in ours:
+            # AWS's notice asks for Lambda functions too, in every region: in one the company
+            # never uses, every function is the attacker's (its own regions were followed
+            # through CloudTrail by `investigate`)
+            lambdas = ctx.aws.client("lambda", region_name=region)
+            functions = [
+                function["FunctionName"]
+                for page in lambdas.get_paginator("list_functions").paginate()
+                for function in page["Functions"]
+            ]
+            for function in functions:
+                ignore_missing(lambdas.delete_function, FunctionName=function)
+            if functions:
+                ctx.note(f"Deleted {len(functions)} rogue Lambda function(s) in {region}")
 
 
 def launched_by(ctx: RunbookContext, incident: Incident, region: str, instance_id: str) -> set[str]:

@@ -47,6 +47,7 @@ from gameday.paths import PROJECT_ROOT
 from gameday.scenario.durations import format_duration
 from gameday.scenario.loader import Loc, ScenarioCheck
 from gameday.scenario.model import ApiCalled, Manual, Scenario
+from gameday.scenario.timing import inject_times
 from gameday.scoring.model import Score
 
 if TYPE_CHECKING:
@@ -146,21 +147,64 @@ def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple
                 yield (
                     ("attacker", "techniques", index, "refused"),
                     f"{spec.technique} at {format_duration(at)} is marked `refused: true` but "
-                    "none of its calls is refused with nobody responding — drop the mark, or "
-                    "move it after the quarantine and attacker.consistency_window",
+                    "none of its calls is refused with nobody responding — "
+                    + _why_not_refused(idle, outcome),
                 )
             continue
         if succeeded or not failed:
             continue
-        codes = ", ".join(str(c) for c in outcome.get("error_codes") or []) or "refused"
+        codes = [str(c) for c in outcome.get("error_codes") or []]
+        shown = ", ".join(codes) or "refused"
+        if codes and not set(codes) <= _DENIED:
+            # refused by what the account holds, not by the quarantine: timing cannot help
+            yield (
+                ("attacker", "techniques", index, "technique"),
+                f"{spec.technique} at {format_duration(at)} can only fail: even with nobody "
+                f"responding, every call it makes is refused ({shown}), not by the quarantine "
+                "but by what the account already holds (EntityAlreadyExists: what it creates "
+                "exists, like a console password on a user with `console: true`) — aim it at "
+                "something it can create, or mark it `refused: true` if its refusal is the story",
+            )
+            continue
         yield (
             ("attacker", "techniques", index, "at"),
             f"{spec.technique} at {format_duration(at)} can only fail: even with nobody "
-            f"responding, every call it makes is refused ({codes}) — the quarantine (and "
+            f"responding, every call it makes is refused ({shown}) — the quarantine (and "
             "attacker.consistency_window after it) already holds then; move it earlier or "
             "widen the window if the team is meant to find what it does, or mark it "
             "`refused: true` if its refusal is the story",
         )
+
+
+# How AWS says no to a call a policy denies (the quarantine's, in these plays).
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+
+
+def _why_not_refused(play: Play, technique: Event) -> str:
+    """What to do about a technique marked refused that was not: which key it signed with
+    tells whether moving it can help."""
+    started = next((e for e in play.events if e["kind"] == "run.started"), {})
+    leaked = started.get("leaked_access_key_id")
+    earlier = [
+        e["seq"]
+        for e in play.events
+        if e["kind"] == "attacker.technique" and e["seq"] < technique["seq"]
+    ]
+    since = max(earlier, default=0)
+    keys = {
+        str(e.get("access_key_id"))
+        for e in play.events
+        if e["kind"] == "api.call"
+        and e.get("actor") == "attacker"
+        and since < e["seq"] < technique["seq"]
+    }
+    if leaked and keys and leaked not in keys:
+        made = ", ".join(sorted(keys))
+        return (
+            f"it signs with a key the attacker made for itself ({made}), which the quarantine "
+            "on the leaked key's user does not cover: drop the mark"
+        )
+    return "drop the mark, or move it after the quarantine and attacker.consistency_window"
 
 
 def _steps_met_before_anyone_acts(scenario: Scenario, idle: Play) -> Iterator[tuple[Loc, str, str]]:
@@ -256,8 +300,14 @@ _HELD_BY_ORDER = (" — but before step ", " — but step ")
 
 def _injects_that_reach_nobody(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
     idle, reference = plays.idle.deliveries(), plays.reference.deliveries()
+    # An inject the support plan rules out (`when: [enterprise-support]` on Business, and what
+    # comes after it) is written to be skipped: the documented way to give only Enterprise
+    # customers a call. It spoils nothing.
+    possible = inject_times(scenario.model_dump(mode="python", exclude_none=True))
     for index, inject in enumerate(scenario.timeline):
         delivered = [*idle.get(inject.id, []), *reference.get(inject.id, [])]
+        if not delivered and inject.id not in possible:
+            continue
         if not delivered:
             yield (
                 ("timeline", index),

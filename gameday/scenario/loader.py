@@ -501,7 +501,10 @@ def _message(error: ErrorDetails, loc: Loc, data: Any, marks: Marks) -> str:
         return f"'{name}' must be text, not the number {typed} — put it in quotes: \"{typed}\""
     if kind.endswith("_type") or kind.endswith("_parsing"):
         wanted = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
-        return f"'{name}' must be {_article(wanted)}, not {_describe(value)} — change the value"
+        fix = "change the value"
+        if kind == "list_type" and isinstance(value, str | int | float) and value != "":
+            fix = f"write it as a list: {name}: [{value}]"  # one item where a list belongs
+        return f"'{name}' must be {_article(wanted)}, not {_describe(value)} — {fix}"
     if kind == "too_long":
         most = ctx.get("max_length")
         given = ctx.get("actual_length")

@@ -15,7 +15,7 @@ from gameday.errors import did_you_mean
 from gameday.scenario.durations import format_duration
 from gameday.scenario.fields import repository_path_problem
 from gameday.scenario.limits import as_dict, as_list, seconds_or_none
-from gameday.scenario.model import DEFAULT_RESPONDERS_USER, INJECT_TYPES
+from gameday.scenario.model import CONDITIONS, DEFAULT_RESPONDERS_USER, INJECT_TYPES
 from gameday.scenario.timing import PLANS_WITH_SUPPORT_API, can_fire, earliest_notice
 
 Loc = tuple[str | int, ...]
@@ -152,6 +152,27 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         )
 
     regions = {r for r in as_list(account.get("regions")) if isinstance(r, str)}
+    # What the company runs lives in the regions it uses: anything elsewhere is what a team
+    # (and the reference runbook) reads as the attacker's, or never looks for.
+    worked_in = ", ".join(r for r in as_list(account.get("regions")) if isinstance(r, str))
+    for section, what, default in (
+        ("secrets", "secret '{}' is", "us-east-1"),
+        ("instances", "the instances '{}' are", None),
+    ):
+        for index, item in enumerate(as_list(estate.get(section))):
+            item = as_dict(item)
+            region = item.get("region", default)
+            if not regions or not isinstance(region, str) or region in regions:
+                continue
+            told = "region" in item
+            yield (
+                (*estate_loc, section, index, "region") if told else (*estate_loc, section, index),
+                f"{what.format(item.get('name'))} in {region}"
+                f"{'' if told else ' (the default)'}, "
+                f"but the company works only in {worked_in} (account.regions) — "
+                f"{'set its region to' if told else 'give it a region:'} one of those, or add "
+                f"{region} to account.regions",
+            )
 
     # the leak
     leak = as_dict(data.get("leak"))
@@ -227,6 +248,11 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             and isinstance(plan, str)
             and plan != "enterprise"
             and can_fire(inject, plan)
+            # a misspelt condition is its own mistake, reported where it is
+            and all(
+                c in CONDITIONS
+                for c in (*as_list(inject.get("when")), *as_list(inject.get("unless")))
+            )
         ):
             yield (
                 (*loc, "type"),
@@ -270,6 +296,19 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
                     (*loc, field),
                     f"user '{name}' already exists — the backdoor user needs a new name",
                 )
+        if technique.get("technique") == "aws.persistence.iam-create-login-profile":
+            target = next(
+                (as_dict(u) for u in users if as_dict(u).get("name") == technique.get("user_name")),
+                {},
+            )
+            # (one marked refused is the story of a refused attempt, whichever refusal it gets)
+            if target.get("console") is True and technique.get("refused") is not True:
+                yield (
+                    (*loc, "user_name"),
+                    f"user '{target['name']}' already has a console password (console: true), "
+                    "so IAM refuses another (EntityAlreadyExists) — name a user without one, or "
+                    "drop its console: true",
+                )
         if technique.get("trail") is not None:
             yield from _known(
                 technique["trail"], trail_names, (*loc, "trail"), "trail", "account.estate.trails"
@@ -305,9 +344,15 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
             and owner in user_names
             and key_owner[key] != owner
         ):
+            own = sorted(k for k, o in key_owner.items() if o == owner)
+            fix = (
+                f"use one of user '{owner}''s keys: {', '.join(own)}"
+                if own
+                else f"give user '{owner}' a key under its 'keys' and name it here"
+            )
             yield (
                 ("workload", "key"),
-                f"key '{key}' belongs to user '{key_owner[key]}', not the workload's",
+                f"key '{key}' belongs to user '{key_owner[key]}', not the workload's — {fix}",
             )
         elif isinstance(key, str) and key not in key_owner:
             yield from _known(key, set(key_owner), ("workload", "key"), "key", "a user's keys")

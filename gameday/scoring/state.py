@@ -235,12 +235,14 @@ class Bucket:
 @dataclass
 class Calls:
     """The team's successful calls of one action: the first, and per region the first and
-    the last; and the first that covered the leaked key (for `cloudtrail:LookupEvents`)."""
+    the last; and the first and last that covered the leaked key (for
+    `cloudtrail:LookupEvents`)."""
 
     first: Moment
     regions: dict[str, Moment] = field(default_factory=dict)
     last: dict[str, Moment] = field(default_factory=dict)
     covering: Moment | None = None
+    covering_last: Moment | None = None  # the latest lookup that covered it
 
 
 @dataclass
@@ -796,12 +798,10 @@ class State:
         calls = self.responder_calls.setdefault(name, Calls(self.moment))
         calls.regions.setdefault(region, self.moment)
         calls.last[region] = self.moment
-        if (
-            name == "cloudtrail:LookupEvents"
-            and calls.covering is None
-            and self._covers_leaked_key(event, region)
-        ):
-            calls.covering = self.moment
+        if name == "cloudtrail:LookupEvents" and self._covers_leaked_key(event, region):
+            if calls.covering is None:
+                calls.covering = self.moment
+            calls.covering_last = self.moment
 
     # ── CloudTrail: what a lookup could see ──
 

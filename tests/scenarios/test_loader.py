@@ -494,3 +494,15 @@ def test_past_two_hundred_problems_the_rest_are_counted() -> None:
     assert len(found) == 201
     assert found[-1].message.startswith("… and ")
     assert found[-1].message.endswith("more problems from here on — fix the ones above first")
+
+
+def test_one_item_where_a_list_belongs_is_shown_as_a_list() -> None:
+    text = changed(
+        "  - {id: support-case, type: support-case, at: 2m}\n",
+        "  - {id: support-case, type: support-case, at: 2m}\n"
+        "  - {id: mail, type: email, at: 3m, to: security}\n",
+    )
+    [problem] = problems_of(text)
+    assert problem.message == (
+        "'to' must be a list, not 'security' — write it as a list: to: [security]"
+    )

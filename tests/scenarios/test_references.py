@@ -493,7 +493,8 @@ def test_a_complete_workload_is_fine() -> None:
         (
             {"key": "deploy-key"},
             "key",
-            "key 'deploy-key' belongs to user 'deployer', not the workload's",
+            "key 'deploy-key' belongs to user 'deployer', not the workload's — use one of user "
+            "'billing-api''s keys: billing-prod",
         ),
         ({"key": "billing-prd"}, "key", "unknown key 'billing-prd' — did you mean 'billing-prod'?"),
         (
@@ -705,6 +706,9 @@ def test_a_call_on_a_plan_aws_does_not_phone_is_refused() -> None:
     # said to happen only on Enterprise: a scenario played on several plans keeps it
     data["timeline"][-1]["when"] = ["enterprise-support"]
     assert found(data) == []
+    # a misspelt condition is one mistake, told by the format: not a second one here
+    data["timeline"][-1]["when"] = ["enterprise"]
+    assert found(data) == []
     data["timeline"][-1].pop("when")
     data["account"]["support_plan"] = "enterprise"
     assert found(data) == []
@@ -791,3 +795,48 @@ def test_a_support_call_step_on_a_plan_without_the_support_api_is_refused() -> N
         "(SubscriptionRequiredException), so no team can call support:DescribeCases — set "
         "account.support_plan to business or enterprise, or drop the step",
     )
+
+
+def test_a_console_password_for_a_user_who_has_one_is_refused() -> None:
+    data = small()
+    data["account"]["estate"]["users"][0]["console"] = True
+    name = data["account"]["estate"]["users"][0]["name"]
+    technique = {
+        "technique": "aws.persistence.iam-create-login-profile",
+        "at": "90s",
+        "user_name": name,
+    }
+    data["attacker"]["techniques"].append(technique)
+    index = len(data["attacker"]["techniques"]) - 1
+    assert only(data) == (
+        ("attacker", "techniques", index, "user_name"),
+        f"user '{name}' already has a console password (console: true), so IAM refuses "
+        "another (EntityAlreadyExists) — name a user without one, or drop its console: true",
+    )
+    technique["refused"] = True  # a refused attempt is the story: any refusal will do
+    assert found(data) == []
+
+
+def test_a_secret_or_an_instance_outside_the_regions_the_company_uses_is_refused() -> None:
+    data = small()
+    data["account"]["regions"] = ["eu-west-1", "eu-west-2"]
+    estate = data["account"]["estate"]
+    estate["secrets"] = [{"name": "prod/app", "value": "x"}]
+    estate["instances"] = [{"region": "ap-south-1", "name": "web"}]
+    assert found(data) == [
+        (
+            ("account", "estate", "secrets", 0),
+            "secret 'prod/app' is in us-east-1 (the default), but the company works only in "
+            "eu-west-1, eu-west-2 (account.regions) — give it a region: one of those, or add "
+            "us-east-1 to account.regions",
+        ),
+        (
+            ("account", "estate", "instances", 0, "region"),
+            "the instances 'web' are in ap-south-1, but the company works only in eu-west-1, "
+            "eu-west-2 (account.regions) — set its region to one of those, or add ap-south-1 "
+            "to account.regions",
+        ),
+    ]
+    estate["secrets"][0]["region"] = "eu-west-2"
+    estate["instances"][0]["region"] = "eu-west-1"
+    assert found(data) == []

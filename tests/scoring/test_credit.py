@@ -248,3 +248,29 @@ def test_a_kept_step_completes_no_phase() -> None:
     score = score_journal(scenario, story.end().events())
     assert step(score, "service-up").status == "success"
     assert score.metrics.time_to_recover_s is None  # nothing was done to recover
+
+
+LOOK = a_step(
+    "look-again",
+    {"type": "api-called", "action": "iam:ListAccessKeys"},
+    after=["disable"],
+)
+
+
+def test_a_look_repeated_after_the_step_it_follows_pays_at_the_second_look() -> None:
+    """A team that looks before containing and looks again after it is not worse off than
+    one that only looked after: the second look earns the step, at its own time."""
+    scenario = with_steps(DISABLE, LOOK)
+    twice = JournalBuilder(scenario).aws_notices()
+    twice.at("4m").call("responder", "iam:ListAccessKeys", {"UserName": "deploy-bot"})
+    twice.at("6m").deactivate("leaked")
+    twice.at("8m").call("responder", "iam:ListAccessKeys", {"UserName": "deploy-bot"})
+    result = step(score_journal(scenario, twice.end().events()), "look-again")
+    assert (result.status, result.satisfied_at_s) == ("success", 370.0)
+
+    once = JournalBuilder(scenario).aws_notices()
+    once.at("4m").call("responder", "iam:ListAccessKeys", {"UserName": "deploy-bot"})
+    once.at("6m").deactivate("leaked")
+    result = step(score_journal(scenario, once.end().events()), "look-again")
+    assert (result.status, result.awarded) == ("failed", 0.0)
+    assert "not since step disable was done" in result.reason

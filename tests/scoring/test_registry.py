@@ -54,7 +54,8 @@ def test_a_check_is_evaluated_again_only_for_what_it_reads() -> None:
     api_called = CHECKS.get("api-called")
     lookup = ApiCalled(type="api-called", action="cloudtrail:LookupEvents")
     before = ApiCalled(type="api-called", action="cloudtrail:LookupEvents", before_step="x")
-    assert api_called.topics_for(lookup) == {"called:cloudtrail:LookupEvents"}
+    # the steps too, for either: `before_step`, or the owning step's `after`
+    assert api_called.topics_for(lookup) == {"called:cloudtrail:LookupEvents", "steps"}
     assert api_called.topics_for(before) == {"called:cloudtrail:LookupEvents", "steps"}
     replied = CaseState(type="case-replied")
     assert CHECKS.get("case-replied").topics_for(replied) == {"api:support"}

@@ -17,9 +17,8 @@ def _action(params: ApiCalled) -> str:
 
 
 def topics(params: ApiCalled) -> frozenset[str]:
-    found = {f"called:{_action(params)}"}
-    if params.before_step:
-        found.add(STEPS_TOPIC)
+    # the steps too: a step's `after` makes only calls since those steps count (`evaluate`)
+    found = {f"called:{_action(params)}", STEPS_TOPIC}
     if params.all_regions or params.attacker_regions:
         found.update(_LAUNCH_TOPICS)
     return frozenset(found)
@@ -53,10 +52,47 @@ def _regions(params: ApiCalled, calls: Calls, state: State) -> tuple[Moment | No
     return when, ""
 
 
+def _since_prior_steps(state: State, owner: str) -> tuple[Moment | None, str]:
+    """When every step the owning step comes `after` was done, and the last of them; None
+    while one is not (the scorer then says which)."""
+    step = next((s for s in state.scenario.steps if s.id == owner), None)
+    if step is None or not step.after:
+        return None, ""
+    done = [(state.step_since.get(other), other) for other in step.after]
+    if any(moment is None for moment, _ in done):
+        return None, ""
+    moment, other = max((m, o) for m, o in done if m is not None)
+    return moment, other
+
+
+def _counted_since(calls: Calls, floor: Moment) -> Calls | None:
+    """The calls made at or after `floor`, as a `Calls` of their own; None if none was.
+
+    A step that comes `after` others is met by a call made once they were done: a team that
+    looked before the clean-up and looks again after it earns it with the second look.
+    """
+    last = {region: moment for region, moment in calls.last.items() if moment >= floor}
+    if not last:
+        return None
+    covering = calls.covering_last if calls.covering_last and calls.covering_last >= floor else None
+    # what is known of the calls since: the last in each region, each at least the floor
+    return Calls(min(last.values()), dict(last), dict(last), covering, covering)
+
+
 def evaluate(params: ApiCalled, state: State, owner: str) -> Verdict:
     calls = state.responder_calls.get(_action(params))
     if calls is None:
         return Verdict(False, f"the team has not called {params.action}")
+    floor, prior = _since_prior_steps(state, owner)
+    if floor is not None:
+        later = _counted_since(calls, floor)
+        if later is None:
+            return Verdict(
+                False,
+                f"{params.action} called, but not since step {prior} was done — it counts "
+                "only after",
+            )
+        calls = later
     when: Moment = calls.first
     done = f"{params.action} called"
     if params.covers is not None:
