@@ -125,6 +125,13 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         click(element(By.LINK_TEXT, "prod/web/database"))
         click(element(By.ID, "reveal"))
         assert "correct-horse-battery" in element(By.ID, "secret-value").text
+        element(By.ID, "new-value").send_keys('{"username": "web", "password": "rotated"}')
+        click(element(By.ID, "store"))
+        assert "New value stored (version " in page_text()
+        [stored] = responder_calls(run, "PutSecretValue")
+        assert (stored["status"], stored["params"]["SecretId"]) == (200, "prod/web/database")
+        click(element(By.ID, "reveal"))
+        assert '"rotated"' in element(By.ID, "secret-value").text
         shoot("secret")
         wait_for(lambda: any((room / "mail" / "new").iterdir()), 60, "AWS's email")
         visit("/inbox")
