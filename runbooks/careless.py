@@ -105,13 +105,17 @@ def secret_from_repository(repo: Path, public_url: str, key_id: str) -> str | No
     found = PUBLIC_URL.search(public_url)
     if not found:
         return None
+    commit, path = found.group("commit"), found.group("path")
     shown = subprocess.run(
-        ["git", "show", f"{found.group('commit')}:{found.group('path')}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "show", f"{commit}:{path}"], cwd=repo, capture_output=True, text=True, check=False
     )
+    if shown.returncode != 0:
+        # not in our clone (history rewritten?): the code host still serves it by its id
+        subprocess.run(["git", "fetch", "-q", "origin", commit], cwd=repo, check=False)
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{path}"], cwd=repo, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
     if key_id not in shown.stdout:
         return None
     secret = SECRET_KEY.search(shown.stdout.split(key_id, 1)[1])

@@ -167,6 +167,18 @@ def _section(scenario: Scenario, path: str) -> list[str]:
     return lines
 
 
+_TRICK_TEXT = {
+    "feature-branch": "The leak is pushed on a feature branch that was never merged.",
+    "tag": "The leak commit is tagged, and the tag pushed.",
+    "release": "The leak commit is tagged and released; the release's source archive holds "
+    "the file.",
+    "commit-message": "The commit message names the key too.",
+    "force-push": "Seconds later the author rewrites the branch without the key and "
+    "force-pushes; the code host keeps the old commit and serves it by its id.",
+    "fork": "Someone forks the public repository at the push; the fork keeps the key.",
+}
+
+
 def _leak(scenario: Scenario) -> list[str]:
     leak = scenario.leak
     users = {user.name: user for user in scenario.account.estate.users}
@@ -186,6 +198,8 @@ def _leak(scenario: Scenario) -> list[str]:
             f" The {_ordinal(leak.removed.after_commits)} commit after the leak removes the "
             "key from the file; the history keeps it."
         )
+    if leak.trick is not None:
+        text += " " + _TRICK_TEXT[leak.trick.type]
     workload = scenario.workload
     if workload is not None:
         text += (

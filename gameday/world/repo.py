@@ -1174,6 +1174,8 @@ def build_repository(
     # Keep each received pack as it is, as a code host does: exploding a push into loose
     # objects costs most of a build here, and slows every push a responder makes.
     run_git(["config", "receive.unpackLimit", "1"], remote)
+    # As GitHub does, any commit the host stores can be fetched by its id, reachable or not.
+    run_git(["config", "uploadpack.allowAnySHA1InWant", "true"], remote)
     leak_commit = ""
     if plan.rewritten is not None:
         # What was public at the push, before the author rewrote it: the host keeps it.
