@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,8 +170,34 @@ def hasty_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_golden_runs(tmp_path_factory).get("hasty").run_dir / "report.html"
 
 
+def webdriver_or_skip(profile: Path) -> Any:
+    """Headless Chromium driven by selenium (chromium-driver), or a skip (a failure in CI)."""
+    binary = chromium_path()
+    driver = shutil.which("chromedriver") or (
+        "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+    )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None  # type: ignore[assignment]
+    if binary is None or driver is None or webdriver is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium, chromium-driver and selenium must be installed in CI")
+        pytest.skip("chromium, chromium-driver or selenium is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
 def test_the_debrief_sections_show_in_the_browser(hasty_report: Path, tmp_path: Path) -> None:
-    from exercise.test_dashboard import webdriver_or_skip
     from selenium.webdriver.common.by import By
 
     driver = webdriver_or_skip(tmp_path / "profile")
