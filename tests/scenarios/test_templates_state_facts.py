@@ -126,3 +126,62 @@ def test_an_email_without_a_case_tells_of_no_case() -> None:
     )
     assert "Amazon Web Services has found an access key of your account in public" in body
     assert "Step 4: Check every AWS Region" in body
+
+
+# What only a key that worked at the push may be said to do.
+WORKING_CLAIMS = re.compile(
+    r"keeps working|remains active|still active|stays active|can call AWS with this key",
+    re.IGNORECASE,
+)
+
+
+def test_a_key_inactive_at_the_push_is_never_said_to_work() -> None:
+    scenario = with_every_template(
+        load_scenario(REPO_ROOT / "scenarios" / "false-alarm-inactive-key.yaml"),
+        case=True,
+        quarantine=True,
+    )
+    rendered = [d for d in preview(scenario, sample_facts(scenario)) if d.kind != "console"]
+    assert rendered
+    for delivered in rendered:
+        found = WORKING_CLAIMS.search(f"{delivered.subject}\n{delivered.body}")
+        assert found is None, (delivered.data.get("template") or delivered.kind, found)
+    case = next(d.body for d in rendered if d.kind == "support-case")
+    assert "works again the moment someone reactivates it" in case
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_the_support_api_is_offered_only_on_plans_that_have_it(path: Path) -> None:
+    scenario = load_scenario(path)
+    emails = [
+        d.body
+        for d in preview(scenario, sample_facts(scenario))
+        if d.data.get("template") == "emails/case-opened"
+    ]
+    offered = any("support describe-cases" in body for body in emails)
+    if scenario.account.support_plan in ("business", "enterprise"):
+        assert offered == bool(emails)
+    else:
+        assert not offered
+        assert all("the Support API is not available" in body for body in emails if "case" in body)
+
+
+def test_a_notice_tells_only_of_what_aws_has_done_by_then() -> None:
+    """A webhook a day before AWS's quarantine and case does not announce them."""
+    scenario = load_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml")
+    data = scenario.model_dump(exclude_none=True)
+    data["timeline"].append(
+        {"id": "early-alert", "type": "webhook", "at": 30.0, "url": "http://127.0.0.1:9/hook"}
+    )
+    data["timeline"].append(
+        {"id": "late-alert", "type": "webhook", "at": 3600.0, "url": "http://127.0.0.1:9/hook"}
+    )
+    scenario = Scenario.model_validate(data)
+    facts = sample_facts(scenario)
+    by_id = {d.id: d.body for d in preview(scenario, facts)}
+    assert "quarantined" not in by_id["early-alert"]
+    assert facts.case_id not in by_id["early-alert"]
+    assert (
+        f"AWS has quarantined the user and opened support case {facts.case_id}"
+        in (by_id["late-alert"])
+    )

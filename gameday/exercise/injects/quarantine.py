@@ -90,11 +90,16 @@ def render(inject: QuarantineInject, scene: Scene) -> Draft[Quarantine]:
     else:
         quarantine = Quarantine(facts.user_name, QUARANTINE_POLICY_ARNS[inject.policy], None)
         how = f"the AWS managed policy {quarantine.policy_arn}"
+    key = (
+        "the key itself stays active until someone disables it"
+        if scene.key_active()
+        else "the key itself was already inactive, and works again if someone reactivates it"
+    )
     body = (
         f"AWS attached {how} to IAM user {facts.user_name}, the owner of the exposed access key "
         f"{facts.access_key_id}. The policy denies the key's owner the IAM changes, instance "
-        "launches and other creations an attacker would make; the key itself stays active until "
-        "someone disables it, and the policy stays until someone detaches it."
+        f"launches and other creations an attacker would make; {key}, and the policy stays "
+        "until someone detaches it."
     )
     data: dict[str, Any] = {
         "account_id": facts.account_id,

@@ -48,7 +48,7 @@ from gameday.paths import TEMPLATES
 from gameday.scenario.durations import format_duration
 from gameday.scenario.limits import TEMPLATE_BYTES
 from gameday.scenario.model import Inject, QuarantineInject, Scenario, SupportCaseInject
-from gameday.scenario.timing import inject_times
+from gameday.scenario.timing import PLANS_WITH_SUPPORT_API, inject_times
 
 MARKER = "SIMULATION — game day exercise"
 SUBJECT_PREFIX = f"[{MARKER}]"
@@ -378,9 +378,22 @@ class Scene:
     t: float  # seconds since T0 on the run clock
 
     def has(self, kind: type[Inject]) -> bool:
-        """The scenario has an inject of `kind` that its support plan lets fire."""
+        """The scenario has an inject of `kind` that its support plan lets fire, due by now:
+        a notice at T+1d does not tell of a case AWS opens at T+2d."""
         possible = inject_times(self.scenario.model_dump(exclude_none=True))
-        return any(isinstance(i, kind) and i.id in possible for i in self.scenario.timeline)
+        return any(
+            isinstance(i, kind) and i.id in possible and possible[i.id] <= self.t
+            for i in self.scenario.timeline
+        )
+
+    def key_active(self) -> bool:
+        """The leaked key worked at the push (it does not in a false alarm: already inactive)."""
+        leak = self.scenario.leak
+        for user in self.scenario.account.estate.users:
+            if user.name == leak.user:
+                key = next((k for k in user.keys if leak.key in (None, k.id)), None)
+                return key is None or str(key.status) == "Active"
+        return True
 
     def variables(self, **extra: Any) -> dict[str, Any]:
         """The variables every template can use (docs/injects.md), plus `extra`."""
@@ -406,6 +419,9 @@ class Scene:
             # what the notices may claim: AWS opened a case, AWS quarantined the user
             "has_case": self.has(SupportCaseInject),
             "has_quarantine": self.has(QuarantineInject),
+            # what else they may claim: the key works, the Support API answers this plan
+            "key_active": self.key_active(),
+            "has_support_api": facts.support_plan in PLANS_WITH_SUPPORT_API,
             "contacts": {c.role: c.as_variables() for c in facts.contacts},
             "t": self.t,
             "elapsed": format_duration(self.t),
