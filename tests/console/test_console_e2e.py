@@ -193,6 +193,20 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
         assert deactivated["params"]["AccessKeyId"] == leaked
         assert deactivated["params"]["Status"] == "Inactive"
         assert (deactivated["status"], deactivated["access_key_id"]) == (200, team_key)
+        # the user's new key (its secret shown once), and the attacker's user stripped
+        click(element(By.ID, "create-key"))
+        [created] = responder_calls(run, "CreateAccessKey")
+        assert created["status"] == 200 and created["params"]["UserName"] == leaked_user
+        assert re.search(
+            r"New access key AKIA\w{16} — secret \S{40}\.", element(By.ID, "new-key").text
+        )
+        visit("/iam/users/svc-backup-admin")
+        while buttons := elements(By.XPATH, "//button[@name='arn' or @value='delete']"):
+            click(buttons[0])
+        assert "No access keys." in page_text() and "No policies." in page_text()
+        shoot("iam-backdoor-user")
+        assert [e["status"] for e in responder_calls(run, "DetachUserPolicy")] == [200]
+        assert [e["status"] for e in responder_calls(run, "DeleteAccessKey")] == [200]
 
         # 2. Terminate the miners, found in the all-regions view.
         visit("/ec2/instances?region=all")
@@ -278,4 +292,4 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
     # the all-regions view asked every region, as the sweep step wants
     swept = {e["region"] for e in responder_calls(run, "DescribeInstances")}
     assert swept > MINER_REGIONS and len(swept) >= 16
-    assert len(list(shots.glob("*.png"))) == 16
+    assert len(list(shots.glob("*.png"))) == 17
