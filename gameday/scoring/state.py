@@ -172,14 +172,16 @@ class Principal:
 
 @dataclass
 class Session:
-    """Temporary credentials someone minted (`sts:AssumeRole`): whose, for which role, when."""
+    """Temporary credentials someone minted: a role's (`sts:AssumeRole`) or a user's own
+    (`sts:GetSessionToken`, `role` empty); when, until when, by whom."""
 
     access_key_id: str
-    role: str  # the role's name
+    role: str  # the role's name; "" for a user's session
     issued_t: float
     issued_epoch: float | None  # seconds since 1970, the session's aws:TokenIssueTime
     expires_epoch: float | None
     by: str
+    user: str | None = None  # the user whose session it is (GetSessionToken)
 
 
 @dataclass
@@ -933,6 +935,21 @@ class State:
             call.by,
         )
 
+    def _get_session_token(self, call: ApiCall) -> None:
+        key_id = call.result.get("AccessKeyId")
+        if not key_id or not call.user:
+            return
+        issued = self.t0_epoch + self.t if self.t0_epoch is not None else None
+        self.sessions[str(key_id)] = Session(
+            str(key_id),
+            "",
+            self.t,
+            issued,
+            _epoch(call.result.get("Expiration")),
+            call.by,
+            user=str(call.user),
+        )
+
     def _create_access_key(self, call: ApiCall) -> None:
         key_id = call.result.get("AccessKeyId")
         if key_id:
@@ -1232,6 +1249,7 @@ _HANDLERS: dict[str, Callable[[State, ApiCall], None]] = {
     "iam:DeleteUser": State._delete_user,
     "iam:CreateAccessKey": State._create_access_key,
     "sts:AssumeRole": State._assume_role,
+    "sts:GetSessionToken": State._get_session_token,
     "iam:UpdateAccessKey": State._update_access_key,
     "iam:DeleteAccessKey": State._delete_access_key,
     "iam:CreateLoginProfile": State._create_login_profile,

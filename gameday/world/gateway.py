@@ -85,6 +85,15 @@ from gameday.world.routing import (
     service_of,
 )
 from gameday.world.secret_values import access_key_id_in
+from gameday.world.sessions import (
+    SessionRefused,
+    caller_identity_response,
+    duration_of,
+    is_user_session,
+    mint_user_session,
+    session_response,
+    session_token,
+)
 from gameday.world.signature import (
     HttpRequest,
     Signature,
@@ -599,7 +608,7 @@ class Gateway:
             self.vault is None
             or self.journal is None
             or not self.recording
-            or is_read_only(call.service, call.action)
+            or (is_read_only(call.service, call.action) and call.action not in _CREDENTIAL_ACTIONS)
         ):
             return None
         body = _read_body(environ)  # kept for moto: the body is replaced by a copy
@@ -722,6 +731,16 @@ class Gateway:
     def _session_checked(self, call: Call) -> Outcome | None:
         """Temporary credentials need their session token, and end when they expire."""
         key, signature = call.key, call.signature
+        if key is not None and signature is not None and is_user_session(key):
+            given = (signature.session_token or "").encode()
+            if not hmac.compare_digest(given, session_token(key).encode()):
+                return self._refused_key(call, token=True)
+            if key.session_expiration < self.now():
+                call.principal = {}
+                return _expired_token(call)
+            if not call.principal.get("principal_id"):
+                return self._refused_key(call)  # the user is gone, and its sessions
+            return None
         if key is None or signature is None or not getattr(key, "role_arn", None):
             return None
         assumed = assumed_role(str(call.principal.get("account_id", "")), key.access_key_id)
@@ -830,6 +849,21 @@ class Gateway:
     # ── serving ───────────────────────────────────────────────────────────────────────────
 
     def _serve(self, call: Call, environ: WSGIEnvironment) -> Outcome:
+        if call.service == "sts" and call.action == "GetSessionToken" and call.key is not None:
+            return self._get_session_token(call)
+        whoami = call.service == "sts" and call.action == "GetCallerIdentity"
+        if whoami and is_user_session(call.key):
+            principal = call.principal
+            return Outcome(
+                200,
+                [("Content-Type", "text/xml"), ("x-amzn-RequestId", call.request_id)],
+                caller_identity_response(
+                    str(principal.get("principal_id", "")),
+                    str(principal.get("account_id", "")),
+                    str(principal.get("arn", "")),
+                    call.request_id,
+                ),
+            )
         if call.service == "cloudtrail" and call.action == "LookupEvents":
             try:
                 answer = self.trail.lookup_events(call.params, call.region, self.now())
@@ -845,6 +879,27 @@ class Gateway:
                 return _error(call, 400, error.code, error.message)
             return _json_answer(call, answer)
         return self._forward(call, environ)
+
+    def _get_session_token(self, call: Call) -> Outcome:
+        """A real session of the calling user, where moto hands out AWS's example key."""
+        key = call.key
+        if getattr(key, "role_arn", None) or is_user_session(key):
+            return _error(
+                call, 403, "AccessDenied", "Cannot call GetSessionToken with session credentials"
+            )
+        try:
+            duration = duration_of(call.params)
+        except SessionRefused as refused:
+            return _error(call, refused.status, refused.code, refused.message)
+        account_id = str(call.principal.get("account_id", ""))
+        minted = mint_user_session(
+            _iam_backend(account_id), str(call.principal.get("user_name", "")), duration
+        )
+        return Outcome(
+            200,
+            [("Content-Type", "text/xml"), ("x-amzn-RequestId", call.request_id)],
+            session_response(minted, call.request_id),
+        )
 
     def _forward(self, call: Call, environ: WSGIEnvironment) -> Outcome:
         if call.principal.get("account_id"):

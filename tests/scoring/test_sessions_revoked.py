@@ -116,3 +116,30 @@ def test_an_expired_session_is_dead_but_nobodys_doing() -> None:
     journal.at("20m").look_up_events()
     found = verdict(journal, CHECK)
     assert found.holds and found.by is None and "expired" in found.reason
+
+
+def test_a_users_own_session_is_revoked_on_the_user() -> None:
+    journal = JournalBuilder(northwind())
+    journal.at("40s").call(
+        "attacker",
+        "sts:GetSessionToken",
+        {"DurationSeconds": "43200"},
+        {
+            "AccessKeyId": "ASIAZKFEZJW7GETSESSN",
+            "Expiration": iso(T0 + timedelta(seconds=40 + 43200)),
+        },
+    )
+    journal.at("5m").deactivate("leaked")
+    user = journal.scenario.leak.user
+    assert verdict(journal, CHECK) == (
+        False,
+        f"session ASIAZKFEZJW7GETSESSN of {user} still works",
+        None,
+    )
+    journal.at("9m").call(
+        "responder",
+        "iam:PutUserPolicy",
+        {"UserName": user, "PolicyName": "AWSRevokeOlderSessions", "PolicyDocument": revoke(540)},
+    )
+    found = verdict(journal, CHECK)
+    assert found.holds and found.by == "team" and user in found.reason

@@ -9,6 +9,7 @@ are compared with botocore's service models.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -361,3 +362,71 @@ def test_cloudtrail_records_the_session_handed_out_without_its_secret_parts(
     assert minted["SessionToken"] not in event["CloudTrailEvent"]
     assert minted["SecretAccessKey"] not in event["CloudTrailEvent"]
     assert record["requestParameters"]["roleArn"].endswith(":role/partner-audit")
+
+
+def test_get_session_token_mints_a_real_session_of_the_user_that_outlives_its_key(
+    mock_account: MockAccount, estate: SeededEstate, run_clock: FixedClock
+) -> None:
+    # moto alone answers with AWS's documentation example key, which nothing accepts.
+    run_clock.t = 40.0
+    sts = attacker(mock_account, estate, "sts", "us-east-1")
+    answer = sts.get_session_token(DurationSeconds=3600)
+    output = _model("sts").operation_model("GetSessionToken").output_shape
+    assert set(answer) - {"ResponseMetadata"} <= set(output.members)
+    minted = answer["Credentials"]
+    assert set(minted) == set(output.members["Credentials"].members)
+    assert minted["AccessKeyId"].startswith("ASIA") and "EXAMPLE" not in minted["AccessKeyId"]
+    assert minted["Expiration"] == run_clock.t0 + timedelta(seconds=40 + 3600)
+    session = Credential(minted["AccessKeyId"], minted["SecretAccessKey"], minted["SessionToken"])
+    caller = f"arn:aws:iam::{mock_account.account_id}:user/{LEAKED_USER}"
+    assert mock_account.client("sts", session).get_caller_identity()["Arn"] == caller
+    with pytest.raises(ClientError) as again:
+        mock_account.client("sts", session).get_session_token()
+    assert error_of(again) == (
+        "AccessDenied",
+        "Cannot call GetSessionToken with session credentials",
+        403,
+    )
+    no_token = Credential(minted["AccessKeyId"], minted["SecretAccessKey"])
+    with pytest.raises(ClientError) as missing:
+        mock_account.client("sts", no_token).get_caller_identity()
+    assert error_of(missing)[0] == "InvalidClientTokenId"
+
+    # The user's own policies apply to its session: the quarantine too.
+    run_clock.t = 67.0
+    quarantine(mock_account, "V3")
+    with pytest.raises(ClientError) as quarantined:
+        mock_account.client("iam", session).create_user(UserName="svc-backup-admin")
+    assert error_of(quarantined)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as denied:
+        sts.get_session_token()  # the quarantine denies minting more
+    assert error_of(denied)[0] == "AccessDenied"
+
+    iam = responder(mock_account, "iam")
+    run_clock.t = 300.0
+    iam.update_access_key(
+        UserName=LEAKED_USER,
+        AccessKeyId=estate.leaked.credential.access_key_id,
+        Status="Inactive",
+    )
+    # The long-term key is dead; the session it minted is not.
+    assert "SecretList" in mock_account.client("secretsmanager", session).list_secrets()
+
+    run_clock.t = 540.0
+    iam.put_user_policy(
+        UserName=LEAKED_USER,
+        PolicyName="AWSRevokeOlderSessions",
+        PolicyDocument=_revoke_older_sessions("2026-01-01T12:09:00.000Z"),
+    )
+    with pytest.raises(ClientError) as revoked:
+        mock_account.client("secretsmanager", session).list_secrets()
+    assert error_of(revoked) == (
+        "AccessDeniedException",
+        f"User: {caller} is not authorized to perform: secretsmanager:ListSecrets with an "
+        "explicit deny in an identity-based policy",
+        400,
+    )
+    run_clock.t = 40.0 + 3600 + 1
+    with pytest.raises(ClientError) as expired:
+        mock_account.client("sts", session).get_caller_identity()
+    assert error_of(expired)[0] == "ExpiredToken"

@@ -1,9 +1,10 @@
 """sessions-revoked: every temporary session the attacker minted has stopped working.
 
 Disabling the leaked key does not end the temporary credentials the attacker already took
-with it (`sts:AssumeRole`): they keep working until they expire. AWS's remedy is the IAM
-console's "Revoke active sessions" — an inline policy on the role (`AWSRevokeOlderSessions`)
-denying everything to sessions issued before now (`DateLessThan` on `aws:TokenIssueTime`).
+with it (`sts:AssumeRole`, `sts:GetSessionToken`): they keep working until they expire.
+AWS's remedy is the IAM console's "Revoke active sessions" — an inline policy on the role
+(`AWSRevokeOlderSessions`; for a user's own sessions, the same policy on the user) denying
+everything to sessions issued before now (`DateLessThan` on `aws:TokenIssueTime`).
 The check asks the same explicit-deny evaluation the mock's gateway enforces
 (`gameday.world.quarantine`) whether the role's policies now refuse a session issued when
 the attacker's was, for actions across the services an attacker uses; a deny of a few
@@ -65,20 +66,28 @@ def _issue_time(session: Session) -> str | None:
 
 def revoked_by(session: Session, state: State) -> tuple[bool, str, str | None]:
     """Whether the session is dead now, why, and whose act killed it."""
-    role = state.roles.get(session.role)
-    if role is not None and not role.exists:
-        return True, f"role {session.role} deleted", role.deleted_by
+    if session.role:
+        kind, name, holder = "role", session.role, state.roles.get(session.role)
+    else:
+        kind, name = "user", session.user or ""
+        holder = state.users.get(name)
+    if holder is not None and not holder.exists:
+        return True, f"{kind} {name} deleted", holder.deleted_by
     now = state.t0_epoch + state.t if state.t0_epoch is not None else None
     if session.expires_epoch is not None and now is not None and now >= session.expires_epoch:
         return True, f"session {session.access_key_id} expired", None
     issued = _issue_time(session)
-    if role is None or issued is None:
-        return False, f"session {session.access_key_id} of {session.role} still works", None
-    context = {"aws:TokenIssueTime": issued, "aws:PrincipalType": "AssumedRole"}
-    for document, by in _policies(role, state):
+    works = f"session {session.access_key_id} of {name} still works"
+    if holder is None or issued is None:
+        return False, works, None
+    context = {
+        "aws:TokenIssueTime": issued,
+        "aws:PrincipalType": "AssumedRole" if session.role else "User",
+    }
+    for document, by in _policies(holder, state):
         if all(explicit_deny([document], action, "*", context) for action in PROBE_ACTIONS):
-            return True, f"{session.role} denies sessions issued at {issued}", by
-    return False, f"session {session.access_key_id} of {session.role} still works", None
+            return True, f"{name} denies sessions issued at {issued}", by
+    return False, works, None
 
 
 def evaluate(params: SessionsRevoked, state: State, owner: str) -> Verdict:
@@ -102,14 +111,15 @@ CHECK = register(
         name="sessions-revoked",
         title="The attacker's temporary credentials are revoked",
         description=(
-            "Holds once every session the attacker minted with `sts:AssumeRole` has stopped "
-            "working: its role denies sessions issued when it was (an inline or managed policy "
-            "with an explicit Deny of every action for an `aws:TokenIssueTime` condition — the "
-            "IAM console's `AWSRevokeOlderSessions` — or a deny-all), the role was deleted, or "
-            "the session expired. A deny of some actions only, or dated before the session "
-            "was issued, does not revoke it; disabling the leaked key does not either. Fails "
-            "while the attacker holds no session. The step is the team's when the team's "
-            "policy or deletion ended every session; an expiry is nobody's doing."
+            "Holds once every session the attacker minted (`sts:AssumeRole`, or the user's own "
+            "`sts:GetSessionToken`) has stopped working: its role (or user) denies sessions "
+            "issued when it was (an inline or managed policy with an explicit Deny of every "
+            "action for an `aws:TokenIssueTime` condition — the IAM console's "
+            "`AWSRevokeOlderSessions` — or a deny-all), the role or user was deleted, or the "
+            "session expired. A deny of some actions only, or dated before the session was "
+            "issued, does not revoke it; disabling the leaked key does not either. Fails while "
+            "the attacker holds no session. The step is the team's when the team's policy or "
+            "deletion ended every session; an expiry is nobody's doing."
         ),
         params=SessionsRevoked,
         reads=("api:iam", "api:sts"),
