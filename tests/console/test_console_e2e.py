@@ -250,19 +250,20 @@ def test_a_team_contains_the_incident_from_the_web_console(tmp_path: Path) -> No
             Select(element(By.ID, "attribute")).select_by_value("AccessKeyId")
             element(By.ID, "value").send_keys(team_key)
             click(element(By.ID, "lookup"))
-            return [s.text for s in elements(By.CSS_SELECTOR, "#events tbody summary")]
+            return [s.text for s in elements(By.CSS_SELECTOR, "#events summary .name")]
 
         for region in MINER_REGIONS:
             assert look_up(region).count("TerminateInstances") == 1, region
         names = look_up("us-east-1")
         assert {"UpdateAccessKey", "AddCommunicationToCase"} <= set(names)
         assert "TerminateInstances" not in names
-        opened = next(s for s in elements(By.CSS_SELECTOR, "#events summary")
-                      if s.text == "UpdateAccessKey")  # fmt: skip
-        opened.click()
-        browser.execute_script("arguments[0].scrollIntoView()", opened)
+        name = next(s for s in elements(By.CSS_SELECTOR, "#events summary .name")
+                    if s.text == "UpdateAccessKey")  # fmt: skip
+        summary = name.find_element(By.XPATH, "..")
+        summary.click()
+        browser.execute_script("arguments[0].scrollIntoView(); window.scrollBy(0, -90)", summary)
         detail = json.loads(
-            opened.find_element(By.XPATH, "..").find_element(By.TAG_NAME, "pre").text
+            summary.find_element(By.XPATH, "..").find_element(By.TAG_NAME, "pre").text
         )
         assert detail["requestParameters"]["accessKeyId"] == leaked
         assert detail["userIdentity"]["accessKeyId"] == team_key
