@@ -30,7 +30,9 @@ functions, and nothing in the scenario package imports it.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -110,7 +113,41 @@ def findings(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
         yield loc, message
     yield from _steps_nobody_reaches(scenario, plays, skip=unreachable_ok | met_early)
     yield from _injects_that_reach_nobody(scenario, plays)
+    yield from _webhooks_nothing_listens_to(scenario)
     yield from _reference_fails(scenario, plays)
+
+
+def _webhooks_nothing_listens_to(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    """A webhook to a receiver on this machine that is not up: the plays post to a listener
+    of their own, so only asking the address itself tells. Addresses elsewhere are not
+    contacted (validating never reaches off the machine)."""
+    for index, inject in enumerate(scenario.timeline):
+        url = getattr(inject, "url", None)
+        if inject.type != "webhook" or not isinstance(url, str):
+            continue
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host != "localhost" and not _is_loopback(host):
+            continue
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                continue
+        except OSError as error:
+            why = error.strerror or type(error).__name__
+        yield (
+            ("timeline", index, "url"),
+            f"nothing answers at {url} now ({why.lower()}): unless its receiver is up when the "
+            f"run starts, the post fails, inject '{inject.id}' tells nobody and detection waits "
+            "for the next notice — start the receiver first, or fix the url",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple[Loc, str]]:

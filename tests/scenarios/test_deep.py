@@ -8,6 +8,7 @@ The library passes `--deep --strict` (`make lint-scenarios`), deep-validated in 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -106,3 +107,26 @@ def test_the_library_passes_deep_strict_validation() -> None:
     assert result.stdout == f"{len(library)} scenario(s) valid\n"
     # seconds a scenario, not minutes: the plays share one warm mock
     assert elapsed < 30 * len(library), f"{elapsed:.0f}s for {len(library)} scenarios"
+
+
+def test_a_webhook_to_a_receiver_on_this_machine_that_is_down_is_warned_of(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hooks/security"
+    path = tmp_path / "pager.yaml"
+    timeline = "  - {id: support-case, type: support-case, at: 2m}\n"
+    alert = f"  - {{id: pager, type: webhook, at: 3m, url: '{url}'}}\n"
+    path.write_text(SMALL_SCENARIO.replace(timeline, timeline + alert), encoding="utf-8")
+    line = SMALL_SCENARIO.split(timeline)[0].count("\n") + 2
+    column = alert.index("'http") + 1  # the value starts at its quote
+    result = gameday("validate", "--deep", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{path}:{line}:{column}: warning: nothing answers at {url} now (connection refused): "
+        "unless its receiver is up when the run starts, the post fails, inject 'pager' tells "
+        "nobody and detection waits for the next notice — start the receiver first, or fix "
+        "the url"
+    ]
