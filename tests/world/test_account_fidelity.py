@@ -18,9 +18,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gameday.journal import FixedClock
+from gameday.scenario import Scenario
 from gameday.world.account import MockAccount
 from gameday.world.decoys import Credential
-from gameday.world.estate import SeededEstate
+from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.gateway import READS_STILL_SERVED_S
 from gameday.world.quarantine import QUARANTINE_POLICY_ARNS
 
@@ -430,3 +431,41 @@ def test_get_session_token_mints_a_real_session_of_the_user_that_outlives_its_ke
     with pytest.raises(ClientError) as expired:
         mock_account.client("sts", session).get_caller_identity()
     assert error_of(expired)[0] == "ExpiredToken"
+
+
+# ── every seeded resource can be deleted ───────────────────────────────────────────────────
+
+
+def test_seeded_trails_inline_policies_and_the_account_alias_can_be_deleted_too(
+    mock_account: MockAccount, seed_scenario: Scenario
+) -> None:
+    # The other kinds (users and their keys, login profiles, MFA devices; groups; roles;
+    # managed policies; secrets; buckets; instances) are deleted in
+    # test_account.py::test_every_kind_of_seeded_resource_can_be_deleted.
+    raw = seed_scenario.model_dump()
+    estate = raw["account"]["estate"]
+    estate["trails"] = [
+        {"name": "northwind-audit", "bucket": "northwind-invoices", "region": "us-east-1"}
+    ]
+    user = next(u for u in estate["users"] if u["name"] == "j.alvarez")
+    user["inline_policies"] = {
+        "read-invoices": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        }
+    }
+    seed_estate(mock_account, Scenario.model_validate(raw), seed=7)
+
+    trails = responder(mock_account, "cloudtrail", "us-east-1")
+    assert [t["Name"] for t in trails.describe_trails()["trailList"]] == ["northwind-audit"]
+    trails.delete_trail(Name="northwind-audit")
+    assert trails.describe_trails()["trailList"] == []
+
+    iam = responder(mock_account, "iam")
+    assert iam.list_user_policies(UserName="j.alvarez")["PolicyNames"] == ["read-invoices"]
+    iam.delete_user_policy(UserName="j.alvarez", PolicyName="read-invoices")
+    assert iam.list_user_policies(UserName="j.alvarez")["PolicyNames"] == []
+
+    assert iam.list_account_aliases()["AccountAliases"] == ["northwind-prod"]
+    iam.delete_account_alias(AccountAlias="northwind-prod")
+    assert iam.list_account_aliases()["AccountAliases"] == []
