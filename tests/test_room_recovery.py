@@ -13,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from exercise.test_run_e2e import AWS, LiveRun, environment, gameday, write_scenario
 
 from gameday.journal import read_journal
 from gameday.rundir import TEAM_SHARE, RunDir
 
 
+@pytest.mark.sweep  # a wall-clock run and its recovery (test_recovery has the quick ones)
 def test_a_crashed_team_run_is_recovered_with_its_rooms(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path)
     with LiveRun(scenario, tmp_path / "run", "--responder", "human", "--speed", "30") as live:
