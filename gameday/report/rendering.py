@@ -116,6 +116,7 @@ def _environment(*, markdown: bool) -> SandboxedEnvironment:
         day=formatting.day,
         usd=formatting.usd,
         after_notice=formatting.after_notice,
+        minutes=formatting.minutes,
     )
     if markdown:
         environment.filters.update(code=code, richtext=richtext_markdown)
