@@ -91,6 +91,10 @@ LEAK_VECTORS = (
     "jupyter-notebook",
     "github-actions",
     "docker-compose",
+    "kubernetes-secret",
+    "helm-values",
+    "notebook-output",
+    "ci-log",
 )
 LeakVector = Literal[LEAK_VECTORS]  # type: ignore[valid-type]
 

@@ -21,6 +21,7 @@ that the notice's link still shows the key after the team rewrote its history.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 from collections.abc import Iterable, Mapping
@@ -162,8 +163,10 @@ def refs(repository: Path) -> dict[str, str]:
 
 
 def reaches_key(repository: Path, start: str, key: str) -> bool:
-    """Does the history from `start` (a ref or commit) hold `key`, in a file or a message?"""
-    for search in (f"-S{key}", f"--grep={key}"):
+    """Does the history from `start` (a ref or commit) hold `key`, in a file or a message
+    (as written: plain, or base64 as in a Kubernetes Secret)?"""
+    encoded = base64.b64encode(key.encode()).decode()
+    for search in (f"-S{key}", f"--grep={key}", f"-S{encoded}"):
         found = run_git(
             ["log", "-m", "-a", "--no-textconv", "-F", search, "--format=%H", "-n1", start, "--"],
             repository,
@@ -196,7 +199,8 @@ def _introducing(repository: Path, commits: Iterable[str], key: str) -> list[str
     if not listed:
         return []
     found: set[str] = set()
-    for search in (f"-S{key}", f"--grep={key}"):
+    encoded = base64.b64encode(key.encode()).decode()
+    for search in (f"-S{key}", f"--grep={key}", f"-S{encoded}"):
         out = run_git(
             ["log", "--no-walk=unsorted", "--stdin", "-a", "-F", search, "--format=%H"],
             repository,
@@ -236,7 +240,8 @@ def places(
             )  # fmt: skip
     for tag in files.release_tags():
         assets = files.release_assets(tag)
-        holds = key is not None and any(key.encode() in _unpacked(p) for p in assets.values())
+        forms = () if key is None else (key.encode(), base64.b64encode(key.encode()))
+        holds = any(form in _unpacked(p) for p in assets.values() for form in forms)
         url = f"{repository_url(owner, name)}/releases/tag/{quote(tag)}"
         found.append(Place("release", tag, url, holds, public, None, ", ".join(assets)))
     for fork, path in files.fork_paths().items():

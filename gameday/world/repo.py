@@ -21,6 +21,7 @@ delete it, notice pushes (and force-pushes), and answer whether the key is still
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -120,6 +121,20 @@ VECTORS: Mapping[str, LeakVector] = {
     "docker-compose": LeakVector(
         "docker-compose.yml", "Add docker compose setup for local development", "python"
     ),
+    "kubernetes-secret": LeakVector(
+        "deploy/k8s/aws-credentials.yaml",
+        "Add the Secret the pods read their settings from",
+        "python",
+    ),
+    "helm-values": LeakVector(
+        "charts/values-staging.yaml", "Add staging values for the chart", "python"
+    ),
+    "notebook-output": LeakVector("notebooks/{slug}.ipynb", "Add {topic} notebook", "notebooks"),
+    "ci-log": LeakVector(
+        "ci/logs/deploy-staging.log",
+        "Add the failing deploy log for the build investigation",
+        "python",
+    ),
 }
 assert set(VECTORS) == set(LEAK_VECTORS), "every leak vector needs a default path and message"
 
@@ -198,7 +213,7 @@ def _prepare_directory(path: Path, what: str) -> None:
 
 @cache
 def leak_environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    environment = SandboxedEnvironment(
         loader=FileSystemLoader(str(LEAK_TEMPLATES)),
         undefined=StrictUndefined,
         autoescape=False,
@@ -206,6 +221,9 @@ def leak_environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # a Kubernetes Secret's `data:` holds base64 values
+    environment.filters["b64"] = lambda text: base64.b64encode(str(text).encode()).decode()
+    return environment
 
 
 def render_leak(vector: str, context: Mapping[str, Any]) -> str:
@@ -1041,6 +1059,11 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         "access_key_id": credential.access_key_id,
         "secret_access_key": credential.secret_access_key,
         **_file_context(leak_path, leak.repository.name, domain),
+        # a CI log's lines, stamped in the minutes before the push that published it
+        "log_times": [
+            (moment - timedelta(seconds=200 - 9 * n)).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+            for n in range(7)
+        ],
     }
     leaked_text = render_leak(leak.vector, {**context, "removed": False})
 
@@ -1625,9 +1648,11 @@ class CodeHost:
     def _tip_holds_key(self, tip: str, files: Mapping[str, str]) -> bool:
         if self.watch_key is None:
             return True
+        forms = (self.watch_key.encode(), base64.b64encode(self.watch_key.encode()))
         for path in files:
             shown = run_git(["cat-file", "blob", f"{tip}:{path}"], self.remote, check=False)
-            if shown.returncode == 0 and self.watch_key.encode() in shown.stdout:
+            # as written: plain, or base64 as in a Kubernetes Secret's `data:`
+            if shown.returncode == 0 and any(form in shown.stdout for form in forms):
                 return True
         return False
 
@@ -1683,8 +1708,12 @@ def _history_contains(repository: Path, needle: str) -> bool:
     `-m` also diffs merges against each parent so a key brought in by a merge is seen.
     Measured on a 5,000-commit history: about 3 ms when the key is there, 0.14 s when not.
     """
-    found = run_git(
-        ["log", "--all", "-m", "-a", "--no-textconv", f"-S{needle}", "--format=%H", "-n1"],
-        repository,
-    ).stdout
-    return bool(found.strip())
+    # as written: plain, or base64 as in a Kubernetes Secret's `data:`
+    for form in (needle, base64.b64encode(needle.encode()).decode()):
+        found = run_git(
+            ["log", "--all", "-m", "-a", "--no-textconv", f"-S{form}", "--format=%H", "-n1"],
+            repository,
+        ).stdout
+        if found.strip():
+            return True
+    return False
