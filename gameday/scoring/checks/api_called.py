@@ -125,8 +125,10 @@ CHECK = register(
         description=(
             "Holds once the team has called `action` (`service:Action`, as in "
             "`cloudtrail:LookupEvents`) successfully, signed with a key the team holds (a call "
-            "with the leaked key or the workload's key is nobody's credit). The filters make the "
-            "call mean what the step's title says:\n\n"
+            "with the leaked key or the workload's key is nobody's credit). In a step with "
+            "`after`, only calls made once those steps were satisfied count: a team that looked "
+            "before the clean-up and looks again after it earns the step with the second look. "
+            "The filters make the call mean what the step's title says:\n\n"
             "- `covers: leaked-key` (for `cloudtrail:LookupEvents`): the lookup names the "
             "leaked key (LookupAttributes `AccessKeyId` = the leaked key's id, or `Username` = "
             "its user) over a window (`StartTime`/`EndTime` as sent; absent, AWS's default: "
