@@ -40,7 +40,7 @@ class Moment:
 
     @property
     def when(self) -> str:
-        return clock(self.t) if self.t is not None else "the whole run"
+        return clock(self.t) if self.t is not None else "Overall"
 
 
 def debrief_moments(report: RunReport) -> tuple[Moment, ...]:
