@@ -81,3 +81,14 @@ def test_validate_locates_the_broken_promise(tmp_path: Path) -> None:
     )
     strict = gameday("validate", "--strict", str(path))
     assert strict.returncode == 2
+
+
+def test_an_ordering_promise_on_a_check_without_before_step_gets_advice_it_can_take() -> None:
+    # the rotation's check takes no before_step: the service staying up is what orders it
+    title = "Rotate the billing key through its secret before disabling the old one"
+    [(_, message)] = list(unkept_promises(_with_step_changes(title=title)))
+    assert "promises 'before disabling'" in message
+    assert "before_step" not in message
+    assert "throughout: {type: workload-healthy}" in message
+    kept = _with_step_changes(title=title, throughout={"type": "workload-healthy"})
+    assert list(unkept_promises(kept)) == []

@@ -24,19 +24,36 @@ _UP = ("workload-healthy",)  # the checks that say the service stays up
 
 @dataclass(frozen=True)
 class Promise:
-    """A phrase of a title, and whether a step's checks test what it says."""
+    """A phrase of a title, whether a step's checks test what it says, and what to do when
+    they do not (for the scenario and step at hand: not every check takes every field)."""
 
     pattern: re.Pattern[str]
     kept: Callable[[Step, re.Match[str]], bool]
-    advice: str
+    advice: Callable[[Scenario, Step], str]
 
 
 def _held_up(step: Step, _: re.Match[str]) -> bool:
     return step.throughout is not None and step.throughout.type in _UP
 
 
-def _ordered(step: Step, _: re.Match[str]) -> bool:
-    return getattr(step.check, "before_step", None) is not None
+def _ordered(step: Step, found: re.Match[str]) -> bool:
+    """A `before_step` orders a call; a service that must stay up orders a rotation (the old
+    key disabled first breaks it)."""
+    return getattr(step.check, "before_step", None) is not None or _held_up(step, found)
+
+
+def _order_advice(scenario: Scenario, step: Step) -> str:
+    if "before_step" in type(step.check).model_fields:
+        return "give its check a `before_step` naming the step that destroys it"
+    if scenario.workload is not None:
+        return (
+            "add `throughout: {type: workload-healthy}`, so that disabling first — which "
+            "breaks the service — loses the step; or reword the title"
+        )
+    return (
+        f"a {step.check.type} check cannot test the order: reword the title, or make the step "
+        "an `api-called` check with a `before_step`"
+    )
 
 
 def _in_time(step: Step, found: re.Match[str]) -> bool:
@@ -52,8 +69,12 @@ PROMISES = (
             re.IGNORECASE,
         ),
         _held_up,
-        "add `throughout: {type: workload-healthy}` so the step is met only if the service "
-        "stays up from detection to its deadline",
+        lambda scenario, step: (
+            "add `throughout: {type: workload-healthy}` so the step is met only if the service "
+            "stays up from detection to its deadline"
+            if scenario.workload is not None
+            else "the scenario has no workload to stay up: add one, or reword the title"
+        ),
     ),
     Promise(
         re.compile(
@@ -61,7 +82,7 @@ PROMISES = (
             re.IGNORECASE,
         ),
         _ordered,
-        "give its check a `before_step` naming the step that destroys it",
+        _order_advice,
     ),
     Promise(
         re.compile(
@@ -69,7 +90,7 @@ PROMISES = (
             re.IGNORECASE,
         ),
         _in_time,
-        "set its target to that time or less",
+        lambda scenario, step: "set its target to that time or less",
     ),
 )
 
@@ -84,5 +105,5 @@ def unkept_promises(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
             yield (
                 ("steps", index, "title"),
                 f"step '{step.id}' promises '{found.group(0)}' in its title, which its check "
-                f"does not test — {promise.advice}",
+                f"does not test — {promise.advice(scenario, step)}",
             )
