@@ -245,3 +245,27 @@ def test_the_debrief_sections_show_in_the_browser(hasty_report: Path, tmp_path: 
         driver.quit()
     for shot in shots.values():
         assert png_size(shot)[0] > 600
+
+
+def test_the_leftovers_cost_shows_in_the_browser(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from golden.runs import shared_golden_runs
+    from selenium.webdriver.common.by import By
+
+    page = shared_golden_runs(tmp_path_factory).get("key-only").run_dir / "report.html"
+    driver = webdriver_or_skip(tmp_path / "profile")
+    try:
+        driver.set_window_size(1400, 1200)
+        driver.get(page.as_uri())
+        section = driver.find_element(By.ID, "what-changed")
+        driver.execute_script("arguments[0].scrollIntoView()", section)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        section.screenshot(str(SHOTS / "key-only-what-changed.png"))
+        rows = section.find_elements(By.CSS_SELECTOR, "table.costs tbody tr")
+        priced = [row.text for row in rows if "a day" in row.text]
+        assert len(priced) == 8 and all("$588 a day" in text for text in priced)
+        callout = section.find_element(By.CSS_SELECTOR, "p.callout").text
+        assert callout.startswith("Estimate: about $") and "$4,700 a day" in callout
+    finally:
+        driver.quit()
