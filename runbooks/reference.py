@@ -137,6 +137,7 @@ class Findings:
     trails: list[tuple[str, str]] = field(default_factory=list)  # (region, trail) it stopped
     secrets_read: list[tuple[str, str]] = field(default_factory=list)  # (region, secret id)
     sessions: list[str] = field(default_factory=list)  # roles it took temporary credentials of
+    user_sessions: list[str] = field(default_factory=list)  # users whose own sessions it took
     succeeded: int = 0  # calls of the attacker's principals that worked
 
     def principals(self) -> set[str]:
@@ -160,6 +161,7 @@ class Findings:
             ("stopped trails", [name for _, name in self.trails]),
             ("secrets read", [secret_name(name) for _, name in self.secrets_read]),
             ("role sessions taken", self.sessions),
+            ("user sessions taken", self.user_sessions),
         )
 
 
@@ -528,6 +530,14 @@ def note_event(record: dict[str, Any], findings: Findings, incident: Incident) -
         session_key = (response.get("credentials") or {}).get("accessKeyId")
         if session_key:
             follow.append(("AccessKeyId", session_key))
+    elif name == "GetSessionToken":
+        # The user's own session acts as the user, whatever becomes of the key.
+        user = str((record.get("userIdentity") or {}).get("userName") or "")
+        if user and user not in findings.user_sessions:
+            findings.user_sessions.append(user)
+        session_key = (response.get("credentials") or {}).get("accessKeyId")
+        if session_key:
+            follow.append(("AccessKeyId", session_key))
     return follow
 
 
@@ -566,6 +576,9 @@ def eradicate(ctx: RunbookContext, findings: Findings) -> None:
     for role in findings.sessions:
         if role not in findings.roles:  # a role the attacker made goes altogether
             revoke_sessions(iam, role, ctx.time())
+    for user in findings.user_sessions:
+        if user not in findings.users:  # a user the attacker made goes altogether
+            revoke_sessions(iam, user, ctx.time(), kind="user")
     for region, function in findings.functions:
         lambdas = ctx.aws.client("lambda", region_name=region)
         with ignoring("ResourceNotFoundException"):
@@ -573,9 +586,9 @@ def eradicate(ctx: RunbookContext, findings: Findings) -> None:
     ctx.note(f"Removed what the attacker left: {findings.left_behind()}")
 
 
-def revoke_sessions(iam: Any, role: str, now: datetime) -> None:
+def revoke_sessions(iam: Any, name: str, now: datetime, kind: str = "role") -> None:
     """What the IAM console's "Revoke active sessions" does: deny every session of the role
-    issued before now; sessions issued later (the legitimate pipeline's next) still work."""
+    (or of the user's own) issued before now; sessions issued later still work."""
     issued_before = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     document = {
         "Version": "2012-10-17",
@@ -589,9 +602,18 @@ def revoke_sessions(iam: Any, role: str, now: datetime) -> None:
         ],
     }
     with ignoring("NoSuchEntity"):
-        iam.put_role_policy(
-            RoleName=role, PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps(document)
-        )
+        if kind == "user":
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName="AWSRevokeOlderSessions",
+                PolicyDocument=json.dumps(document),
+            )
+        else:
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName="AWSRevokeOlderSessions",
+                PolicyDocument=json.dumps(document),
+            )
 
 
 def delete_user(iam: Any, user: str) -> None:

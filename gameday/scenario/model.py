@@ -502,6 +502,16 @@ class RoleSession(TechniqueBase):
     )
 
 
+class UserSession(TechniqueBase):
+    technique: Literal["aws.persistence.sts-get-session-token"]
+    duration: int = Field(
+        default=43200, ge=900, le=129600, description="seconds the temporary credentials last"
+    )
+    use_every: RelaunchInterval | None = Field(
+        default=600.0, description="uses the session again this often while it still works"
+    )
+
+
 Technique = Annotated[
     Whoami
     | Enumerate
@@ -514,7 +524,8 @@ Technique = Annotated[
     | S3Download
     | LambdaCreate
     | StopLogging
-    | RoleSession,
+    | RoleSession
+    | UserSession,
     Field(discriminator="technique"),
 ]
 

@@ -1004,7 +1004,7 @@ class Gateway:
             if new_key:
                 self.registry.inherit(new_key.group(1), call.actor)
                 resources.append({"type": "AWS::IAM::AccessKey", "name": new_key.group(1)})
-                if call.action == "AssumeRole":
+                if call.action in ("AssumeRole", "GetSessionToken"):
                     # CloudTrail's record of the session handed out (never its secret parts).
                     expires = _EXPIRATION_IN_RESPONSE.search(text)
                     response = {

@@ -794,3 +794,39 @@ def test_a_role_session_keeps_working_after_the_key_is_disabled_until_it_is_revo
     assert revoked is not None and revoked.status == "partial"  # only whoami answers
     refused = [c for c in calls if c["access_key_id"] == session_key and c["status"] >= 400]
     assert {c["error_code"] for c in refused} == {"AccessDenied", "AccessDeniedException"}
+
+
+def test_a_users_own_session_is_minted_before_the_quarantine_and_outlives_the_key(
+    mock_account: MockAccount,
+    seeded: SeededEstate,
+    scenario: Scenario,
+    attacker: Attacker,
+    journal: Journal,
+    run_clock: FixedClock,
+) -> None:
+    spec = TypeAdapter(TechniqueSpec).validate_python(
+        {"technique": "aws.persistence.sts-get-session-token", "at": 62, "duration": 43200}
+    )
+    run_clock.t = 62.0
+    first = attacker.detonate(spec)
+    assert first is not None and first.status == "succeeded"
+    session_key = first.loot["session"]["access_key_id"]
+    assert session_key.startswith("ASIA")
+
+    mock_account.client("iam").attach_user_policy(
+        UserName=seeded.leaked.user_name, PolicyArn=QUARANTINE_POLICY_ARNS["V3"]
+    )
+    run_clock.t = 300.0
+    deactivate_leaked_key(mock_account, seeded)
+    before = len(read_journal(journal.path))
+    again = attacker.detonate(spec, repeat=True)
+    calls = [e for e in read_journal(journal.path)[before:] if e["kind"] == "api.call"]
+    # The session answers as the user, under the user's quarantine: whoami and the secrets
+    # list work, the bucket list is one of the quarantine's denies.
+    assert again is not None and again.status == "partial"
+    assert {c["access_key_id"] for c in calls} >= {session_key}
+    assert [(c["action"], c["status"]) for c in calls if c["access_key_id"] == session_key] == [
+        ("GetCallerIdentity", 200),
+        ("ListBuckets", 403),
+        ("ListSecrets", 200),
+    ]

@@ -34,7 +34,7 @@ def test_docs_techniques_md_is_up_to_date() -> None:
 
 def test_every_technique_of_the_scenario_format_is_registered_and_vice_versa() -> None:
     in_format = technique_ids_in_the_scenario_format()
-    assert len(in_format) == 12
+    assert len(in_format) == 13
     assert in_format == TECHNIQUES.ids()
 
 

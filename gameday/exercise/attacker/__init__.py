@@ -21,7 +21,7 @@ from gameday.exercise.attacker.base import (
     attacker_clients,
 )
 from gameday.journal import Journal
-from gameday.scenario.model import Ec2Mining, RoleSession, Scenario
+from gameday.scenario.model import Ec2Mining, RoleSession, Scenario, UserSession
 from gameday.scenario.model import Technique as TechniqueSpec
 
 __all__ = [
@@ -62,7 +62,7 @@ class Attacker:
                 spec.relaunch_every
                 if isinstance(spec, Ec2Mining)
                 else spec.use_every
-                if isinstance(spec, RoleSession)
+                if isinstance(spec, RoleSession | UserSession)
                 else None
             )
             planned.append(Planned(max(spec.at, first_use), spec, every))

@@ -170,6 +170,7 @@ class AttackerContext:
         self._client_factory = client_factory
         self.outcome = Outcome()
         self.resources: list[Resource] = []  # everything created, across detonations
+        self.sessions: dict[str, Credential] = {}  # temporary credentials, by technique id
 
     def add_credential(self, credential: Credential) -> None:
         self.wallet.insert(0, credential)

