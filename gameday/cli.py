@@ -154,6 +154,45 @@ def schema() -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+@cli.command()
+@click.argument("scenario_paths", metavar="SCENARIO...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))  # fmt: skip
+@click.option("--scanner", "commands", multiple=True, metavar="'CMD …'",
+              help="a scanner of your own (repeatable): the folder to scan is appended, or "
+              "replaces {path}; a non-zero exit means it found something")  # fmt: skip
+@click.option("--only-mine", is_flag=True, help="skip the built-in scanner profiles")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("drill"),
+              show_default=True, help="where the scanners' output is kept as evidence")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, help="same seed, same leak")
+def drill(
+    scenario_paths: tuple[Path, ...],
+    commands: tuple[str, ...],
+    only_mine: bool,
+    out: Path,
+    seed: int,
+) -> None:
+    """Would our scanners have caught it? Build each scenario's leak and run every scanner
+    at pre-commit, pre-receive, on a clone's history and on the release assets.
+
+    Built-in profiles: git-secrets, detect-secrets, trufflehog, gitleaks (each used when
+    installed, skipped with a note otherwise). Prints the matrix leak × scanner × stage.
+    """
+    from gameday.drill import drill as run_drill
+    from gameday.drill import matrix_text, notes_text
+    from gameday.drill.scanners import scanners
+
+    loaded = [load_scenario(path) for path in scenario_paths]
+    chosen = scanners(commands, built_in=not only_mine)
+    if not chosen:
+        raise UserError("no scanner to run — drop --only-mine or add --scanner 'CMD …'")
+    cells = run_drill(loaded, chosen, out=out, seed=seed)
+    click.echo(matrix_text(cells), nl=False)
+    notes = notes_text(cells)
+    if notes:
+        click.echo("\nskipped:\n" + notes, nl=False)
+    click.echo(f"\nevidence: {out}/<scenario>/<scanner>/<stage>.txt")
+
+
 @cli.command("build-repo")
 @click.argument("scenario_path", metavar="SCENARIO", type=click.Path(path_type=Path))
 @click.option(
