@@ -251,3 +251,15 @@ def test_a_cli_whose_time_is_far_from_the_run_clock_is_refused_as_aws_refuses_it
     assert ec2.code != 0 and "RequestExpired" in ec2.stderr
     run_clock.t = 10 * 60.0  # within AWS's 15 minutes
     assert aws.ok("sts", "get-caller-identity")["Account"]
+
+
+def test_describe_regions_stays_in_the_partition_and_another_partition_refuses_the_key(
+    aws: Cli, estate: SeededEstate
+) -> None:
+    regions = aws.ok("ec2", "describe-regions", "--query", "Regions[].RegionName")
+    assert "us-east-1" in regions and "sa-east-1" in regions
+    assert not [r for r in regions if r.startswith(("cn-", "us-gov-"))]
+    china = aws("sts", "get-caller-identity", "--region", "cn-north-1")
+    assert china.code != 0 and "InvalidClientTokenId" in china.stderr
+    govcloud = aws("ec2", "describe-instances", "--region", "us-gov-west-1")
+    assert govcloud.code != 0 and "AuthFailure" in govcloud.stderr
