@@ -211,6 +211,12 @@ def build_repo(scenario_path: Path, out: Path, seed: int) -> None:
         f"{scenario.leak.repository.owner}/{scenario.leak.repository.name})"
     )
     click.echo(f"commits:     {built.commits}")
+    if built.later:
+        first = format_duration(built.later[0].at_s)
+        click.echo(
+            f"later:       {len(built.later)} commit(s) the developers push during a run, "
+            f"the first at T+{first}"
+        )
     click.echo(f"leak commit: {built.leak_commit}  ({built.leak_path})")
     click.echo(f"public URL:  {built.public_url}")
     click.echo(

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from gameday_cli import gameday
 
 from gameday.exercise.clock import VirtualClock
 from gameday.exercise.run import _schedule_developers
 from gameday.exercise.timeline import Timeline
 from gameday.journal import Journal, read_journal
+from gameday.scenario.durations import format_duration
 from gameday.scenario.model import LEAK_VECTORS, Scenario
 from gameday.world.repo import (
     DEFAULT_T0,
@@ -328,3 +330,17 @@ def test_removing_the_key_leaves_the_file_tidy(tmp_path: Path, vector: str) -> N
     kept = [line for line in kept if built.credential.secret_access_key not in line]
     rewritten = 12 if vector == "notebook-output" else 4  # a cell's whole output goes
     assert sum(line in clean.splitlines() for line in kept) >= len(kept) - rewritten
+
+
+def test_build_repo_tells_what_comes_later(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(SCENARIO)
+    shown = gameday("build-repo", str(scenario), "--out", str(tmp_path / "out"), "--seed", "4")
+    assert shown.returncode == 0, shown.stderr
+    first = later_commits(make_scenario(), seed=4)[0].at_s
+    expected = (
+        "later:       4 commit(s) the developers push during a run, "
+        f"the first at T+{format_duration(first)}\n"
+    )
+    assert expected in shown.stdout
+    assert "commits:     31\n" in shown.stdout

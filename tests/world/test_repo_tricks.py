@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from gameday.paths import SCENARIOS
+from gameday.scenario.library import load_library
 from gameday.scenario.model import TRICKS, Scenario
 from gameday.world.codehost import HostFiles
 from gameday.world.decoys import account_of
@@ -167,3 +169,12 @@ def test_a_fork_keeps_the_key_after_the_original_goes_private(tmp_path: Path) ->
     assert fork.url == f"https://github.com/dockyard-bot/{NAME}"
     fork_path = HostFiles(built.remote).fork_paths()["dockyard-bot/harbour-api"]
     assert run_git(["remote"], fork_path).stdout.strip() == b""  # nothing points anywhere
+
+
+def test_every_trick_has_a_library_scenario() -> None:
+    tricks = {
+        entry.scenario.leak.trick.type
+        for entry in load_library(SCENARIOS)
+        if entry.scenario is not None and entry.scenario.leak.trick is not None
+    }
+    assert tricks == set(TRICKS)
