@@ -253,10 +253,12 @@ class Timeline:
             return self._entries[id].fired_at
 
     def pending(self) -> list[Pending]:
-        """Entries still to fire, soonest first (those waiting on `after` last)."""
+        """Entries still to fire, soonest first: one waiting on `after` where the entry it
+        waits for is due, plus its delay (last when that is not known)."""
         with self._lock:
             waiting = [e for e in self._entries.values() if e.state in ("waiting", "scheduled")]
-        waiting.sort(key=lambda e: (math.inf if e.due is None else e.due, e.seq))
+            expected = {e.id: self._expected(e) for e in waiting}
+        waiting.sort(key=lambda e: (expected[e.id], e.seq))
         return [
             Pending(
                 id=e.id,
@@ -268,6 +270,20 @@ class Timeline:
             )
             for e in waiting
         ]
+
+    def _expected(self, entry: _Entry) -> float:
+        """When `entry` should fire if nothing holds it back (its chain of `after`, followed
+        at most as many steps as there are entries); infinity when unknown."""
+        delay = 0.0
+        for _ in range(len(self._entries) + 1):
+            if entry.due is not None:
+                return entry.due + delay
+            target = self._entries.get(entry.after) if entry.after is not None else None
+            if target is None or target.state not in ("waiting", "scheduled"):
+                return math.inf
+            delay += entry.delay
+            entry = target
+        return math.inf
 
     # ── running ──────────────────────────────────────────────────────────────────────────
 

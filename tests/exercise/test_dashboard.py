@@ -297,9 +297,10 @@ def test_a_page_gets_the_history_then_live_items_and_the_state_every_second(room
         seen = stream.until(lambda name, data: name == "state")
         assert ("item", "run.started") in [(n, d.get("kind")) for n, d in seen]
         state = seen[-1][1]
-        assert [p["id"] for p in state["pending"]][:3] == [
+        assert [p["id"] for p in state["pending"]][:4] == [
             "quarantine",
             "support-case",
+            "case-email",  # 6 s after the case, though it waits on it
             "health-event",
         ]
         assert state["pending"][0]["clock"] == "T+0:01:07"
@@ -510,7 +511,7 @@ def test_malformed_posts_get_a_400_never_a_traceback(
 
 def test_a_fire_next_with_nothing_left_is_refused(room: Room) -> None:
     for inject in ("quarantine", "support-case", "health-event", "enterprise-call",
-                   "facilitator-hint", "follow-up"):  # fmt: skip
+                   "facilitator-hint", "follow-up", "check-in", "check-in-call"):  # fmt: skip
         assert command(room, command="fire-next")[1]["message"].startswith(inject)
     status, reply = command(room, command="fire-next")
     assert status == 409 and "no inject is left" in reply["message"]
@@ -544,7 +545,7 @@ def test_a_page_open_when_the_run_ends_gets_the_end_and_the_final_state(room: Ro
 
 
 def the_call_script(scenario: Scenario) -> str:
-    (call,) = [d for d in preview(scenario, sample_facts(scenario)) if d.kind == "phone-call"]
+    (call,) = [d for d in preview(scenario, sample_facts(scenario)) if d.id == "enterprise-call"]
     return call.body
 
 

@@ -391,5 +391,8 @@ def test_pending_lists_soonest_first(open_journal: OpenJournal) -> None:
     timeline.schedule(lambda: None, at=100, id="a", kind="inject")
     timeline.schedule(lambda: None, after="a", delay=5, id="c", kind="inject")
     pending: list[tuple[Any, ...]] = [(p.id, p.due, p.after) for p in timeline.pending()]
-    assert pending == [("a", 100.0, None), ("b", 300.0, None), ("c", None, "a")]
-    assert timeline.pending()[1].fields == {"type": "email"}
+    # one waiting on `after` comes where the entry it waits for is due, plus its delay
+    assert pending == [("a", 100.0, None), ("c", None, "a"), ("b", 300.0, None)]
+    assert timeline.pending()[2].fields == {"type": "email"}
+    timeline.schedule(lambda: None, after="missing", id="d", kind="inject")
+    assert timeline.pending()[-1].id == "d"  # waiting on nothing known: last
