@@ -886,7 +886,28 @@ def mark(args: tuple[str, ...], list_steps: bool, token: str | None) -> None:
         return
     steps = [s.id for s in load_scenario(run.scenario).steps]
     append_after_the_run(run, "mark", token=token or None, steps=steps, step=step)
-    stdout.print(f"mark: journaled after the run ({run.path}) — `gameday score` to re-score")
+    stdout.print(
+        f"mark: journaled after the run ({run.path}) — {_what_the_mark_earns(run, step)}; "
+        "`gameday score` rewrites score.json",
+        markup=False,
+    )
+
+
+def _what_the_mark_earns(run: RunDir, step: str) -> str:
+    """A mark after the run counts from the moment it is made: say what that earns, so a
+    facilitator does not expect points a deadline long past cannot give."""
+    from gameday.report import load_run
+    from gameday.scoring.score import score_journal
+
+    loaded = load_run(run.path, score_journal)
+    result = score_journal(loaded.scenario, list(loaded.events), loaded.team)
+    found = next((r for r in result.steps if r.id == step), None)
+    if found is None:
+        return "re-score to see what it earns"
+    earned = f"{found.awarded:g}/{found.points} points"
+    if found.status in ("success", "partial"):
+        return f"step '{step}' now earns {earned} ({found.status})"
+    return f"step '{step}' earns nothing ({earned}): {found.reason}"
 
 
 def _unknown_step(run: RunDir, step: str, token: str | None) -> None:

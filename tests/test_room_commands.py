@@ -181,3 +181,18 @@ def test_mark_with_a_missing_or_unknown_step_lists_the_manual_ones(
     assert "needs the facilitator token" in str(refused.exception)
     assert "root-password" not in str(refused.exception)
     assert [e for e in read_journal(live / "journal.jsonl") if e["kind"] == "mark"][1:] == []
+
+
+def test_a_mark_after_the_run_says_what_it_earns(two_runs: dict[str, tuple[Path, str]]) -> None:
+    ended, token = two_runs["ended"]
+    done = invoke("mark", ended, "root-password", token=token)
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(
+        f"mark: journaled after the run ({ended}) — step 'root-password' "
+    )
+    # the mark counts from when it is made, right after the run's end, well within the deadline
+    assert re.search(r"now earns \d+(\.\d+)?/\d+ points \((success|partial)\)", done.output)
+    assert [e["step"] for e in read_journal(ended / "journal.jsonl") if e["kind"] == "mark"] == [
+        "acknowledge-case",
+        "root-password",
+    ]
