@@ -258,6 +258,22 @@ def _unpacked(path: Path) -> bytes:
     return archive_text(path.read_bytes())
 
 
+def _revision(source: Path, rest: str, *, whole: bool) -> tuple[str, str] | None:
+    """The commit and path of `REVISION/PATH`, where the revision (a branch like
+    `feature/env`) may hold slashes: the longest prefix that names a commit wins, as on
+    the code host."""
+    parts = rest.split("/")
+    cuts = [len(parts)] if whole else range(len(parts), 0, -1)
+    for cut in cuts:
+        revision = "/".join(parts[:cut])
+        found = run_git(
+            ["rev-parse", "--verify", "-q", f"{revision}^{{commit}}"], source, check=False
+        )
+        if found.returncode == 0 and revision:
+            return found.stdout.decode().strip(), "/".join(parts[cut:])
+    return None
+
+
 # ── what a URL shows ─────────────────────────────────────────────────────────────────────
 
 _URL = re.compile(
@@ -294,12 +310,10 @@ def resolve(url: str, remote: Path, owner: str, name: str, *, state: str) -> Ser
             return None
         return Served(url, repository, None, asset, stored.read_bytes(), True)
     if what in ("blob", "tree", "commit"):
-        revision, _, path = rest.partition("/") if what != "commit" else (rest, "", "")
-        found = run_git(["rev-parse", "--verify", "-q", f"{revision}^{{commit}}"], source,
-                        check=False)  # fmt: skip
-        if found.returncode != 0:
+        located = _revision(source, rest, whole=what == "commit")
+        if located is None:
             return None
-        sha = found.stdout.decode().strip()
+        sha, path = located
         reachable = bool(
             run_git(["branch", "-a", "--contains", sha], source, check=False).stdout.strip()
             or run_git(["tag", "--contains", sha], source, check=False).stdout.strip()

@@ -108,6 +108,12 @@ def test_every_place_the_key_is_served_from_has_its_url(
     assert places[("tag", "v0.3.0")].url == f"{BASE}/tree/v0.3.0"
     assert places[("release", "v0.3.0")].url == f"{BASE}/releases/tag/v0.3.0"
     assert places[("fork", f"mallory-dev/{NAME}")].url == f"https://github.com/mallory-dev/{NAME}"
+    # a branch with a slash in its name, as the host reads it: the longest ref that fits
+    on_branch = host.resolve(f"{BASE}/blob/feature/env/{built.leak_path}", OWNER, NAME)
+    assert on_branch is not None and on_branch.commit == leak and on_branch.path == ".env"
+    assert built.credential.access_key_id.encode() in on_branch.content
+    tree = host.resolve(f"{BASE}/tree/feature/env", OWNER, NAME)
+    assert tree is not None and tree.commit == leak and tree.reachable
     # After the rewrite, the leak commit is reachable only from the branch and the tag; once
     # they go, the host still keeps it, and says so.
     host.act("delete-branch", "feature/env")
