@@ -96,6 +96,6 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if len(choices) <= 12:
+    if len(choices) <= 24:
         return "expected one of: " + ", ".join(choices)
     return "see `gameday schema` for the names allowed here"

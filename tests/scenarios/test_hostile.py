@@ -72,7 +72,7 @@ def test_a_text_of_seventy_thousand_characters_is_refused(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_more_than_a_thousand_instances_are_refused(tmp_path: Path) -> None:
     groups = "".join(
-        f"      - {{region: eu-west-1, name: web-{n}, count: 50}}\n" for n in range(21)
+        f"      - {{region: us-east-1, name: web-{n}, count: 50}}\n" for n in range(21)
     )
     text = SMALL_SCENARIO.replace("  estate:\n", "  estate:\n    instances:\n" + groups)
     [line] = validate_refuses(scenario_file(tmp_path, text))
