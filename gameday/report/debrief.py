@@ -209,7 +209,12 @@ def _left_behind(report: RunReport) -> Moment:
     return Moment(
         "What was left behind",
         report.end_s,
-        f"{len(left)} thing(s) the attacker created were still there at the end: {names}.{money}",
+        (
+            f"{len(left)} things the attacker created were still there at the end"
+            if len(left) > 1
+            else "One thing the attacker created was still there at the end"
+        )
+        + f": {names}.{money}",
         "Where would you have had to look to find them, and who would have noticed the bill?",
     )
 
