@@ -26,6 +26,7 @@ from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 RECENT = timedelta(days=1)  # "anything from the last day is suspicious"
 PUBLIC_URL = re.compile(r"/blob/(?P<commit>[0-9a-f]{7,40})/(?P<path>.+)$")
+RELEASE_URL = re.compile(r"/releases/download/(?P<tag>[^/]+)/(?P<asset>[^/]+)$")
 SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
@@ -102,6 +104,11 @@ def respond(ctx: RunbookContext) -> None:
 
 def secret_from_repository(repo: Path, public_url: str, key_id: str) -> str | None:
     """The secret beside the key in the leaked file, as the commit in the notice has it."""
+    released = RELEASE_URL.search(public_url)
+    if released:
+        return secret_from_release(
+            repo, unquote(released["tag"]), unquote(released["asset"]), key_id
+        )
     found = PUBLIC_URL.search(public_url)
     if not found:
         return None
@@ -119,6 +126,28 @@ def secret_from_repository(repo: Path, public_url: str, key_id: str) -> str | No
     if key_id not in shown.stdout:
         return None
     secret = SECRET_KEY.search(shown.stdout.split(key_id, 1)[1])
+    return secret.group(0) if secret else None
+
+
+def secret_from_release(repo: Path, tag: str, asset: str, key_id: str) -> str | None:
+    """The secret beside the key in a release's download, archives opened up (what `curl`
+    of the link and `tar x` show; the code host's downloads sit beside its repository)."""
+    from gameday.world.artifacts import archive_text
+    from gameday.world.codehost import HostFiles
+
+    origin = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=repo, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    if origin.returncode != 0:
+        return None
+    download = HostFiles((repo / origin.stdout.strip()).resolve()).release_assets(tag).get(asset)
+    if download is None:
+        return None
+    text = archive_text(download.read_bytes()).decode(errors="replace")
+    if key_id not in text:
+        return None
+    secret = SECRET_KEY.search(text.split(key_id, 1)[1])
     return secret.group(0) if secret else None
 
 

@@ -18,7 +18,8 @@
    leaked key's user gets a new key too. Ask the owners of other secrets the attacker read to
    change them at the source; lift AWS's quarantine from a user that works again on a new
    key, once its leaked key is dead.
-6. Communicate: rewrite the repository's history without the key, reply to AWS's case (in the
+6. Communicate: delete the release whose download held the key (when AWS cites one), rewrite
+   the repository's history without the key, reply to AWS's case (in the
    console when the support plan has no Support API), delete the leaked key.
 
 A false alarm — the key was already inactive and nothing it tried succeeded — gets the
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 QUARANTINE_POLICY = re.compile(r"^arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine(V\d)?$")
 QUARANTINE_INLINE = "AWSExposedCredentialPolicy_DO_NOT_REMOVE"
 PUBLIC_URL = re.compile(r"/blob/(?P<commit>[0-9a-f]{7,40})/(?P<path>.+)$")
+# a release's download: the key is in the asset (an sdist, an image), maybe never committed
+RELEASE_URL = re.compile(r"/releases/download/(?P<tag>[^/]+)/(?P<asset>[^/]+)$")
 SECRET_KEY = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 OTHER_PARTITIONS = ("cn-", "us-gov-")
 SERVICE_PICKUP = "2m"  # how long a service takes to read its rotated secret
@@ -109,6 +113,12 @@ class Incident:
     def leak_commit(self) -> str | None:
         found = PUBLIC_URL.search(self.public_url)
         return found.group("commit") if found else None
+
+    @property
+    def release(self) -> tuple[str, str] | None:
+        """(tag, asset) when AWS found the key in a release's download."""
+        found = RELEASE_URL.search(self.public_url)
+        return (unquote(found.group("tag")), unquote(found.group("asset"))) if found else None
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,7 @@ def respond(ctx: RunbookContext) -> None:
 
     # communicate, then finish the leaked key
     ctx.sleep("2m")
+    take_down_release(ctx, incident)
     if purge_history(ctx, incident):
         ctx.note("Rewrote the repository's history without the key and force-pushed it")
     reply_to_case(ctx, report_text(incident, findings))
@@ -252,6 +263,7 @@ def respond_to_dead_key(
     used = f"last used {last_used:%Y-%m-%d %H:%M} UTC" if last_used else "never used"
     ctx.note(f"{incident.key_id} was {status} at the notice, {used}; every call was refused")
     ctx.sleep("3m")
+    take_down_release(ctx, incident)
     if purge_history(ctx, incident):
         ctx.note("Rewrote the repository's history without the key and force-pushed it")
     reply_to_case(
@@ -342,6 +354,8 @@ def service_keys(ctx: RunbookContext) -> list[ServiceKey]:
 def breach_time(ctx: RunbookContext, incident: Incident) -> datetime:
     """When the key went public: the leak commit's date, read from the repository."""
     commit = incident.leak_commit
+    if commit is None and incident.release is not None:
+        commit = f"refs/tags/{incident.release[0]}^{{commit}}"  # the release's build
     if commit:
         shown = git(Path(ctx.repo), "show", "-s", "--format=%ct", commit, check=False)
         if shown.returncode == 0 and shown.stdout.strip():
@@ -762,6 +776,20 @@ def scrub(stream: bytes, key_id: bytes) -> tuple[bytes, bool]:
             body = SECRET_KEY.sub(b"REMOVED", body.replace(key_id, b"REMOVED"))
         out += b"data %d\n" % len(body) + body
     return bytes(out), found
+
+
+def take_down_release(ctx: RunbookContext, incident: Incident) -> None:
+    """A key found in a release's download: delete the release with its assets (the key is
+    rotated already; a history rewrite cannot reach a file that was never committed)."""
+    if incident.release is None:
+        return
+    tag, asset = incident.release
+    try:
+        ctx.repo_action("delete-release", tag)
+    except Exception as error:  # the host refuses: gone already
+        ctx.note(f"Release {tag}: {error}")
+        return
+    ctx.note(f"Deleted release {tag} and its asset {asset}, which held the key")
 
 
 def purge_history(ctx: RunbookContext, incident: Incident) -> bool:

@@ -167,6 +167,7 @@ from gameday.world.gateway import (
     read_vault,
     vault_body,
 )
+from gameday.world.git import run_git
 from gameday.world.repo import CLONE_NAME, HOST_LOCK_NAME, HOST_STATE_NAME, REMOTE_NAME
 
 WORKLOAD_ENTRY = "workload"  # the timeline id of the workload's probe (gameday.exercise.run)
@@ -219,7 +220,21 @@ class LeakFacts:
     leak_path: str
 
     @classmethod
-    def from_url(cls, public_url: str) -> LeakFacts:
+    def from_url(cls, public_url: str, remote: Path | None = None) -> LeakFacts:
+        """The leak of a blob URL (commit and path), or of a release asset's download URL
+        (`…/releases/download/TAG/ASSET`: the asset's name, and the commit the tag names in
+        `remote` while the tag is still there — the key was never committed)."""
+        _, asset, download = public_url.partition("/releases/download/")
+        tag, _, name = download.partition("/")
+        if asset and tag and name:
+            commit = ""
+            if remote is not None and remote.is_dir():
+                shown = run_git(
+                    ["rev-parse", "--verify", "-q", f"refs/tags/{unquote(tag)}^{{commit}}"],
+                    remote, check=False,
+                )  # fmt: skip
+                commit = shown.stdout.decode().strip() if shown.returncode == 0 else ""
+            return cls(public_url, commit, unquote(name))
         _, found, rest = public_url.partition("/blob/")
         commit, _, path = rest.partition("/")
         if not found or not commit or not path:
@@ -585,7 +600,7 @@ class _FromCrash:
 
     @property
     def leak(self) -> LeakFacts:
-        return LeakFacts.from_url(str(self.crash.started["public_url"]))
+        return LeakFacts.from_url(str(self.crash.started["public_url"]), self.run.remote)
 
 
 class Replay(_FromCrash):

@@ -417,6 +417,7 @@ def run_exercise(
             access_key_id=leaked.access_key_id,
             leak_commit=built.leak_commit,
             leak_path=built.leak_path,
+            public_url=built.public_url,
             t0=t0,
             seed=options.seed,
         )

@@ -16,6 +16,7 @@ from gameday.paths import PROJECT_ROOT
 from gameday.scenario.durations import format_duration
 from gameday.scenario.library import DEFAULT_LIBRARY, load_library
 from gameday.scenario.model import (
+    RELEASE_ASSET_VECTORS,
     Check,
     ConsoleInject,
     EmailInject,
@@ -179,6 +180,12 @@ _TRICK_TEXT = {
 }
 
 
+_RELEASE_ASSET_TEXT = {
+    "package-artifact": "an sdist that bundles the gitignored `.env`",
+    "docker-image": "a `docker save` tarball whose layer holds `/root/.aws/credentials`",
+}
+
+
 def _leak(scenario: Scenario) -> list[str]:
     leak = scenario.leak
     users = {user.name: user for user in scenario.account.estate.users}
@@ -190,6 +197,14 @@ def _leak(scenario: Scenario) -> list[str]:
         f"repository `{leak.repository.owner}/{leak.repository.name}`: the key `{key.id}` of "
         f"`{leak.user}`, created {format_duration(key.age)} before"
     )
+    if leak.vector in RELEASE_ASSET_VECTORS:
+        asset = _RELEASE_ASSET_TEXT[leak.vector]
+        text = (
+            f"**The leak.** {leak.author.name} releases `{leak.repository.owner}/"
+            f"{leak.repository.name}` with {asset} (vector `{leak.vector}`): the key "
+            f"`{key.id}` of `{leak.user}`, created {format_duration(key.age)} before, is in the "
+            "release's download and in no commit"
+        )
     if key.status == "Inactive":
         text += ", **already inactive**"
     text += "."

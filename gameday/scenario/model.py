@@ -95,7 +95,13 @@ LEAK_VECTORS = (
     "helm-values",
     "notebook-output",
     "ci-log",
+    "package-artifact",
+    "docker-image",
 )
+# Vectors whose key is only in a release asset built from the repository (an sdist bundling a
+# gitignored `.env`, a `docker save` tarball whose layer holds `/root/.aws/credentials`): the
+# repository's history never holds it, and AWS's notice cites the asset's download URL.
+RELEASE_ASSET_VECTORS = ("package-artifact", "docker-image")
 LeakVector = Literal[LEAK_VECTORS]  # type: ignore[valid-type]
 
 # Conditions an inject may depend on (`when:` / `unless:`); evaluated on the run's state.

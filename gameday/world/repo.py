@@ -52,17 +52,25 @@ from gameday.scenario.fields import (
     repository_path_problem,
 )
 from gameday.scenario.limits import MAX_COMMITS
-from gameday.scenario.model import LEAK_VECTORS, Person, Scenario, Trick
+from gameday.scenario.model import (
+    LEAK_VECTORS,
+    RELEASE_ASSET_VECTORS,
+    Person,
+    Scenario,
+    Trick,
+)
 from gameday.world.codehost import (
     HostFiles,
     Place,
     Served,
+    asset_url,
     kept_commits,
     places,
     resolve,
 )
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 from gameday.world.git import git_text, run_git
+from gameday.world.release_assets import docker_save, image_name, sdist, sdist_name, tree_files
 
 LEAK_TEMPLATES = TEMPLATES / "leaks"
 DEFAULT_T0 = datetime(2026, 3, 2, 12, 33, 12, tzinfo=UTC)
@@ -135,6 +143,11 @@ VECTORS: Mapping[str, LeakVector] = {
         "Add the failing deploy log for the build investigation",
         "python",
     ),
+    # the key is only in the release asset: the path is the build file the leak commit adds
+    "package-artifact": LeakVector(
+        "MANIFEST.in", "Ship the settings templates in the source distribution", "python"
+    ),
+    "docker-image": LeakVector("Dockerfile", "Add a Dockerfile for the service image", "python"),
 }
 assert set(VECTORS) == set(LEAK_VECTORS), "every leak vector needs a default path and message"
 
@@ -1031,6 +1044,8 @@ class _Plan:
     rewritten: _Stream | None = None  # force-push: what the branch holds after the rewrite
     tag: str | None = None
     fork_owner: str | None = None
+    asset: str | None = None  # a release-asset vector: the file with the key the build bundles
+    context: Mapping[str, str] = field(default_factory=dict)
 
 
 def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Credential) -> _Plan:
@@ -1082,6 +1097,19 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
     else:
         leak_files = {**initial, leak_path: leaked_text}
     trick = leak.trick
+    asset = None
+    if leak.vector in RELEASE_ASSET_VECTORS:
+        # The key is never committed: the commit adds the build file that bundles it.
+        if trick is not None or leak.removed is not None:
+            raise UserError(
+                f"leak.vector {leak.vector} puts the key in a release asset, never in the "
+                "repository: leak.trick and leak.removed do not apply to it"
+            )
+        asset = leaked_text
+        leak_files = {
+            **{k: v for k, v in leak_files.items() if k != leak_path},
+            **_build_files(leak.vector, leak_path, initial, context),
+        }
     branch = leak.repository.default_branch
     message = leak.message or spec.message.format(topic=topic)
     if trick is not None and trick.type == "commit-message":
@@ -1099,8 +1127,9 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
     rewritten = stream.copy() if trick is not None and trick.type == "force-push" else None
     stream.commit(author, int(end), message, leak_files, parent=parent, branch=leak_branch)
     tag = None
-    if trick is not None and trick.type in ("tag", "release"):
-        tag = _checked_branch(trick.name or "v" + ".".join(map(str, project.next_version())))
+    if asset is not None or (trick is not None and trick.type in ("tag", "release")):
+        name = trick.name if trick is not None else None
+        tag = _checked_branch(name or "v" + ".".join(map(str, project.next_version())))
         stream.tag(tag, author, int(end), f"Release {tag}")
     if rewritten is not None:
         # Seconds later the author amends the commit without the key and force-pushes.
@@ -1139,7 +1168,8 @@ def _plan(scenario: Scenario, *, seed: int, moment: datetime, credential: Creden
         )
     return _Plan(
         stream, leak_path, f"refs/heads/{leak_branch}", author, tuple(later),
-        trick=trick, rewritten=rewritten, tag=tag, fork_owner=fork_owner,
+        trick=trick, rewritten=rewritten, tag=tag, fork_owner=fork_owner, asset=asset,
+        context={k: str(v) for k, v in context.items() if isinstance(v, str)},
     )  # fmt: skip
 
 
@@ -1228,18 +1258,79 @@ def build_repository(
         )
     if plan.fork_owner is not None:
         files.add_fork(_checked_owner(plan.fork_owner), name, branch=branch)
+    leak_path = plan.leak_path
+    public_url = f"https://github.com/{owner}/{name}/blob/{leak_commit}/{quote(plan.leak_path)}"
+    if plan.asset is not None and plan.tag is not None:
+        # AWS found the key in the release's download, not in any commit.
+        leak_path, data = _release_asset(scenario, repo, plan, int(moment.timestamp()))
+        files.add_release(plan.tag, {leak_path: data})
+        public_url = asset_url(owner, name, plan.tag, leak_path)
     return BuiltRepository(
         repo=repo,
         remote=remote,
         leak_commit=leak_commit,
-        leak_path=plan.leak_path,
-        public_url=f"https://github.com/{owner}/{name}/blob/{leak_commit}/{quote(plan.leak_path)}",
+        leak_path=leak_path,
+        public_url=public_url,
         commits=len(hashes),
         credential=credential,
         t0=moment,
         branch=branch,
         later=plan.later,
     )
+
+
+def _build_files(
+    vector: str, leak_path: str, initial: Mapping[str, str], context: Mapping[str, Any]
+) -> dict[str, str]:
+    """What the leak commit of a release-asset vector adds: the build file that bundles an
+    untracked file, and the `.gitignore` line that keeps that file out of git."""
+    ignore = initial.get(".gitignore", "")
+    package, project = context["package"], context["project"]
+    if vector == "package-artifact":
+        return {
+            leak_path: (
+                "include README.md CHANGELOG.md requirements.txt\n"
+                "# the settings template, so `make run` works from an unpacked sdist\n"
+                "include .env*\n"
+                f"recursive-include {package} *.py\n"
+                "prune tests\n"
+            ),
+            ".env.example": render_leak("package-artifact", {**context, "removed": True}),
+            ".gitignore": ignore + ".env\n",
+        }
+    return {
+        leak_path: (
+            "FROM python:3.12-slim\n\n"
+            "WORKDIR /app\n"
+            "COPY requirements.txt .\n"
+            "RUN pip install --no-cache-dir -r requirements.txt\n"
+            "COPY . .\n"
+            f"# the uploader writes {project}'s reports with the deploy profile\n"
+            "COPY .aws/credentials /root/.aws/credentials\n\n"
+            f'CMD ["python", "-m", "{package}"]\n'
+        ),
+        ".gitignore": ignore + ".aws/\n",
+    }
+
+
+def _release_asset(scenario: Scenario, repo: Path, plan: _Plan, moment: int) -> tuple[str, bytes]:
+    """The release asset of a release-asset vector, built from the tag's tree plus the
+    untracked file with the key, as the release job built it on the developer's machine."""
+    assert plan.tag is not None and plan.asset is not None
+    tree = tree_files(run_git(["archive", "--format=tar", plan.tag], repo).stdout)
+    version = plan.tag.removeprefix("v")
+    repository = scenario.leak.repository
+    if scenario.leak.vector == "package-artifact":
+        package = _package_name(repository.name)
+        data = sdist(
+            tree, package=package, project=repository.name, version=version,
+            summary=repository.description or repository.name, extra={".env": plan.asset},
+            moment=moment,
+        )  # fmt: skip
+        return sdist_name(package, version), data
+    image = plan.context.get("image") or "app"
+    data = docker_save(tree, image=image, version=version, credentials=plan.asset, moment=moment)
+    return image_name(image, version), data
 
 
 def _source_archive_name(repository: str, tag: str) -> str:

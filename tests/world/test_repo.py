@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from gameday.errors import UserError
 from gameday.journal import FixedClock, Journal, read_journal
-from gameday.scenario.model import LEAK_VECTORS, Person, Scenario
+from gameday.scenario.model import LEAK_VECTORS, RELEASE_ASSET_VECTORS, Person, Scenario
 from gameday.world.decoys import account_of, estate_credentials, leaked_key_ref
 from gameday.world.repo import (
     DEFAULT_T0,
@@ -122,6 +122,13 @@ def parse_credentials(text: str) -> dict[str, str]:
     return {k.upper(): v for k, v in section.items()}
 
 
+def parse_default_profile(text: str) -> dict[str, str]:
+    """`~/.aws/credentials` with the one profile the CLI and SDKs read by default."""
+    config = configparser.ConfigParser()
+    config.read_string(text)
+    return {k.upper(): v for k, v in config["default"].items()}
+
+
 def parse_dotenv(text: str) -> dict[str, str]:
     return _assignments(text, r"^(\w+)=(.*)$")
 
@@ -209,7 +216,12 @@ PARSERS: dict[str, Callable[[str], dict[str, str]]] = {
     "helm-values": parse_helm_values,
     "notebook-output": parse_notebook_output,
     "ci-log": parse_ci_log,
+    # the file with the key inside the release asset (tests/world/test_release_assets.py)
+    "package-artifact": parse_dotenv,
+    "docker-image": parse_default_profile,
 }
+# vectors whose key is committed to the repository; the others leak it in a release asset
+COMMITTED_VECTORS = tuple(v for v in LEAK_VECTORS if v not in RELEASE_ASSET_VECTORS)
 # vectors that write the key encoded: a search for the plain key ID does not find it
 ENCODED = {"kubernetes-secret"}
 
@@ -224,7 +236,7 @@ def repo_by_vector(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, tuple[Scenario, BuiltRepository]]:
     built = {}
-    for vector in LEAK_VECTORS:
+    for vector in COMMITTED_VECTORS:
         scenario = make_scenario(vector=vector, removed={"after_commits": 1})
         out = tmp_path_factory.mktemp(vector)
         built[vector] = (scenario, build_repository(scenario, out, seed=SEED))
@@ -237,7 +249,7 @@ def test_every_vector_has_a_template_and_a_parser() -> None:
     assert {p.stem for p in LEAK_TEMPLATES.glob("*.j2")} == set(LEAK_VECTORS)
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_the_leaked_file_holds_a_live_key_of_the_account(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
@@ -250,7 +262,7 @@ def test_the_leaked_file_holds_a_live_key_of_the_account(
     assert values["AWS_SECRET_ACCESS_KEY"] == built.credential.secret_access_key
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_the_public_history_holds_key_and_secret(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
@@ -260,7 +272,7 @@ def test_the_public_history_holds_key_and_secret(
     assert written(vector, built.credential.secret_access_key) in history
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_the_public_url_names_a_real_commit_and_path(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
@@ -287,7 +299,7 @@ def test_the_public_url_names_a_real_commit_and_path(
     assert remote.head.commit.hexsha == git.Repo(built.repo).head.commit.hexsha
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_the_removal_keeps_the_key_in_history_but_not_at_head(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
@@ -700,7 +712,7 @@ def test_key_in_history_sees_every_ref_and_answers_from_cache(
 
 # git-secrets flags the key ID in every vector; its secret pattern wants the 40 characters
 # right after `=`/`:` and an optional quote, which the notebook's JSON escape (\") breaks.
-GIT_SECRETS_SECRET_FLAGGED = set(LEAK_VECTORS) - {"jupyter-notebook"}
+GIT_SECRETS_SECRET_FLAGGED = set(COMMITTED_VECTORS) - {"jupyter-notebook"}
 GITLEAKS_KEY = re.compile(r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b")
 
 
@@ -726,7 +738,7 @@ def scanner_environment(home: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_git_secrets_scan_history_flags_the_leak(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]],
     repo_git_secrets: str,
@@ -752,7 +764,7 @@ def test_git_secrets_scan_history_flags_the_leak(
     assert any(line.startswith(built.leak_commit) for line in findings)
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_gitleaks_aws_rule_would_flag_the_key(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str
 ) -> None:
@@ -782,7 +794,7 @@ DETECT_SECRETS_ANY_SECRET = DETECT_SECRETS_AWS_SECRET | {
 DETECT_SECRETS_ENCODED_SECRET = {"kubernetes-secret"}
 
 
-@pytest.mark.parametrize("vector", LEAK_VECTORS)
+@pytest.mark.parametrize("vector", COMMITTED_VECTORS)
 def test_detect_secrets_findings(
     repo_by_vector: dict[str, tuple[Scenario, BuiltRepository]], vector: str, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gameday.errors import UserError, did_you_mean
-from gameday.scenario.model import Scenario
+from gameday.scenario.model import RELEASE_ASSET_VECTORS, Scenario
 from gameday.world.decoys import estate_credentials, leaked_key_ref
 
 CONTACT_ROLES = ("primary", "security", "operations", "billing")
@@ -31,6 +31,9 @@ PREVIEW_PATHS = {
     "jupyter-notebook": "notebooks/exploration.ipynb",
     "github-actions": ".github/workflows/deploy.yml",
     "docker-compose": "docker-compose.yml",
+    # release assets: the download's name
+    "package-artifact": "{name}-1.0.0.tar.gz",
+    "docker-image": "{name}-1.0.0-image.tar",
 }
 
 
@@ -86,9 +89,14 @@ class IncidentFacts:
         leak_commit: str,
         t0: datetime,
         leak_path: str | None = None,
+        public_url: str | None = None,
         seed: int = 0,
     ) -> IncidentFacts:
-        """The facts of a run: the scenario plus what building the world produced."""
+        """The facts of a run: the scenario plus what building the world produced.
+
+        `public_url` is where AWS found the key (the built repository's); by default the
+        blob of `leak_path` in `leak_commit`. A release-asset leak cites the asset's download.
+        """
         path = leak_path or scenario.leak.path
         if path is None:
             raise UserError(
@@ -112,7 +120,7 @@ class IncidentFacts:
             repository_url=repository_url,
             leak_path=path,
             leak_commit=leak_commit,
-            public_url=f"{repository_url}/blob/{leak_commit}/{path}",
+            public_url=public_url or f"{repository_url}/blob/{leak_commit}/{path}",
             case_id=case_id,
             case_reference=case_reference,
             contacts=tuple(
@@ -145,11 +153,18 @@ def sample_facts(scenario: Scenario, *, seed: int = 0, t0: datetime | None = Non
     credentials = estate_credentials(scenario, seed)
     commit = hashlib.sha1(f"{scenario.id}:{seed}:leak".encode()).hexdigest()
     path = scenario.leak.path or PREVIEW_PATHS.get(scenario.leak.vector, "config/settings")
+    public_url = None
+    if scenario.leak.vector in RELEASE_ASSET_VECTORS:
+        # a stand-in release download, as a run cites one
+        path = PREVIEW_PATHS[scenario.leak.vector].format(name=scenario.leak.repository.name)
+        repository = f"{scenario.leak.repository.owner}/{scenario.leak.repository.name}"
+        public_url = f"https://github.com/{repository}/releases/download/v1.0.0/{path}"
     return IncidentFacts.from_scenario(
         scenario,
         access_key_id=credentials[leaked_key_ref(scenario)].access_key_id,
         leak_commit=commit,
         leak_path=path,
+        public_url=public_url,
         t0=t0 or datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
         seed=seed,
     )
@@ -174,6 +189,7 @@ def run_facts(scenario: Scenario, *, seed: int = 0, t0: datetime | None = None) 
         access_key_id=leaked.access_key_id,
         leak_commit=built.leak_commit,
         leak_path=built.leak_path,
+        public_url=built.public_url,
         t0=moment,
         seed=seed,
     )
