@@ -15,7 +15,12 @@ from gameday.errors import did_you_mean
 from gameday.scenario.durations import format_duration
 from gameday.scenario.fields import repository_path_problem
 from gameday.scenario.limits import as_dict, as_list, seconds_or_none
-from gameday.scenario.model import CONDITIONS, DEFAULT_RESPONDERS_USER, INJECT_TYPES
+from gameday.scenario.model import (
+    CONDITIONS,
+    DEFAULT_RESPONDERS_USER,
+    INJECT_TYPES,
+    RELEASE_ASSET_VECTORS,
+)
 from gameday.scenario.timing import PLANS_WITH_SUPPORT_API, can_fire, earliest_notice
 
 Loc = tuple[str | int, ...]
@@ -190,6 +195,16 @@ def check_references(data: dict[str, Any]) -> Iterator[Found]:
         elif isinstance(key, str) and key not in owned:
             hint = did_you_mean(key, owned) if owned else f"user '{leaked_user}' has no keys"
             yield ("leak", "key"), f"'{key}' is not a key of user '{leaked_user}' — {hint}"
+    if leak.get("vector") in RELEASE_ASSET_VECTORS:
+        # the key is in a release's download, never in a commit: nothing for these to act on
+        for field, what in (("trick", "a history trick"), ("removed", "a later removal")):
+            if field in leak:
+                yield (
+                    ("leak", field),
+                    f"'{leak['vector']}' leaks the key in a release's download, never in a "
+                    f"commit, so {what} has nothing to act on — remove leak.{field}, or pick a "
+                    "vector that commits the key",
+                )
     path = leak.get("path")
     if isinstance(path, str) and (problem := repository_path_problem(path)):
         yield ("leak", "path"), f"'{path}' {problem}, like 'scripts/deploy.sh'"

@@ -840,3 +840,26 @@ def test_a_secret_or_an_instance_outside_the_regions_the_company_uses_is_refused
     estate["secrets"][0]["region"] = "eu-west-2"
     estate["instances"][0]["region"] = "eu-west-1"
     assert found(data) == []
+
+
+@pytest.mark.parametrize("vector", ["package-artifact", "docker-image"])
+def test_a_release_vector_refuses_a_trick_or_a_removal(vector: str) -> None:
+    data = small()
+    data["leak"]["vector"] = vector
+    data["leak"].pop("path", None)
+    data["leak"]["trick"] = {"type": "fork"}
+    data["leak"]["removed"] = {"after_commits": 1}
+    data["leak"]["history"] = {"after": 2}
+    assert found(data) == [
+        (
+            ("leak", "trick"),
+            f"'{vector}' leaks the key in a release's download, never in a commit, so a history "
+            "trick has nothing to act on — remove leak.trick, or pick a vector that commits the key",
+        ),
+        (
+            ("leak", "removed"),
+            f"'{vector}' leaks the key in a release's download, never in a commit, so a later "
+            "removal has nothing to act on — remove leak.removed, or pick a vector that commits "
+            "the key",
+        ),
+    ]
