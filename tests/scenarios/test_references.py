@@ -854,7 +854,8 @@ def test_a_release_vector_refuses_a_trick_or_a_removal(vector: str) -> None:
         (
             ("leak", "trick"),
             f"'{vector}' leaks the key in a release's download, never in a commit, so a history "
-            "trick has nothing to act on — remove leak.trick, or pick a vector that commits the key",
+            "trick has nothing to act on — remove leak.trick, or pick a vector that commits the "
+            "key",
         ),
         (
             ("leak", "removed"),
