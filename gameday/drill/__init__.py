@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ class Findings:
     output: str
 
 
-class Scanner:
+class Scanner(ABC):
     """A scanner profile: a name, whether it can run here, and how it scans a folder."""
 
     name: str = ""
@@ -78,9 +79,9 @@ class Scanner:
         """None when the scanner can run; otherwise why not (shown in the matrix)."""
         return None
 
+    @abstractmethod
     def scan(self, folder: Path, work: Path, *, history: bool = False) -> Findings:
         """Scan `folder`; with `history`, it is a clone whose every commit counts."""
-        raise NotImplementedError
 
 
 def leak_label(scenario: Scenario) -> str:
