@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from gameday.report import evidence
 from gameday.report.formatting import clock, span
 from gameday.report.registry import Registry
+from gameday.scoring.score import HELD_BY_ORDER
 
 if TYPE_CHECKING:
     from gameday.report.content import Advice, RunReport, StepRow
@@ -97,7 +98,7 @@ def _step_outcome(step: StepRow) -> str:
     if step.status == "pending":
         return f"{title} was still open when the run ended"
     reason = step.result.reason
-    if " — but before step " in reason or " — but step " in reason:
+    if any(marker in reason for marker in HELD_BY_ORDER):
         # done, but out of the order the scenario asks for: say that, not "too late"
         return f"{title} did not count: {reason.split(' — but ', 1)[1]}"
     return f"{title} was not done by its deadline ({span(step.result.deadline_s)} after detection)"

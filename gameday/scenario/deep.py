@@ -52,6 +52,8 @@ from gameday.scenario.loader import Loc, ScenarioCheck
 from gameday.scenario.model import ApiCalled, Manual, Scenario
 from gameday.scenario.timing import inject_times
 from gameday.scoring.model import Score
+from gameday.scoring.score import HELD_BY_ORDER
+from gameday.world.decoys import leaked_key_active
 
 if TYPE_CHECKING:
     from gameday.world.account import MockAccount
@@ -151,8 +153,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _techniques_that_only_fail(scenario: Scenario, idle: Play) -> Iterator[tuple[Loc, str]]:
-    leaked = _leaked_key_status(scenario)
-    if leaked == "Inactive":
+    if not leaked_key_active(scenario):
         return  # a key dead at the push: every refused call is the story (a false alarm)
     detonated = idle.techniques()
     first_use = scenario.attacker.first_use
@@ -311,7 +312,7 @@ def _steps_nobody_reaches(
         if result.status in ("success", "partial"):
             continue
         reason = f": {result.reason}" if result.reason else ""
-        if step.after and any(marker in result.reason for marker in _HELD_BY_ORDER):
+        if step.after and any(marker in result.reason for marker in HELD_BY_ORDER):
             # the check held, but the order the step asks for did not: say so at 'after'
             yield (
                 ("steps", index, "after"),
@@ -328,11 +329,6 @@ def _steps_nobody_reaches(
             "timeline leave to do; if it asks for more than the reference runbook does (see "
             "docs/runbooks.md), make it a manual step the facilitator marks, or drop it",
         )
-
-
-# How scoring words a check that held while the step's `after` order did not
-# (gameday.scoring.score): the step would be met but for the order.
-_HELD_BY_ORDER = (" — but before step ", " — but step ")
 
 
 def _injects_that_reach_nobody(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, str]]:
@@ -391,18 +387,6 @@ def _reference_fails(scenario: Scenario, plays: Plays) -> Iterator[tuple[Loc, st
         f"{plays.runbook} fails this scenario ({why}) — a game day no prepared team can pass; "
         "make the steps it misses reachable, or lower the pass mark",
     )
-
-
-def _leaked_key_status(scenario: Scenario) -> str:
-    for user in scenario.account.estate.users:
-        if user.name != scenario.leak.user:
-            continue
-        keys = list(user.keys)
-        wanted = scenario.leak.key
-        for key in keys:
-            if wanted is None or key.id == wanted:
-                return str(key.status)
-    return "Active"
 
 
 class DeepValidator:

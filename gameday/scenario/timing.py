@@ -22,7 +22,7 @@ from gameday.scenario.limits import as_dict, as_list, seconds_or_none
 NOTICE_TYPES = ("email", "health-event", "webhook", "phone-call", "support-case")
 
 # The plans on which the Support API answers; on the others it refuses every call with
-# SubscriptionRequiredException (the mock's Support API, gameday.world.support, agrees).
+# SubscriptionRequiredException (the mock's Support API, gameday.world.support, uses it).
 PLANS_WITH_SUPPORT_API = frozenset({"business", "enterprise"})
 
 # Conditions the scenario alone decides: an inject that needs another plan never fires.

@@ -70,6 +70,11 @@ CONTAINED = "metric:contained"
 THROUGHOUT = "throughout:"  # the subject of a step's `throughout` check: "throughout:STEP"
 _LEAKED_KEY_DISABLED = AccessKeyDisabled(type="access-key-disabled", key="leaked", state="any")
 
+# How a reason says the check held but the step's `after` order did not (read back by
+# `validate --deep` and the report's advice, which word such a step differently).
+NOT_DONE, DONE_BEFORE = " — but step", " — but before step"
+HELD_BY_ORDER = (NOT_DONE, DONE_BEFORE)
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -350,12 +355,12 @@ class Evaluator:
             return Credit(None, change.by, f"holds, but {why}: {change.reason}")
         for other, prior in before.items():
             if prior.moment is None:
-                return Credit(None, change.by, f"{change.reason} — but step {other} is not done")
+                return Credit(None, change.by, f"{change.reason}{NOT_DONE} {other} is not done")
             if change.moment < prior.moment:
                 return Credit(
                     None,
                     change.by,
-                    f"{change.reason} — but before step {other} was done; it counts only after",
+                    f"{change.reason}{DONE_BEFORE} {other} was done; it counts only after",
                 )
         return Credit(change.moment, change.by, change.reason)
 

@@ -174,3 +174,10 @@ def leaked_key_ref(scenario: Scenario) -> str:
             f"{did_you_mean(leak.key, keys)}"
         )
     return leak.key
+
+
+def leaked_key_active(scenario: Scenario) -> bool:
+    """The leaked key worked at the push: False in a false alarm (a key already inactive)."""
+    ref = leaked_key_ref(scenario)
+    user = next(u for u in scenario.account.estate.users if u.name == scenario.leak.user)
+    return next(str(k.status) for k in user.keys if k.id == ref) == "Active"

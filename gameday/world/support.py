@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gameday.journal import iso
+from gameday.scenario.timing import PLANS_WITH_SUPPORT_API
 
 AWS_SUBMITTER = "Amazon Web Services"
 # The severity codes and the names the API gives them (`DescribeSeverityLevels`)…
@@ -60,7 +61,8 @@ SERVICES = {
         {"general-guidance": "General Guidance", "instance-issue": "Instance Issue"},
     ),
 }
-PLANS_WITH_API = frozenset({"business", "enterprise"})
+# the plans whose Support API answers: one set with what `validate` checks scenarios against
+PLANS_WITH_API = PLANS_WITH_SUPPORT_API
 RECENT_COMMUNICATIONS = 5
 
 

@@ -49,6 +49,7 @@ from gameday.scenario.durations import format_duration
 from gameday.scenario.limits import TEMPLATE_BYTES
 from gameday.scenario.model import Inject, QuarantineInject, Scenario, SupportCaseInject
 from gameday.scenario.timing import PLANS_WITH_SUPPORT_API, inject_times
+from gameday.world.decoys import leaked_key_active
 
 MARKER = "SIMULATION — game day exercise"
 SUBJECT_PREFIX = f"[{MARKER}]"
@@ -388,12 +389,7 @@ class Scene:
 
     def key_active(self) -> bool:
         """The leaked key worked at the push (it does not in a false alarm: already inactive)."""
-        leak = self.scenario.leak
-        for user in self.scenario.account.estate.users:
-            if user.name == leak.user:
-                key = next((k for k in user.keys if leak.key in (None, k.id)), None)
-                return key is None or str(key.status) == "Active"
-        return True
+        return leaked_key_active(self.scenario)
 
     def variables(self, **extra: Any) -> dict[str, Any]:
         """The variables every template can use (docs/injects.md), plus `extra`."""
