@@ -10,9 +10,18 @@ from pathlib import Path
 import pytest
 from gameday_cli import gameday
 
-from gameday.drill import drill, notes_text
-from gameday.drill.docs import PAGE, documented, library_matrix
-from gameday.drill.scanners import GitSecrets
+from gameday.drill import Findings, Reported, drill, notes_text, reported_in_lines
+from gameday.drill.docs import (
+    PAGE,
+    documented,
+    documented_vectors,
+    library_matrix,
+    table_cells,
+    vector_scenarios,
+    vector_stage,
+    vector_table,
+)
+from gameday.drill.scanners import DetectSecrets, GitSecrets
 from gameday.paths import SCENARIOS
 from gameday.scenario import load_scenario
 
@@ -85,10 +94,88 @@ def test_git_secrets_at_each_stage_of_a_release_and_of_a_kubernetes_secret(
     assert release.evidence is not None and "report-service-2.3.0" in release.evidence.read_text()
 
 
+KEY = "AKIAXFAZCUMLA5Z6R435"
+SECRET = "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"
+# git-secrets' key-ID and secret patterns, as `--register-aws` configures them
+GIT_SECRETS_PATTERNS = (
+    "(A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}",
+    """("|')?(AWS|aws|Aws)?_?(SECRET|secret|Secret)?_?(ACCESS|access|Access)?_?(KEY|key|Key)"""
+    """("|')?\\s*(:|=>|=)\\s*("|')?[A-Za-z0-9/\\+=]{40}("|')?""",
+)
+
+
+def test_a_printed_line_counts_for_a_half_only_where_a_pattern_matches_over_it() -> None:
+    # a notebook's saved output: both halves on one line, each matched by its own pattern
+    printed = f"nb.ipynb:22: ReadOnlyCredentials(access_key='{KEY}', secret_key='{SECRET}')"
+    assert reported_in_lines([printed], KEY, GIT_SECRETS_PATTERNS) == Reported("plain")
+    assert reported_in_lines([printed], SECRET, GIT_SECRETS_PATTERNS) == Reported("plain")
+    # the secret beside a flagged key ID, but written where no secret pattern reaches it
+    beside = f'nb.ipynb:22: "aws_access_key_id=\\"{KEY}\\", secret=\\"{SECRET}\\""'
+    assert reported_in_lines([beside], KEY, GIT_SECRETS_PATTERNS).reported
+    assert not reported_in_lines([beside], SECRET, GIT_SECRETS_PATTERNS).reported
+
+
+def test_detect_secrets_findings_say_which_plugins_reported_which_half() -> None:
+    encoded = "OElVY0pLUE5rZjA3WFp3Yk4zeXloaUoxS1RBbktYUjN2aC9tTE1kRg=="
+    output = (
+        f'[{{"file": "a", "type": "AWS Access Key", "line": 1, "value": "{KEY}"}},'
+        f' {{"file": "a", "type": "Base64 High Entropy String", "line": 2,'
+        f' "value": "{SECRET}\\\\"}},'
+        f' {{"file": "b", "type": "Secret Keyword", "line": 3, "value": "{encoded}"}}]'
+    )
+    found = Findings(True, output)
+    scanner = DetectSecrets()
+    assert scanner.reported(found, KEY) == Reported("plain", ("AWS Access Key",))
+    # the plain secret comes first; JSON's escape character is kept as what was attached
+    assert scanner.reported(found, SECRET) == Reported(
+        "plain", ("Base64 High Entropy String",), "\\"
+    )
+    only_encoded = Findings(True, output.replace(f"{SECRET}\\\\", "elsewhere"))
+    assert scanner.reported(only_encoded, SECRET) == Reported("base64", ("Secret Keyword",))
+
+
+def test_each_vector_is_drilled_from_one_plain_scenario_at_its_stage() -> None:
+    scenarios = vector_scenarios()
+    vectors = [s.leak.vector for s in scenarios]
+    assert len(vectors) == len(set(vectors)) == 15
+    assert all(s.id == s.leak.vector for s in scenarios)
+    assert all(s.leak.trick is None and s.leak.removed is None for s in scenarios)
+    assert {v for v in vectors if vector_stage(v) == "release"} == {
+        "package-artifact", "docker-image",
+    }  # fmt: skip
+
+
+def test_git_secrets_reports_each_half_of_a_notebook_key_apart(tmp_path: Path) -> None:
+    git_secrets_or_skip()
+    chosen = [s for s in vector_scenarios() if s.leak.vector in ("jupyter-notebook", "ci-log")]
+    cells = drill(chosen, [GitSecrets()], out=tmp_path, stages=("pre-commit",))
+    halves = {c.scenario: (c.key.form, c.secret.form) for c in cells}
+    # JSON's `\"` before the secret keeps git-secrets' secret pattern off it; the key ID on the
+    # line above is flagged
+    assert halves == {"jupyter-notebook": ("plain", None), "ci-log": ("plain", "plain")}
+
+
 @pytest.mark.sweep
 def test_the_documented_drill_is_what_the_drill_measures() -> None:
     git_secrets_or_skip()
     pytest.importorskip("detect_secrets")
     assert documented(PAGE.read_text(encoding="utf-8")) == library_matrix(), (
         "docs/leak-vectors.md's drill table is stale: python -m gameday.drill.docs"
+    )
+
+
+@pytest.mark.sweep
+def test_the_documented_scanner_table_per_vector_is_what_the_drill_measures() -> None:
+    git_secrets_or_skip()
+    pytest.importorskip("detect_secrets")
+    page = table_cells(documented_vectors(PAGE.read_text(encoding="utf-8")))
+    fresh = table_cells(vector_table())
+    differ = [
+        f"{row} / {column}: documented {page.get((row, column))!r}, drilled {value!r}"
+        for (row, column), value in fresh.items()
+        if page.get((row, column)) != value
+    ]
+    assert not differ and page.keys() == fresh.keys(), (
+        "docs/leak-vectors.md's per-vector table is stale (python -m gameday.drill.docs):\n"
+        + "\n".join(differ)
     )

@@ -13,7 +13,9 @@ stages:
 
 A cell is `caught` when the scanner reports the leaked key ID or its secret (as written: plain
 or base64), `missed` when it reports neither, `skipped` when the scanner is not installed or
-the stage has nothing to scan. The scanner's own output is kept as evidence, one file a cell.
+the stage has nothing to scan. The scanner's own output is kept as evidence, one file a cell,
+and each cell says what the output reports of each half of the key (`Reported`): the key ID,
+the secret, in which form, and by which of the scanner's rules where the scanner names them.
 
 Scanners are profiles (`gameday.drill.scanners`): git-secrets, detect-secrets, trufflehog
 and gitleaks built in, each used when installed; `--scanner 'CMD …'` adds a command of the
@@ -24,11 +26,13 @@ exit means it found something.
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -41,9 +45,33 @@ from gameday.world.repo import BuiltRepository, build_repository
 Stage = Literal["pre-commit", "pre-receive", "history", "release"]
 STAGES: tuple[Stage, ...] = ("pre-commit", "pre-receive", "history", "release")
 Outcome = Literal["caught", "missed", "skipped"]
+Form = Literal["plain", "base64"]
 
 
 NOTHING_TO_SCAN = "nothing to scan at this stage (no release)"
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What a scanner's output says of one half of the key (the key ID, or the secret).
+
+    `form` is how the value was reported: `plain` (as written), `base64` (only its base64, as
+    a Kubernetes Secret holds it) or None (not at all); `by` names the scanner's rules or
+    plugins that reported it, where its output names them; `attached` holds characters the
+    scanner took for part of the value (detect-secrets keeps JSON's `\\` of a notebook's
+    escaped quote).
+    """
+
+    form: Form | None = None
+    by: tuple[str, ...] = ()
+    attached: str = ""
+
+    @property
+    def reported(self) -> bool:
+        return self.form is not None
+
+
+NOT_REPORTED = Reported()
 
 
 @dataclass(frozen=True)
@@ -57,14 +85,21 @@ class Cell:
     outcome: Outcome
     note: str = ""
     evidence: Path | None = None
+    key: Reported = NOT_REPORTED
+    secret: Reported = NOT_REPORTED
 
 
 @dataclass(frozen=True)
 class Findings:
-    """What a scanner said about a folder: whether it flagged anything, and its output."""
+    """What a scanner said about a folder: whether it flagged anything, and its output.
+
+    `rules` are the patterns the scanner ran with, where it tells them (git-secrets' are read
+    back from its configuration), so a printed line can be traced to the rule that matched.
+    """
 
     flagged: bool
     output: str
+    rules: tuple[str, ...] = ()
 
 
 class Scanner(ABC):
@@ -83,6 +118,14 @@ class Scanner(ABC):
     def scan(self, folder: Path, work: Path, *, history: bool = False) -> Findings:
         """Scan `folder`; with `history`, it is a clone whose every commit counts."""
 
+    def reported(self, found: Findings, value: str) -> Reported:
+        """What `found` says of `value`: by default, whether its output names it (plain
+        first, then base64); profiles whose output says more override this."""
+        for form, written in forms(value):
+            if written in found.output:
+                return Reported(form)
+        return NOT_REPORTED
+
 
 def leak_label(scenario: Scenario) -> str:
     trick = scenario.leak.trick
@@ -90,8 +133,28 @@ def leak_label(scenario: Scenario) -> str:
     return vector + (f" + {trick.type}" if trick is not None else "")
 
 
-def _forms(value: str) -> tuple[str, ...]:
-    return (value, base64.b64encode(value.encode()).decode())
+def forms(value: str) -> tuple[tuple[Form, str], tuple[Form, str]]:
+    """A value as a file may hold it: as written, and base64-encoded."""
+    return ("plain", value), ("base64", base64.b64encode(value.encode()).decode())
+
+
+def reported_in_lines(lines: Iterable[str], value: str, rules: Sequence[str]) -> Reported:
+    """`value` as reported by a scanner that prints the lines it matched (git-secrets): a line
+    counts for `value` only where one of the scanner's own rules matches over it there, so a
+    line flagged for the key ID does not count for the secret printed beside it."""
+    compiled = [re.compile(rule) for rule in rules]
+    for form, written in forms(value):
+        for line in lines:
+            start = line.find(written)
+            while start >= 0:
+                end = start + len(written)
+                if any(
+                    m.start() <= start and end <= m.end() for rule in compiled
+                    for m in rule.finditer(line)
+                ):  # fmt: skip
+                    return Reported(form)
+                start = line.find(written, start + 1)
+    return NOT_REPORTED
 
 
 def _stage_folders(built: BuiltRepository, root: Path) -> dict[Stage, Path | None]:
@@ -152,20 +215,24 @@ def drill(
     *,
     out: Path,
     seed: int = 0,
+    t0: datetime | None = None,
+    stages: Sequence[Stage] = STAGES,
 ) -> list[Cell]:
-    """Every scenario's leak × scanner × stage, the scanners' output kept under `out`."""
+    """Every scenario's leak × scanner × stage, the scanners' output kept under `out`.
+
+    The leak is built as a run builds it for the same `seed` (and push time `t0`)."""
     cells: list[Cell] = []
     out.mkdir(parents=True, exist_ok=True)
     for scenario in scenarios:
         with tempfile.TemporaryDirectory(prefix="gameday-drill-") as scratch:
             root = Path(scratch)
-            built = build_repository(scenario, root / "build", seed=seed)
+            built = build_repository(scenario, root / "build", seed=seed, t0=t0)
             folders = _stage_folders(built, root)
-            secrets = [*_forms(built.credential.access_key_id)]
-            secrets += _forms(built.credential.secret_access_key)
+            key_id = built.credential.access_key_id
+            secret = built.credential.secret_access_key
             for scanner in scanners:
                 why_not = scanner.available()
-                for stage in STAGES:
+                for stage in stages:
                     folder = folders[stage]
                     label = leak_label(scenario)
                     if why_not is not None or folder is None:
@@ -175,14 +242,17 @@ def drill(
                     work = root / "work" / scanner.name / stage
                     work.mkdir(parents=True)
                     found = scanner.scan(folder, work, history=stage == "history")
-                    named = any(value in found.output for value in secrets)
+                    key = scanner.reported(found, key_id) if found.flagged else NOT_REPORTED
+                    half = scanner.reported(found, secret) if found.flagged else NOT_REPORTED
+                    named = key.reported or half.reported
                     caught = found.flagged and (named or scanner.trusts_exit_code)
                     evidence = out / scenario.id / scanner.name / f"{stage}.txt"
                     evidence.parent.mkdir(parents=True, exist_ok=True)
                     evidence.write_text(found.output, encoding="utf-8")
                     cells.append(
                         Cell(scenario.id, label, scanner.name, stage,
-                             "caught" if caught else "missed", evidence=evidence)
+                             "caught" if caught else "missed", evidence=evidence,
+                             key=key, secret=half)
                     )  # fmt: skip
     return cells
 

@@ -13,7 +13,16 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from gameday.drill import Findings, Scanner, clean_environment, which
+from gameday.drill import (
+    NOT_REPORTED,
+    Findings,
+    Reported,
+    Scanner,
+    clean_environment,
+    forms,
+    reported_in_lines,
+    which,
+)
 
 
 def _run(command: list[str], cwd: Path, work: Path, timeout: float = 300) -> tuple[int, str]:
@@ -37,12 +46,22 @@ class GitSecrets(Scanner):
         if history:  # as a team runs it on a clone: every commit of every ref
             _run(["git", "secrets", "--register-aws"], folder, work)
             code, output = _run(["git", "secrets", "--scan-history"], folder, work)
-            return Findings(code != 0, output)
+            return Findings(code != 0, output, self._patterns(folder, work))
         repo = work / "patterns"
         _run(["git", "init", "-q", str(repo)], work, work)
         _run(["git", "secrets", "--register-aws"], repo, work)
         code, output = _run(["git", "secrets", "--scan", "-r", str(folder)], repo, work)
-        return Findings(code != 0, output)
+        return Findings(code != 0, output, self._patterns(repo, work))
+
+    @staticmethod
+    def _patterns(repo: Path, work: Path) -> tuple[str, ...]:
+        """The patterns `--register-aws` configured, as git-secrets itself lists them."""
+        _, listed = _run(["git", "config", "--get-all", "secrets.patterns"], repo, work)
+        return tuple(line for line in listed.splitlines() if line)
+
+    def reported(self, found: Findings, value: str) -> Reported:
+        # git-secrets prints each line one of its patterns matched, and not which pattern
+        return reported_in_lines(found.output.splitlines(), value, found.rules)
 
 
 class DetectSecrets(Scanner):
@@ -72,6 +91,20 @@ class DetectSecrets(Scanner):
                 for name, secret in collection
             ]  # fmt: skip
         return Findings(bool(found), json.dumps(found, indent=1))
+
+    def reported(self, found: Findings, value: str) -> Reported:
+        # each finding names its plugin (`type`) and the value it took for the secret
+        findings = json.loads(found.output) if found.output.strip() else []
+        for form, written in forms(value):
+            by = [f for f in findings if written in f["value"]]
+            if by:
+                attached = sorted({f["value"].replace(written, "", 1) for f in by} - {""})
+                return Reported(
+                    form,
+                    tuple(sorted({f["type"] for f in by})),
+                    "".join(attached),
+                )
+        return NOT_REPORTED
 
 
 class Trufflehog(Scanner):
