@@ -647,7 +647,12 @@ class CaseState(Model):
 
 
 class RepositoryState(Model):
-    type: Literal["repository-private", "repository-deleted", "key-purged-from-history"]
+    type: Literal[
+        "repository-private",
+        "repository-deleted",
+        "key-purged-from-history",
+        "key-removed-from-code-host",
+    ]
 
 
 class SecretRotated(Model):

@@ -52,6 +52,10 @@ Event = Mapping[str, Any]
 ALL_TOPICS = "*"
 # Events about the run's own life, not the incident's: they take no place in the evidence.
 RUN_BOOKKEEPING = frozenset({"run.recovered"})
+# The code host's other buttons: each says where the key is after it (`State._key_reach`).
+CODE_HOST_ACTIONS = frozenset(
+    {"repo.branch-deleted", "repo.tag-deleted", "repo.release-deleted", "repo.commit-purged"}
+)
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
 QUARANTINE_BY_VERSION = {
     "V1": AWS_MANAGED + "AWSCompromisedKeyQuarantine",
@@ -255,6 +259,12 @@ class Repository:
     private_by: str | None = None
     deleted_by: str | None = None
     pushed_by: str | None = None
+    # Where the code host says the key is after its last change (`key_served`, `key_places`,
+    # `key_forks` of every `repo.*` event): until it reports, where the key leaked.
+    key_served: bool = True
+    key_places: tuple[str, ...] = ()
+    key_forks: tuple[str, ...] = ()
+    served_by: str | None = None  # whose change the host reported last
 
 
 @dataclass(frozen=True)
@@ -649,6 +659,8 @@ class State:
                 self._responded()
         elif kind in ("repo.private", "repo.deleted", "repo.pushed"):
             self._repository(kind, event)
+        elif kind in CODE_HOST_ACTIONS:
+            self._key_reach(event)
         elif kind == "run.ended":
             self.ended_t = self.t
         return frozenset({topic})
@@ -719,6 +731,22 @@ class State:
         elif "key_in_history" in event:
             self.repository.key_in_history = bool(event["key_in_history"])
             self.repository.pushed_by = by
+        self._key_reach(event)
+
+    def _key_reach(self, event: Event) -> None:
+        """Where the code host says the key is after the change the event records."""
+        repository = self.repository
+        served = repository.key_served
+        if "key_served" in event:
+            repository.key_served = bool(event["key_served"])
+            repository.key_places = tuple(str(p) for p in event.get("key_places") or ())
+            repository.key_forks = tuple(str(p) for p in event.get("key_forks") or ())
+        elif event.get("kind") == "repo.deleted":
+            # a journal from before the host reported it: deleting took every place with it
+            repository.key_served, repository.key_places = False, ()
+        if repository.key_served != served:  # whose change it was, not who came by later
+            actor = event.get("actor")
+            repository.served_by = TEAM if actor == "responder" else str(actor or "unknown")
 
     def _attacker_left(self, created: Iterable[Mapping[str, Any]]) -> None:
         """Resources a technique reports, in case the calls that made them are not journaled."""

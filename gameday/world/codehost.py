@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from gameday.errors import UserError
@@ -162,21 +162,6 @@ def refs(repository: Path) -> dict[str, str]:
     return {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
 
 
-def reaches_key(repository: Path, start: str, key: str) -> bool:
-    """Does the history from `start` (a ref or commit) hold `key`, in a file or a message
-    (as written: plain, or base64 as in a Kubernetes Secret)?"""
-    encoded = base64.b64encode(key.encode()).decode()
-    for search in (f"-S{key}", f"--grep={key}", f"-S{encoded}"):
-        found = run_git(
-            ["log", "-m", "-a", "--no-textconv", "-F", search, "--format=%H", "-n1", start, "--"],
-            repository,
-            check=False,
-        ).stdout
-        if found.strip():
-            return True
-    return False
-
-
 def kept_commits(repository: Path) -> list[str]:
     """Commits the repository still stores that no ref reaches: gone from clones and from
     browsing, still served by their id."""
@@ -193,22 +178,30 @@ def kept_commits(repository: Path) -> list[str]:
     return sorted(stored - reachable)
 
 
-def _introducing(repository: Path, commits: Iterable[str], key: str) -> list[str]:
-    """Of `commits`, those that bring the key in (in a file or in their message)."""
-    listed = "\n".join(commits).encode()
-    if not listed:
-        return []
-    found: set[str] = set()
+def _key_commits(repository: Path, key: str, kept: Iterable[str] = ()) -> set[str]:
+    """The commits reachable from a ref or from `kept` whose change brings the key in or
+    takes it out — in a file or in the message, as written: plain, or base64 as in a
+    Kubernetes Secret. A ref's history holds the key exactly when it reaches one of them."""
+    listed = "".join(f"{sha}\n" for sha in kept).encode()
     encoded = base64.b64encode(key.encode()).decode()
+    found: set[str] = set()
     for search in (f"-S{key}", f"--grep={key}", f"-S{encoded}"):
         out = run_git(
-            ["log", "--no-walk=unsorted", "--stdin", "-a", "-F", search, "--format=%H"],
+            ["log", "--all", "--stdin", "-m", "-a", "--no-textconv", "-F", search, "--format=%H"],
             repository,
-            stdin=listed + b"\n",
+            stdin=listed,
             check=False,
         ).stdout.decode()
         found.update(out.split())
-    return sorted(found)
+    return found
+
+
+def _refs_reaching(repository: Path, commits: Iterable[str]) -> set[str]:
+    """The refs whose history holds any of `commits` (one git process for all of them)."""
+    contains = [f"--contains={sha}" for sha in sorted(commits)]
+    if not contains:
+        return set()
+    return set(git_text(["for-each-ref", "--format=%(refname)", *contains], repository).split())
 
 
 def places(
@@ -219,10 +212,17 @@ def places(
     key: str | None,
     public: bool,
 ) -> list[Place]:
-    """Every place the host serves the repository's content from, the key's places marked."""
+    """Every place the host serves the repository's content from, the key's places marked.
+
+    A deleted repository has no refs, kept commits or releases left; its forks stay up.
+    """
     files = HostFiles(remote)
     found: list[Place] = []
-    for ref, sha in sorted(refs(remote).items()):
+    current = refs(remote)
+    kept = kept_commits(remote) if key is not None else []
+    touching = _key_commits(remote, key, kept) if key is not None and remote.is_dir() else set()
+    holding = _refs_reaching(remote, touching)
+    for ref, sha in sorted(current.items()):
         kind: PlaceKind
         if ref.startswith("refs/heads/"):
             kind, short = "branch", ref.removeprefix("refs/heads/")
@@ -230,15 +230,13 @@ def places(
             kind, short = "tag", ref.removeprefix("refs/tags/")
         else:
             continue
-        holds = key is not None and reaches_key(remote, ref, key)
-        found.append(Place(kind, short, tree_url(owner, name, short), holds, public, sha))
-    if key is not None:
-        for sha in _introducing(remote, kept_commits(remote), key):
-            found.append(
-                Place("kept-commit", sha, commit_url(owner, name, sha), True, public, sha,
-                      "no ref reaches it; the host serves it by its id until support purges it")
-            )  # fmt: skip
-    for tag in files.release_tags():
+        found.append(Place(kind, short, tree_url(owner, name, short), ref in holding, public, sha))
+    for sha in sorted(touching.intersection(kept)):
+        found.append(
+            Place("kept-commit", sha, commit_url(owner, name, sha), True, public, sha,
+                  "no ref reaches it; the host serves it by its id until support purges it")
+        )  # fmt: skip
+    for tag in files.release_tags() if remote.is_dir() else []:
         assets = files.release_assets(tag)
         forms = () if key is None else (key.encode(), base64.b64encode(key.encode()))
         holds = any(form in _unpacked(p) for p in assets.values() for form in forms)
@@ -246,10 +244,45 @@ def places(
         found.append(Place("release", tag, url, holds, public, None, ", ".join(assets)))
     for fork, path in files.fork_paths().items():
         fork_owner, fork_name = fork.split("/", 1)
-        holds = key is not None and any(reaches_key(path, r, key) for r in refs(path))
+        holds = key is not None and bool(_refs_reaching(path, _key_commits(path, key)))
         # A fork is its owner's repository: the original going private or away leaves it up.
         found.append(Place("fork", fork, repository_url(fork_owner, fork_name), holds, True))
     return found
+
+
+@dataclass(frozen=True)
+class KeyReach:
+    """Where the key still is on the code host: the places the repository's owners control
+    (`held`: branches, tags, releases, kept commits — private or public) and the forks,
+    which are other people's repositories that the owners cannot clean up (`forks`)."""
+
+    held: tuple[str, ...]
+    forks: tuple[str, ...]
+
+    @property
+    def served(self) -> bool:
+        return bool(self.held)
+
+    def fields(self) -> dict[str, Any]:
+        """The journal fields of a `repo.*` event (docs/journal.md)."""
+        return {"key_served": self.served, "key_places": list(self.held),
+                "key_forks": list(self.forks)}  # fmt: skip
+
+
+def place_words(place: Place) -> str:
+    """A place as a verdict names it: `tag v3.4.0`, `release v2.3.0`, `kept commit 1a2b3c4`."""
+    if place.kind == "kept-commit":
+        return f"kept commit {place.name[:7]}"
+    return f"{place.kind} {place.name}"
+
+
+def key_reach(found: Iterable[Place]) -> KeyReach:
+    """The key's places among `found` (from `places()`), the owners' apart from the forks."""
+    holding = [place for place in found if place.holds_key]
+    return KeyReach(
+        held=tuple(place_words(p) for p in holding if p.kind != "fork"),
+        forks=tuple(place_words(p) for p in holding if p.kind == "fork"),
+    )
 
 
 def _unpacked(path: Path) -> bytes:

@@ -61,10 +61,12 @@ from gameday.scenario.model import (
 )
 from gameday.world.codehost import (
     HostFiles,
+    KeyReach,
     Place,
     Served,
     asset_url,
     kept_commits,
+    key_reach,
     places,
     resolve,
 )
@@ -85,6 +87,13 @@ DEFAULT_FORK_OWNER = "repo-mirror-archive"
 Flavour = Literal["python", "terraform", "notebooks"]
 HostState = Literal["public", "private", "deleted"]
 
+# The journal fields of the owners' other actions (`CodeHost.act`), besides the common ones.
+_ACTION_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "repo.branch-deleted": ("ref", "name"),
+    "repo.tag-deleted": ("ref", "name"),
+    "repo.release-deleted": ("tag",),
+    "repo.commit-purged": ("commit", "via", "purged"),
+}
 # The owners' actions on the code host, and what each acts on (None: the repository).
 REPO_ACTIONS: Mapping[str, str | None] = {
     "private": None,
@@ -1399,6 +1408,16 @@ class CodeHost:
                       deleted), `forced` (the old tip is not an ancestor of the new one, or
                       the ref was deleted: history was rewritten), `commits` (new commits),
                       and, when the host watches a key, `key_in_history` after the push
+      `repo.branch-deleted`, `repo.tag-deleted`, `repo.release-deleted`,
+      `repo.commit-purged`  the owners' other buttons (`act`)
+
+    Every `repo.*` event, when the host watches a key, also says where the key is after the
+    change, read from the host itself (never from what the requester claims): `key_served`
+    (a branch or tag whose history holds it, a release whose assets hold it, or a kept
+    commit that holds it — the places the owners control, a private repository's included),
+    `key_places` (those places in words: `tag v3.4.0`, `kept commit 1a2b3c4`) and
+    `key_forks` (forks that still hold it: other people's, out of the owners' reach). It is
+    worked out only when the host has changed since it was last worked out.
 
     `key_in_history` looks at what the refs reach. As on GitHub, a force-push leaves the old
     commits in `remote.git`, fetchable by id, until git collects them: a rewrite hides the
@@ -1417,6 +1436,7 @@ class CodeHost:
         self._journal_lock = threading.RLock()  # one journaling sequence at a time
         self._history_cache: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
         self._refs_seen: tuple[_Stamp, dict[str, str]] | None = None
+        self._reach: tuple[tuple[Any, ...], KeyReach] | None = None  # by what the host holds
         self._polled: _Stamp | None = None  # what the files looked like at the last poll
 
     # ── state
@@ -1461,6 +1481,8 @@ class CodeHost:
 
     def _set(self, target: HostState) -> None:
         with self._journal_lock:
+            if self.journal is not None:
+                self._poll()  # the pushes before the change first, in their order
             with self._locked_state() as data:
                 previous = data["state"]
                 if previous == target:
@@ -1486,6 +1508,8 @@ class CodeHost:
             return None
         if data.get("journaled") == data["state"]:
             return None
+        if data["state"] == "deleted" and self.remote.is_dir():
+            return None  # the state file says deleted, the repository is all there
         return {
             "kind": f"repo.{data['state']}",
             "previous": data.get("previous"),
@@ -1506,7 +1530,7 @@ class CodeHost:
         if self.journal is None:
             return
         if state_event is not None:
-            fields = dict(state_event)
+            fields = dict(state_event) | self._reach_fields()
             # only the repository's owners, the responders, act on it at the code host
             self.journal.append(fields.pop("kind"), actor="responder", **fields)
             with self._locked_state() as data:
@@ -1518,7 +1542,7 @@ class CodeHost:
             }  # fmt: skip
             if self.watch_key is not None:
                 event["key_in_history"] = self.key_in_history(self.watch_key)
-            self.journal.append("repo.pushed", **event)
+            self.journal.append("repo.pushed", **event, **self._reach_fields())
 
     # ── the places the host keeps the content, and the owners' actions on them
     def places(self, owner: str, name: str) -> list[Place]:
@@ -1606,6 +1630,9 @@ class CodeHost:
         """Do an owner's action and journal it (now, or at the run's next poll when it came
         from another terminal)."""
         with self._journal_lock:
+            if self.journal is not None:
+                # the pushes before the action first: a purge takes the commits they replaced
+                self._poll()
             with self._locked_state() as data:
                 if data["state"] == "deleted":
                     raise UserError("the repository was deleted — there is nothing left to change")
@@ -1624,8 +1651,65 @@ class CodeHost:
         if self.journal is None:
             return
         for event in events:
-            fields = dict(event)
-            self.journal.append(fields.pop("kind"), actor="responder", deferred=deferred, **fields)
+            # An action another process left in the state file (a file anyone in the run
+            # directory can write) is journaled only as one of the owners' actions, with its
+            # own fields, and only when the host sees it done.
+            kind = str(event.get("kind"))
+            if kind not in _ACTION_FIELDS or (deferred and not self._done(event)):
+                continue
+            fields = {k: event[k] for k in (*_ACTION_FIELDS[kind], "requested_at") if k in event}
+            self.journal.append(
+                kind, actor="responder", deferred=deferred, **fields, **self._reach_fields()
+            )
+
+    def _done(self, event: Mapping[str, Any]) -> bool:
+        """Does the host show the action's effect: the ref, release or commit gone?"""
+        kind = event["kind"]
+        if kind == "repo.release-deleted":
+            return str(event.get("tag")) not in HostFiles(self.remote).release_tags()
+        if kind == "repo.commit-purged":
+            commit = str(event.get("commit", ""))
+            return len(commit) >= 7 and not self._stored(commit)
+        return str(event.get("ref")) not in self.refs()
+
+    # ── where the key is
+    def key_reach(self) -> KeyReach | None:
+        """Where the watched key is on the host now (None when the host watches no key).
+
+        Worked out from the host's own refs, objects, releases and forks, and again only when
+        one of them has changed: the refs (cached by their files), the packs (a purge
+        repacks), the release assets and the forks.
+        """
+        if self.watch_key is None:
+            return None
+        holds = self._holdings()
+        if self._reach is None or self._reach[0] != holds:
+            # the words name no URL, so the repository's public name is not needed
+            found = places(self.remote, "", "", key=self.watch_key, public=False)
+            self._reach = (holds, key_reach(found))
+        return self._reach[1]
+
+    def _holdings(self) -> tuple[Any, ...]:
+        """What the host holds, cheaply: ref tips, pack names, release assets, forks."""
+        files = HostFiles(self.remote)
+        if not self.remote.is_dir():
+            return ("deleted", tuple(files.fork_paths()))
+        pack = self.remote / "objects" / "pack"
+        assets = tuple(
+            (tag, name, path.stat().st_size, path.stat().st_mtime_ns)
+            for tag in files.release_tags()
+            for name, path in files.release_assets(tag).items()
+        )
+        return (
+            tuple(sorted(self.refs().items())),
+            tuple(sorted(os.listdir(pack))) if pack.is_dir() else (),
+            assets,
+            tuple(files.fork_paths()),
+        )
+
+    def _reach_fields(self) -> dict[str, Any]:
+        reach = self.key_reach()
+        return {} if reach is None else reach.fields()
 
     # ── pushes
     def refs(self) -> dict[str, str]:
@@ -1691,6 +1775,9 @@ class CodeHost:
     def _push(self, ref: str, old: str | None, new: str | None) -> Push:
         if new is None:
             return Push(ref, old, None, forced=True, commits=0)
+        if old is not None and not self._stored(old):
+            # the old tip was purged before this poll saw the push: rewritten, and gone
+            return Push(ref, old, new, forced=True, commits=0)
         span = [new] if old is None else [new, f"^{old}"]
         commits = int(git_text(["rev-list", "--count", *span], self.remote))
         forced = old is not None and (
@@ -1698,6 +1785,10 @@ class CodeHost:
             != 0
         )
         return Push(ref, old, new, forced=forced, commits=commits)
+
+    def _stored(self, commit: str) -> bool:
+        found = run_git(["cat-file", "-e", f"{commit}^{{commit}}"], self.remote, check=False)
+        return found.returncode == 0
 
     # ── the developers
     def arrive(self, commit: LaterCommit, moment: datetime, branch: str) -> str | None:

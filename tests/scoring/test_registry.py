@@ -20,7 +20,7 @@ def manual(name: str = "manual") -> CheckType[Manual]:
 
 def test_every_check_type_of_the_scenario_format_has_exactly_one_check() -> None:
     assert CHECKS.names() == set(model_check_types())
-    assert len(CHECKS) == len(model_check_types()) == 20
+    assert len(CHECKS) == len(model_check_types()) == 21
 
 
 def test_each_check_takes_the_parameters_the_scenario_format_gives_its_type() -> None:
