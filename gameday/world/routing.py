@@ -112,12 +112,21 @@ def partition_of(region: str) -> str | None:
     """The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov` …), as botocore's
     endpoint data says; None for a name no partition claims."""
     from botocore.exceptions import UnknownRegionError
-    from botocore.session import get_session
 
     try:
-        return str(get_session().get_partition_for_region(region))
+        return str(_endpoint_data_session().get_partition_for_region(region))
     except UnknownRegionError:
         return None
+
+
+@lru_cache(maxsize=1)
+def _endpoint_data_session() -> Any:
+    """One botocore session whose endpoint data answers every partition question: a session
+    reads the endpoint file the first time it is asked, so a new one per region would read
+    it per region."""
+    from botocore.session import get_session
+
+    return get_session()
 
 
 def outside_partition(region: str) -> bool:

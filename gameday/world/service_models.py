@@ -86,8 +86,32 @@ def install() -> None:
                 return load_model_file(file_path, super().load_file)
 
         botocore.loaders.Loader.FILE_LOADER_CLASS = CachingJSONFileLoader
+        _list_services_once(botocore.loaders.Loader)
         _cache_moto_resources()
         _installed = True
+
+
+def _list_services_once(loader_class: type[Any]) -> None:
+    """botocore's service listing, made once per search path and kind of model.
+
+    Each loader lists the services it knows the first time it loads a model (a directory
+    walk over some four hundred services), and moto makes a new loader for every service
+    model it reads; the folders do not change while the process lives.
+    """
+    listing = loader_class.list_available_services
+    listed: dict[tuple[tuple[str, ...], str], list[str]] = {}
+
+    def list_available_services(self: Any, type_name: str) -> list[str]:
+        key = (tuple(self.search_paths), type_name)
+        with _lock:
+            found = listed.get(key)
+        if found is None:
+            found = listing(self, type_name)
+            with _lock:
+                listed[key] = found
+        return list(found)
+
+    loader_class.list_available_services = list_available_services
 
 
 def _cache_moto_resources() -> None:
