@@ -574,6 +574,11 @@ def _served(ctx: RunbookContext, message: Mapping[str, Any]) -> Any:
     if op == "delete_repo":
         ctx.delete_repo()
         return None
+    if op == "repo_action":
+        action, target = message.get("action"), message.get("target")
+        if not isinstance(action, str) or not (target is None or isinstance(target, str)):
+            raise TypeError("repo_action takes an action name and, for most, what it acts on")
+        return ctx.repo_action(action, target)
     if op == "inbox":
         return [notice_message(notice) for notice in ctx.inbox()]
     if op == "log":

@@ -224,6 +224,9 @@ class HostedContext:
     def delete_repo(self) -> None:
         self._call("delete_repo")
 
+    def repo_action(self, action: str, target: str | None = None) -> str:
+        return str(self._call("repo_action", action=action, target=target))
+
     def inbox(self) -> list[Notice]:
         return [Notice.from_message(n) for n in self._call("inbox")]
 
