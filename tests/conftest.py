@@ -3,7 +3,9 @@
 Starting the mock (moto behind the gateway, managed policies loaded, backends warmed) takes
 seconds, so each test process starts it once (`mock_server`) and every test that needs it
 gets it emptied and re-bootstrapped on its own clock and journal (`mock_account`); other
-moto servers in the process keep their state.
+moto servers in the process keep their state. The process keeps its mock warm between runs
+(`keep_warm`), so a run played in-process without an account of its own — `gameday`
+invoked in this process, a deep validation — takes the same mock instead of starting one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from gameday.journal import FixedClock, Journal
 from gameday.paths import SCENARIOS
 from gameday.scenario import Scenario, load_scenario
-from gameday.world.account import MockAccount
+from gameday.world.account import MockAccount, acquire_mock, keep_warm, release_mock
 from gameday.world.estate import SeededEstate, seed_estate
 
 SEED_SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
@@ -29,18 +31,32 @@ def seed_scenario() -> Scenario:
     return load_scenario(SEED_SCENARIO)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kept_mock() -> Iterator[None]:
+    keep_warm(True)
+    try:
+        yield
+    finally:
+        keep_warm(False)
+
+
 @pytest.fixture(scope="session")
-def mock_server(seed_scenario: Scenario) -> Iterator[MockAccount]:
-    """One warm mock account per test process; use `mock_account` for a clean one."""
-    account = MockAccount(
+def mock_server(seed_scenario: Scenario) -> MockAccount:
+    """One warm mock account per test process; use `mock_account` for a clean one.
+
+    It is the process's kept mock (`keep_warm`): a run played in this process without an
+    account of its own — `gameday` invoked in-process, a deep validation — takes it too,
+    rather than starting and warming another.
+    """
+    account = acquire_mock(
         seed_scenario.account.id,
         FixedClock(),
         regions=seed_scenario.account.regions,
         support_plan=seed_scenario.account.support_plan,
         seed=SEED,
     )
-    with account:
-        yield account
+    release_mock(account)
+    return account
 
 
 @pytest.fixture

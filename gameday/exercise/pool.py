@@ -38,7 +38,7 @@ from gameday.exercise.facilitator import TOKEN_VARIABLE
 from gameday.exercise.run import RunOptions, RunResult, _regions, run_exercise, run_exercises
 from gameday.rundir import private_files
 from gameday.scenario import load_scenario
-from gameday.world.account import MockAccount, prepare_moto
+from gameday.world.account import MockAccount, acquire_mock, prepare_moto, release_mock
 from gameday.world.repo import DEFAULT_T0
 
 T = TypeVar("T")
@@ -97,19 +97,19 @@ class WarmMock:
 
     def stop(self) -> None:
         if self._account is not None:
-            self._account.stop()
+            release_mock(self._account)
             self._account = None
 
     def _started(self, scenario_path: Path) -> MockAccount:
         if self._account is None:
             # the first scenario's account and regions; each run resets them to its own
             first = load_scenario(scenario_path)
-            self._account = MockAccount(
+            self._account = acquire_mock(
                 first.account.id,
                 VirtualClock(DEFAULT_T0),
                 regions=_regions(first),
                 support_plan=first.account.support_plan,
-            ).start()
+            )
         return self._account
 
 

@@ -65,7 +65,7 @@ from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.model import Score
 from gameday.scoring.score import Evaluator, score_journal
 from gameday.scoring.state import State, is_quarantine
-from gameday.world.account import MockAccount
+from gameday.world.account import MockAccount, acquire_mock, release_mock
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 from gameday.world.estate import seed_estate, seeded_event
 from gameday.world.gateway import VAULT_FILE, Vault
@@ -353,13 +353,13 @@ def run_exercise(
             built = resume.leak
         world_clock = clock if resume is None else resume.world_clock
         if options.account is None:
-            account = MockAccount(
+            account = acquire_mock(
                 scenario.account.id,
                 world_clock,
                 regions=_regions(scenario),
                 support_plan=scenario.account.support_plan,
                 seed=options.seed,
-            ).start()
+            )
         else:
             account = options.account
             account.reset(
@@ -534,7 +534,7 @@ def run_exercise(
         if web_console is not None:
             web_console.stop()
         if account is not None and options.account is None:
-            account.stop()
+            release_mock(account)
         elif account is not None:
             account.attach_journal(None)  # the shared mock outlives this run's journal
         journal.close()
@@ -561,17 +561,17 @@ def run_exercises(runs: Iterable[tuple[Path, RunOptions]], console: Console) -> 
         for path, options in runs:
             if account is None:
                 first = load_scenario(path)
-                account = MockAccount(
+                account = acquire_mock(
                     first.account.id,
                     VirtualClock(DEFAULT_T0),
                     regions=_regions(first),
                     support_plan=first.account.support_plan,
                     seed=options.seed,
-                ).start()
+                )
             yield run_exercise(path, replace(options, account=account), console)
     finally:
         if account is not None:
-            account.stop()
+            release_mock(account)
 
 
 def _kill_switch(journal: Journal) -> None:

@@ -423,7 +423,9 @@ class DeepValidator:
         traceback: TracebackType | None,
     ) -> None:
         if self._account is not None:
-            self._account.stop()
+            from gameday.world.account import release_mock
+
+            release_mock(self._account)
             self._account = None
         if self._listener is not None:
             self._listener.shutdown()
@@ -484,17 +486,17 @@ class DeepValidator:
 
         from gameday.exercise.clock import VirtualClock
         from gameday.exercise.run import RunOptions, run_exercise
-        from gameday.world.account import MockAccount
+        from gameday.world.account import acquire_mock
         from gameday.world.repo import DEFAULT_T0
 
         if self._account is None:
-            self._account = MockAccount(
+            self._account = acquire_mock(
                 scenario.account.id,
                 VirtualClock(DEFAULT_T0),
                 regions=list(scenario.account.regions),
                 support_plan=scenario.account.support_plan,
                 seed=self.seed,
-            ).start()
+            )
         options = RunOptions(
             team="deep-validation",
             out=out,

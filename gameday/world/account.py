@@ -291,6 +291,18 @@ class MockAccount:
         self._thread = None
         self._forget_clients()
 
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def detach(self) -> None:
+        """Let go of the run's journal and clients, keeping the server warm for another run."""
+        gateway = self.gateway
+        gateway.attach_journal(None)
+        self.journal = None
+        self._responder = None
+        self._forget_clients()
+
     def __enter__(self) -> MockAccount:
         return self.start()
 
@@ -543,6 +555,71 @@ class MockAccount:
         finally:
             gateway.recording = recording
         return (datetime.now(UTC) - started).total_seconds()
+
+
+# ── the process's warm mock ───────────────────────────────────────────────────────────────
+#
+# moto's backends are process-wide, so a process holds one mock account at a time, and the
+# seconds its start-up and warm-up take are paid again by every run that starts its own. A
+# process that plays many runs one after another (a pool's worker, a test process, a team's
+# pytest session) calls `keep_warm()`: a run's mock is then kept, started and warm, when the
+# run is done, and the next run takes it and empties it for itself (`MockAccount.reset`).
+# A process that plays one run (`gameday run`) keeps nothing: its mock stops with the run.
+
+_kept_lock = threading.Lock()
+_keeping = False
+_kept: MockAccount | None = None  # started, warm and idle
+
+
+def keep_warm(keep: bool = True) -> None:
+    """Keep the mock a run is done with for the process's next run (or stop keeping it)."""
+    global _keeping, _kept
+    with _kept_lock:
+        _keeping = keep
+        idle, _kept = (None, _kept) if keep else (_kept, None)
+    if idle is not None:
+        idle.stop()
+
+
+def acquire_mock(
+    account_id: str,
+    clock: RunClock,
+    *,
+    journal: Journal | None = None,
+    regions: Sequence[str] = ("us-east-1",),
+    support_plan: str = "enterprise",
+    seed: int = 0,
+) -> MockAccount:
+    """A started mock account for one run: the process's kept one emptied for it, or a new one.
+
+    Give it back with `release_mock` when the run is done.
+    """
+    global _kept
+    with _kept_lock:
+        account, _kept = _kept, None
+    if account is None:
+        return MockAccount(
+            account_id, clock, journal=journal, regions=regions, support_plan=support_plan,
+            seed=seed,
+        ).start()  # fmt: skip
+    account.reset(
+        clock=clock, journal=journal, account_id=account_id, regions=regions,
+        support_plan=support_plan, seed=seed,
+    )  # fmt: skip
+    return account
+
+
+def release_mock(account: MockAccount) -> None:
+    """A run is done with `account`: kept warm for the next when the process keeps one, else
+    stopped."""
+    global _kept
+    with _kept_lock:
+        keep = _keeping and _kept is None and account.running
+        if keep:
+            account.detach()
+            _kept = account
+    if not keep:
+        account.stop()
 
 
 class MockSession(boto3.Session):  # type: ignore[misc]
