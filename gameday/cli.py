@@ -520,12 +520,15 @@ def _run_conditions(inject: Any) -> str:
 def score(run_dir: Path | None, as_json: bool) -> None:
     """Re-score a run from its journal alone (and rewrite its score.json)."""
     from gameday.report import load_run
+    from gameday.report.drill import load_drill
+    from gameday.report.json import score_json
     from gameday.scoring.score import score_journal
 
     run = resolve_run_dir(run_dir)
     loaded = load_run(run.path, score_journal)
     result = score_journal(loaded.scenario, list(loaded.events), loaded.team)
-    (run.path / "score.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    written = score_json(result, load_drill(run.path))  # the drill phase's outcome stays
+    (run.path / "score.json").write_text(json.dumps(written, indent=2), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from gameday.drill import (
@@ -160,8 +161,14 @@ class CommandScanner(Scanner):
 
 
 BUILT_IN: tuple[type[Scanner], ...] = (GitSecrets, DetectSecrets, Trufflehog, Gitleaks)
+PROFILES: dict[str, type[Scanner]] = {kind.name: kind for kind in BUILT_IN}
 
 
 def scanners(commands: tuple[str, ...] = (), *, built_in: bool = True) -> list[Scanner]:
     found: list[Scanner] = [kind() for kind in BUILT_IN] if built_in else []
     return found + [CommandScanner(command) for command in commands]
+
+
+def named_scanners(names: Sequence[str]) -> list[Scanner]:
+    """A scenario's `drill.scanners`: built-in profiles by name, any other entry a command."""
+    return [PROFILES[name]() if name in PROFILES else CommandScanner(name) for name in names]

@@ -545,6 +545,11 @@ def run_exercise(
         resume.finish()
     events = read_journal(run.journal)
     score = score_journal(scenario, events, options.team)
+    if scenario.drill is not None:  # after the run: off the run clock, out of the team's way
+        from gameday.drill.phase import drill_run
+
+        console.print("drilling the leak with the scenario's scanners …")
+        drill_run(run.path, scenario, seed=options.seed, t0=t0)
     write_reports(run.path, scenario, events, score)
     return RunResult(run, score, reason)
 

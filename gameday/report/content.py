@@ -16,6 +16,7 @@ from typing import Any
 from gameday.journal import Event
 from gameday.report import evidence
 from gameday.report.consequences import Changes, key_owners, stopping_acts, what_changed
+from gameday.report.drill import DrillReport
 from gameday.report.evidence import CallSummary, Resource, RunInfo, Span
 from gameday.report.formatting import after_notice, clock, minutes, points
 from gameday.report.proof import Happening, StepProof, prove_steps
@@ -245,6 +246,7 @@ class RunReport:
     changes: Changes = field(default_factory=lambda: Changes((), ()))
     outage_cause: Happening | None = None
     debrief: tuple[Any, ...] = ()  # gameday.report.debrief.Moment, read from this report
+    drill: DrillReport | None = None  # the scenario's drill phase, kept in RUN_DIR/drill/
     marker: str = SIMULATION_MARKER
 
     @property

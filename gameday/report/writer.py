@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from gameday.journal import Event
 from gameday.report.content import RunReport, build_run_report
+from gameday.report.drill import load_drill
 from gameday.report.html import RunHtml, TrainingHtml
 from gameday.report.json import RunJson, TrainingJson
 from gameday.report.junit import RunJunit
@@ -57,8 +59,9 @@ for _training_writer in (TrainingHtml(), TrainingMarkdown(), TrainingJson()):
 def write_reports(
     run_dir: Path, scenario: Scenario, events: Sequence[Event], score: Score
 ) -> list[Path]:
-    """Write every run report (report.html, report.md, score.json, junit.xml) into RUN_DIR."""
-    report = build_run_report(scenario, events, score)
+    """Write every run report (report.html, report.md, score.json, junit.xml) into RUN_DIR;
+    with the drill the run kept in RUN_DIR/drill/, when its scenario has a drill phase."""
+    report = replace(build_run_report(scenario, events, score), drill=load_drill(run_dir))
     return [_write(run_dir / w.filename, w.render(report)) for w in RUN_WRITERS]
 
 

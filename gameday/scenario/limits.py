@@ -72,6 +72,7 @@ MAX_ITEMS: dict[str, int] = {
     "unless": 9,
     "services": 20,
     "accounts": 20,
+    "scanners": 20,
 }
 MAX_GROUPS_PER_USER = 10  # IAM's quota
 MAX_ATTACHED_POLICIES = 20  # managed policies on a user, group or role (IAM's quota)

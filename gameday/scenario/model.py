@@ -9,9 +9,11 @@ Cross-references between sections are checked by `gameday.scenario.references`.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from gameday.errors import did_you_mean, printable
 from gameday.scenario.durations import DURATION_PATTERN, parse_duration
 from gameday.scenario.fields import (
     ACTION_PATTERN,
@@ -757,6 +760,66 @@ class DebriefNote(Model):
     body: str
 
 
+# ── the detection drill ───────────────────────────────────────────────────────────────────
+
+# The drill's built-in scanner profiles, by name (gameday.drill.scanners runs each).
+DRILL_SCANNERS = ("git-secrets", "detect-secrets", "trufflehog", "gitleaks")
+
+
+def _drill_scanner(value: str) -> str:
+    """A built-in profile's name, or a command of the team's own (it has arguments, or
+    `{path}`); a single unknown word is taken for a misspelt name."""
+    try:
+        words = shlex.split(value)
+    except ValueError as error:
+        raise ValueError(
+            f"'{printable(value)}' is not a command: {str(error).lower()} — close the quote"
+        ) from None
+    if not words:
+        raise ValueError(
+            "an empty scanner — name a built-in profile (git-secrets, detect-secrets, "
+            "trufflehog, gitleaks) or give a command: 'my-scanner --strict {path}'"
+        )
+    if len(words) == 1 and "{path}" not in value and value not in DRILL_SCANNERS:
+        raise ValueError(
+            f"unknown scanner '{printable(value)}' — {did_you_mean(value, DRILL_SCANNERS)} "
+            f"(a command of your own takes the folder to scan: '{printable(value)} {{path}}')"
+        )
+    return value
+
+
+DrillScanner = Annotated[
+    Line,
+    AfterValidator(_drill_scanner),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(DRILL_SCANNERS), "description": "a built-in profile"},
+                {
+                    "type": "string",
+                    "description": "a command of your own: with arguments, or `{path}`",
+                },
+            ]
+        }
+    ),
+]
+
+
+class Drill(Model):
+    """The detection drill, played on the scenario's leak when a run ends: would the team's
+    scanners have stopped the key, and at which stage (docs/leak-vectors.md)?"""
+
+    scanners: list[DrillScanner] = items(
+        "scanners",
+        default=list(DRILL_SCANNERS),
+        min_length=1,
+        description="built-in profiles (git-secrets, detect-secrets, trufflehog, gitleaks; "
+        "each skipped with a note where it is not installed) or a command of the team's own, "
+        "run with the folder to scan appended or in place of `{path}` (a non-zero exit means "
+        "it found something)",
+    )
+
+
 class Scenario(Model):
     """One game day, as written in a scenario YAML file."""
 
@@ -780,3 +843,8 @@ class Scenario(Model):
         description="the collateral-damage penalty: `false` waives it, a mapping tunes it",
     )
     debrief: list[DebriefNote] = items("debrief", default=[])
+    drill: Drill | None = Field(
+        default=None,
+        description="a detection drill on the leak, part of the run's report: which scanner "
+        "would have stopped the key, and where",
+    )

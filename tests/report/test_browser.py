@@ -8,6 +8,7 @@ developer machine, and fail under CI (env CI set), where it must be there.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from gameday.report import load_run, write_reports, write_training_report
+from gameday.report.drill import STAGES, CellOutcome, DrillCell, DrillReport, drill_file
 from gameday.scenario.model import Scenario
 
 from .runs import T0, careful_run, careless_run, save_run
@@ -89,6 +91,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> dict[
     root = tmp_path_factory.mktemp("browser")
     events, score = careless_run(scenario)
     run_dir = save_run(root, "report-fixture-blue-20260302T123312Z", events, score)
+    _keep_a_drill(run_dir)
     write_reports(run_dir, scenario, events, score)
     runs = [
         run_dir,
@@ -103,6 +106,15 @@ def pages(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> dict[
         if p.suffix == ".html"
     )
     return {"run": run_dir / "report.html", "training": training}
+
+
+def _keep_a_drill(run_dir: Path) -> None:
+    """The drill a run with a drill phase keeps (a scanner's name is the scenario's text)."""
+    outcomes: tuple[CellOutcome, ...] = ("caught", "caught", "missed", "nothing")
+    cells = [DrillCell("git-secrets", s, o) for s, o in zip(STAGES, outcomes, strict=True)]
+    cells += [DrillCell("<script>alert(2)</script>", s, "skipped", "not installed") for s in STAGES]
+    drill_file(run_dir).parent.mkdir(parents=True, exist_ok=True)
+    drill_file(run_dir).write_text(json.dumps(DrillReport("dotenv", tuple(cells)).file_json()))
 
 
 def test_the_console_check_sees_what_a_page_logs(
@@ -143,6 +155,9 @@ def test_the_run_reports_timeline_is_in_the_rendered_dom(
         assert f"lane-{lane}" in svg.group(1)
     assert 'class="detection"' in svg.group(1)
     assert svg.group(1).count('class="step step-') == 9
+    drill = dom.split('<h2 id="drill">Detection drill</h2>', 1)[1].split("<h2", 1)[0]
+    assert "git-secrets would have refused the commit (pre-commit)." in drill
+    assert drill.count("<tr>") == 3  # the heading, and a row per scanner
     assert "SIMULATION — game day exercise" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script" not in dom
