@@ -47,6 +47,13 @@ def test_the_drill_section_names_built_in_profiles_or_commands() -> None:
     assert parse_scenario(text).drill is None
 
 
+def test_a_command_is_named_after_its_program_and_kept_inside_the_drill() -> None:
+    chosen = named_scanners(["/opt/tools/../bin/scan --all {path}", "sh -c x", "sh -c y"])
+    assert [s.name for s in chosen] == ["scan", "sh", "sh-2"]
+    assert CommandScanner("'../../etc' {path}").name == "etc"
+    assert CommandScanner("'..' {path}").name == "command"
+
+
 def _report(*rows: tuple[str, tuple[CellOutcome, ...]], note: str = "") -> DrillReport:
     stages = ("pre-commit", "pre-receive", "history", "release")
     cells = tuple(
@@ -140,9 +147,12 @@ def test_a_run_with_a_drill_phase_reports_it(tmp_path: Path) -> None:
     score = json.loads((out / "score.json").read_text(encoding="utf-8"))
     assert {"scenario", "team", "score", "passed", "steps", "metrics"} <= score.keys()
     assert score["drill"]["scanners"][0]["stages"]["history"] == "missed"
-    assert (
-        out / "drill" / "force-pushed-key-still-served" / "git-secrets" / "pre-commit.txt"
-    ).is_file()
+    kept = out / "drill" / "force-pushed-key-still-served" / "git-secrets"
+    assert (kept / "pre-commit.txt").is_file()
+    # played after the run: the journal ends with the run, and holds nothing of the drill
+    journal = (out / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    kinds = [json.loads(line)["kind"] for line in journal]
+    assert kinds[-1] == "run.ended" and not any("drill" in kind for kind in kinds)
     # re-scored later, score.json keeps the drill
     assert gameday("score", str(out)).returncode in (0, 1)
     assert "drill" in json.loads((out / "score.json").read_text(encoding="utf-8"))

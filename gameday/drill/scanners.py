@@ -9,6 +9,7 @@ skipped with a note otherwise. `CommandScanner` runs a team's own command.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from collections.abc import Sequence
@@ -145,7 +146,10 @@ class CommandScanner(Scanner):
     def __init__(self, command: str) -> None:
         self.command = command
         self.words = shlex.split(command)
-        self.name = self.words[0] if self.words else command
+        # named after its program, `/opt/bin/scan` as `scan`: the name is also its folder of
+        # evidence, which must stay inside the drill's output
+        program = Path(self.words[0]).name if self.words else ""
+        self.name = re.sub(r"[^A-Za-z0-9._+-]", "_", program).lstrip(".") or "command"
 
     def available(self) -> str | None:
         if not self.words:
@@ -166,9 +170,22 @@ PROFILES: dict[str, type[Scanner]] = {kind.name: kind for kind in BUILT_IN}
 
 def scanners(commands: tuple[str, ...] = (), *, built_in: bool = True) -> list[Scanner]:
     found: list[Scanner] = [kind() for kind in BUILT_IN] if built_in else []
-    return found + [CommandScanner(command) for command in commands]
+    return _named_apart(found + [CommandScanner(command) for command in commands])
 
 
 def named_scanners(names: Sequence[str]) -> list[Scanner]:
     """A scenario's `drill.scanners`: built-in profiles by name, any other entry a command."""
-    return [PROFILES[name]() if name in PROFILES else CommandScanner(name) for name in names]
+    return _named_apart(
+        [PROFILES[name]() if name in PROFILES else CommandScanner(name) for name in names]
+    )
+
+
+def _named_apart(chosen: list[Scanner]) -> list[Scanner]:
+    """Two commands of the same program (`sh -c …` twice) get `sh`, `sh-2`: one row and one
+    folder of evidence each."""
+    seen: dict[str, int] = {}
+    for scanner in chosen:
+        seen[scanner.name] = seen.get(scanner.name, 0) + 1
+        if seen[scanner.name] > 1:
+            scanner.name = f"{scanner.name}-{seen[scanner.name]}"
+    return chosen
