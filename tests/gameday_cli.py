@@ -1,13 +1,48 @@
-"""The `gameday` command line run as a user runs it: a subprocess of this interpreter."""
+"""The `gameday` command line run as a user runs it: a subprocess of this interpreter, or — for
+the quick commands whose point is their messages — the same `python -m gameday` in this process.
+
+`gameday_here` runs `gameday/__main__.py` as `python -m` does: the same
+`main()`, the same exit codes, the same program name in click's usage lines. What a fresh
+process would see is set up for the call and put back after it: the arguments, the
+environment (with `COLUMNS` and `NO_COLOR` as `gameday` sets them), the working folder,
+the standard streams, the root logger and the warning filters. The CLI's module is imported
+afresh for each call, so its rich consoles read `COLUMNS`, `NO_COLOR` and their (captured,
+not a terminal) streams as they do at a process's start, and nothing one call sets there is
+seen by the next. `tests/test_gameday_cli.py` holds the two runners to the same bytes.
+
+What a subprocess alone can do stays with `gameday`: resource limits on the command, a
+command that starts servers or processes (`run`, `run-many`, `--deep`), a cold import.
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import io
+import locale
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import types
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# What the CLI gets beside the caller's environment: wide enough that nothing wraps, no colour.
+CLI_ENVIRONMENT = {"COLUMNS": "240", "NO_COLOR": "1"}
+# A fresh interpreter's warning filters (no -W, no PYTHONWARNINGS), first match wins.
+FRESH_WARNING_FILTERS = (
+    ("default", DeprecationWarning, r"__main__\Z"),
+    ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""),
+    ("ignore", ImportWarning, ""),
+    ("ignore", ResourceWarning, ""),
+)
 
 
 def gameday(
@@ -17,7 +52,7 @@ def gameday(
     return subprocess.run(
         [sys.executable, "-m", "gameday", *args],
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "240", "NO_COLOR": "1"},
+        env={**os.environ, **CLI_ENVIRONMENT},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -25,6 +60,220 @@ def gameday(
     )
 
 
+def gameday_here(
+    *args: str, cwd: Path = REPO_ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`gameday ARGS…` in `cwd` as `gameday` runs it, but in this process: no interpreter
+    to start, nothing to import twice. The same result, byte for byte."""
+    command = [sys.executable, "-m", "gameday", *args]
+    # as a child's: stdout strict, stderr escaping what its encoding cannot hold
+    stdout, stderr = _captured_stream("strict"), _captured_stream("backslashreplace")
+    try:
+        with (
+            _environment(CLI_ENVIRONMENT),
+            _working_folder(cwd),
+            _arguments(args),
+            _streams(stdout, stderr),
+            _fresh_logging(),
+            _fresh_warnings(),
+            _fresh_cli_module(),
+            _deadline(timeout),
+        ):
+            returncode = _exit_code(_run_main())
+    except _TimedOut:
+        raise subprocess.TimeoutExpired(command, timeout, _text(stdout), _text(stderr)) from None
+    return subprocess.CompletedProcess(command, returncode, _text(stdout), _text(stderr))
+
+
 def shown(path: Path) -> str:
     """A path as the command line shows it when given relative to the project."""
     return path.relative_to(REPO_ROOT).as_posix()
+
+
+# ── in-process: a fresh process's state, set for the call and put back ───────────────────
+
+
+def _run_main() -> SystemExit:
+    """What `python -m gameday` runs: `gameday/__main__.py` as the `__main__` module of the
+    package (click names the program from it and from `argv[0]`). Its `main()` always ends in
+    `sys.exit`. (Not `runpy.run_module`: under pytest, `gameday` — a pytest plugin — is
+    found through the assertion-rewriting importer, which runpy cannot read code from.)"""
+    import gameday
+
+    spec = importlib.machinery.PathFinder.find_spec("gameday.__main__", gameday.__path__)
+    assert spec is not None and spec.origin is not None
+    assert isinstance(spec.loader, importlib.abc.InspectLoader)
+    code = spec.loader.get_code(spec.name)
+    assert code is not None
+    main = types.ModuleType("__main__")
+    vars(main).update(
+        __file__=spec.origin,
+        __cached__=spec.cached,
+        __loader__=spec.loader,
+        __package__="gameday",
+        __spec__=spec,
+    )
+    sys.argv[0] = spec.origin
+    sys.modules["__main__"] = main
+    try:
+        exec(code, vars(main))
+    except SystemExit as exit:
+        return exit
+    raise AssertionError("gameday's main() returned without sys.exit")
+
+
+def _exit_code(exit: SystemExit) -> int:
+    """The exit status of a process ending in `exit`, as the interpreter makes it."""
+    if exit.code is None:
+        return 0
+    if isinstance(exit.code, int):
+        return int(exit.code)
+    print(exit.code, file=sys.stderr)
+    return 1
+
+
+def _captured_stream(errors: str) -> io.TextIOWrapper:
+    """A stream like a child's pipe: the locale's encoding, not a terminal."""
+    return io.TextIOWrapper(io.BytesIO(), encoding=_encoding(), errors=errors, write_through=True)
+
+
+def _encoding() -> str:
+    return locale.getpreferredencoding(False)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    """What `subprocess.run(…, text=True)` makes of the bytes: decoded, newlines made `\\n`."""
+    stream.flush()
+    buffer = stream.buffer
+    assert isinstance(buffer, io.BytesIO)
+    data = buffer.getvalue().decode(_encoding())
+    return data.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """`os.environ` with `extra`; afterwards exactly as before, whatever the call set."""
+    before = dict(os.environ)
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        for name, value in before.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+
+
+@contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+@contextmanager
+def _arguments(args: tuple[str, ...]) -> Iterator[None]:
+    """`sys.argv` of `python -m gameday ARGS…` (`argv[0]` and `__main__` set by `_run_main`),
+    and both put back."""
+    argv, main = sys.argv, sys.modules["__main__"]
+    sys.argv = [argv[0], *args]
+    try:
+        yield
+    finally:
+        sys.argv, sys.modules["__main__"] = argv, main
+
+
+@contextmanager
+def _streams(stdout: io.TextIOWrapper, stderr: io.TextIOWrapper) -> Iterator[None]:
+    before = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding=_encoding())
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = before
+
+
+@contextmanager
+def _fresh_logging() -> Iterator[None]:
+    """A root logger as a fresh process has it: no handlers (a record of WARNING or above
+    goes to `sys.stderr` through logging's last resort), level WARNING."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers = []
+    root.setLevel(logging.WARNING)  # not `.level =`: setLevel clears the loggers' caches
+    try:
+        yield
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+
+
+@contextmanager
+def _fresh_warnings() -> Iterator[None]:
+    """A fresh interpreter's warning filters, a warning shown written to `sys.stderr` (not
+    recorded by the test runner). Setting filters forgets which warnings were shown, so each
+    call shows them again, as a new process does; all put back afterwards."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for action, category, module in reversed(FRESH_WARNING_FILTERS):
+            warnings.filterwarnings(action, category=category, module=module)  # type: ignore[arg-type]
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: object = None,
+            line: str | None = None,
+        ) -> None:
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+        warnings.showwarning = show
+        yield
+
+
+@contextmanager
+def _fresh_cli_module() -> Iterator[None]:
+    """`gameday.cli` imported afresh by the call (its consoles made under the call's
+    environment and streams) and the module this process had put back after it."""
+    import gameday
+
+    before = sys.modules.pop("gameday.cli", None)
+    try:
+        yield
+    finally:
+        sys.modules.pop("gameday.cli", None)
+        if before is not None:
+            sys.modules["gameday.cli"] = before
+            gameday.cli = before  # type: ignore[attr-defined]
+        elif hasattr(gameday, "cli"):
+            del gameday.cli
+
+
+class _TimedOut(BaseException):
+    """Raised into the call at its deadline; not an `Exception`, so `main()` lets it pass."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """The call is interrupted after `seconds` (on the main thread, where signals arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(number: int, frame: types.FrameType | None) -> None:
+        raise _TimedOut
+
+    handler = signal.signal(signal.SIGALRM, expire)
+    timer = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, *timer)
