@@ -123,6 +123,7 @@ def test_a_runs_leak_is_drilled_into_the_run_directory(tmp_path: Path) -> None:
     assert evidence[0] == f"drill/{scenario.id}/sh/pre-commit.txt"
 
 
+@pytest.mark.slow
 def test_a_run_with_a_drill_phase_reports_it(tmp_path: Path) -> None:
     git_secrets_or_skip()
     pytest.importorskip("detect_secrets")
