@@ -12,9 +12,11 @@ import pytest
 from gameday_cli import gameday
 from test_drill import GREP, git_secrets_or_skip
 
+from gameday.drill import STAGES as drill_stages
 from gameday.drill.phase import drill_run
 from gameday.drill.scanners import PROFILES, CommandScanner, DetectSecrets, named_scanners
 from gameday.paths import SCENARIOS
+from gameday.report.drill import STAGES as report_stages
 from gameday.report.drill import CellOutcome, DrillCell, DrillReport, load_drill
 from gameday.report.json import score_json
 from gameday.scenario import load_scenario
@@ -34,6 +36,7 @@ def with_drill(path: Path, scanners: list[str]) -> str:
 
 def test_the_drill_section_names_built_in_profiles_or_commands() -> None:
     assert set(PROFILES) == set(DRILL_SCANNERS)
+    assert report_stages == drill_stages  # the report reads the stages the drill plays
     mine = "my-scanner --strict {path}"
     scenario = parse_scenario(with_drill(FORCE_PUSH, ["detect-secrets", mine]))
     assert scenario.drill is not None
