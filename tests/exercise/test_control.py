@@ -1,11 +1,14 @@
 """Control of a live run from other terminals, through the real command line.
 
 A wall-clock run with a human team goes in the background; the facilitator's terminal is
-`python -m gameday status|pause|resume|note|mark|repo|end` in subprocesses, two of them at
-the same instant where people would collide. The facilitator's commands carry the token the
-run printed at its start; the same commands without it, or with a wrong one, are refused
-(exit 2, a message saying how to give it) and journaled as refused. After the run, `mark`
-still journals (flagged `after_run`) with the token, and `score` counts it.
+`gameday status|pause|resume|note|mark|repo|end`: `python -m gameday` in processes of its own
+for the first status, the first refusal, two notes at the same instant where people would
+collide, and the end; the command line's own `main` in the test's process for the others
+(`gameday_here`: the same command files reach the run, without a Python start-up each).
+The facilitator's commands carry the token the run printed at its start; the same commands
+without it, or with a wrong one, are refused (exit 2, a message saying how to give it) and
+journaled as refused. After the run, `mark` still journals (flagged `after_run`) with the
+token, and `score` counts it.
 
 A team cannot mark its own manual steps: a runbook that runs `gameday mark` in its shell,
 calls `gameday.exercise.control.send` itself, or forges a command file, is refused and
@@ -32,7 +35,7 @@ from gameday.exercise.facilitator import Authority, check_token, proof
 from gameday.journal import Event, read_journal
 from gameday.rundir import RunDir
 
-from .test_run_e2e import LiveRun, environment, gameday, write_scenario
+from .test_run_e2e import LiveRun, environment, gameday, gameday_here, write_scenario
 
 STATUS_TIME = re.compile(r" at T([+-])(\d+):(\d\d):(\d\d)")
 TOGETHER = ["from the first terminal", "from the second terminal"]
@@ -48,16 +51,18 @@ def run_time(status_output: str) -> int:
     return -total if sign == "-" else total
 
 
-def ok(*args: str | Path, cwd: Path, token: str | None = None) -> str:
-    """A `gameday` command that must succeed; its output."""
-    result = gameday(*args, cwd=cwd, token=token)
+def ok(*args: str | Path, cwd: Path, token: str | None = None, own_process: bool = False) -> str:
+    """A `gameday` command that must succeed (in a process of its own, or here); its output."""
+    result = (gameday if own_process else gameday_here)(*args, cwd=cwd, token=token)
     assert result.returncode == 0, f"gameday {args}: {result.stdout}{result.stderr}"
     return result.stdout
 
 
-def refused(*args: str | Path, cwd: Path, token: str | None = None) -> str:
+def refused(
+    *args: str | Path, cwd: Path, token: str | None = None, own_process: bool = False
+) -> str:
     """A `gameday` command that must be refused as a user error (exit 2); its message."""
-    result = gameday(*args, cwd=cwd, token=token)
+    result = (gameday if own_process else gameday_here)(*args, cwd=cwd, token=token)
     assert result.returncode == 2, f"gameday {args}: {result.stdout}{result.stderr}"
     assert "Traceback" not in result.stderr + result.stdout
     return result.stderr
@@ -111,7 +116,7 @@ def test_a_live_run_obeys_commands_from_other_terminals(tmp_path: Path) -> None:
 
     # after the run: status says so, commands are refused, a mark needs the token still
     assert f"{path}: ended (end) at T+" in ok("status", path, cwd=tmp_path)
-    late_pause = gameday("pause", path, cwd=tmp_path, token=token)
+    late_pause = gameday_here("pause", path, cwd=tmp_path, token=token)
     assert late_pause.returncode == 2 and "Traceback" not in late_pause.stderr
     assert "the run has ended (end)" in late_pause.stderr
     assert TOKEN_HELP in refused("mark", path, "root-password", cwd=tmp_path)
@@ -125,7 +130,7 @@ def test_a_live_run_obeys_commands_from_other_terminals(tmp_path: Path) -> None:
     assert late["by"] == "facilitator"
     assert late["seq"] == events[-1]["seq"] + 2 and late["t"] == events[-1]["t"]
 
-    rescored = gameday("score", path, "--json", cwd=tmp_path)
+    rescored = gameday_here("score", path, "--json", cwd=tmp_path)
     assert rescored.returncode == 1, rescored.stderr  # still without its critical step
     steps = {s["id"]: s for s in json.loads(rescored.stdout)["steps"]}
     assert steps["root-password"]["status"] == "success" and steps["root-password"]["awarded"]
@@ -139,10 +144,10 @@ def control_the_live_run(live: LiveRun, cwd: Path) -> list[Event]:
     live.wait_running()
     path = live.run.path
     token = live.token
-    assert f"{path}: running (live) at T+" in ok("status", path, cwd=cwd)
+    assert f"{path}: running (live) at T+" in ok("status", path, cwd=cwd, own_process=True)
 
     # without the token the facilitator's commands are refused, and say how to give it
-    message = refused("pause", path, cwd=cwd)
+    message = refused("pause", path, cwd=cwd, own_process=True)
     assert "pause is the facilitator's: it needs the facilitator token" in message
     assert TOKEN_HELP in message and "--token TOKEN" in message
     # a misspelt step gets no "did you mean" without the token: step ids are spoilers
@@ -152,7 +157,7 @@ def control_the_live_run(live: LiveRun, cwd: Path) -> list[Event]:
     refused("note", path, "--as", "facilitator", "it was me", cwd=cwd)
     refused("fire-next", path, cwd=cwd)
     # with the token: the next inject now, or (all of them sent already) a clear refusal
-    fired = gameday("fire-next", path, cwd=cwd, token=token)
+    fired = gameday_here("fire-next", path, cwd=cwd, token=token)
     if fired.returncode == 0:
         assert " fires now" in fired.stdout
     else:
@@ -173,14 +178,16 @@ def control_the_live_run(live: LiveRun, cwd: Path) -> list[Event]:
     # instant from two terminals; the facilitator's with the token
     assert "note journaled as the team's" in ok("note", path, "x", cwd=cwd, token=token)
     with ThreadPoolExecutor(2) as pool:
-        outputs = list(pool.map(lambda text: ok("note", path, text, cwd=cwd), TOGETHER))
+        outputs = list(
+            pool.map(lambda text: ok("note", path, text, cwd=cwd, own_process=True), TOGETHER)
+        )
     assert all("note" in output for output in outputs)
     said = ok("note", path, "--as", "facilitator", "the room took a break", cwd=cwd, token=token)
     assert "note journaled as the facilitator's" in said
 
     # the facilitator validates a manual step; the step holds from then on
     ok("mark", path, "acknowledge-case", cwd=cwd, token=token)
-    unknown = gameday("mark", path, "acknowledge", cwd=cwd, token=token)
+    unknown = gameday_here("mark", path, "acknowledge", cwd=cwd, token=token)
     assert unknown.returncode == 2 and "did you mean 'acknowledge-case'" in unknown.stderr
     live.wait_event(
         lambda e: e["kind"] == "check.changed" and e["check"] == "step:acknowledge-case",
@@ -193,7 +200,7 @@ def control_the_live_run(live: LiveRun, cwd: Path) -> list[Event]:
 
     refused("end", path, cwd=cwd)
     assert live.alive()
-    ok("end", path, cwd=cwd, token=token)
+    ok("end", path, cwd=cwd, token=token, own_process=True)
     assert live.finish() == 1  # the critical step (disable the key) was never done
     return read_journal(live.run.journal)
 

@@ -3,17 +3,22 @@
 Every `gameday` here is `python -m gameday` in its own process, as a facilitator or a CI job
 starts it; the human team acts only through what a real team has — the AWS CLI with the
 generated profile, and the mailbox folder. The run's own process is the only one that
-holds the mock account, so nothing in the test process reaches into the run.
+holds the mock account, so nothing in the test process reaches into the run. (The demo's
+second run is the exception that proves a point: the same run played in the test's process
+on its warm mock, as `run-many` plays runs, journals exactly what a fresh process journals.)
 
-`gameday` (one command to its end), `LiveRun` (a run in the background) and `write_scenario`
-(`SHORT_SCENARIO`, a small incident) are the harness the control tests (`test_control.py`)
-and the command-line tests (`tests/test_cli_run.py`) use as well.
+`gameday` (one command to its end), `gameday_here` (the same command line in this process,
+for the many commands sent to a run in another), `LiveRun` (a run in the background) and
+`write_scenario` (`SHORT_SCENARIO`, a small incident) are the harness the control tests
+(`test_control.py`) and the command-line tests (`tests/test_cli_run.py`) use as well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import io
 import json
 import os
 import re
@@ -25,11 +30,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from rich.console import Console
 
+from gameday.exercise.run import RunOptions, run_exercise
 from gameday.journal import Event, read_journal, without_wall_clock
 from gameday.rundir import RunDir
+from gameday.world.account import MockAccount
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_SCENARIO = REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"
@@ -142,6 +151,42 @@ def gameday(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def gameday_here(
+    *args: str | Path, cwd: Path = REPO_ROOT, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`gameday` as `gameday()` runs it, but in this process: the same `main` (exit codes,
+    messages on stderr), the same environment and folder, its output captured.
+
+    For the many commands a test sends to a run playing in another process, where a Python
+    start-up per command would only add time (what reaches the run — the command files, the
+    proofs — is what a terminal's `gameday` sends); and for a virtual-time `run` or `recover`
+    whose point is not its process: it takes the test process's warm mock (conftest's
+    `keep_warm`) instead of starting one. A run to be killed, or one that goes on beside the
+    test, needs a process of its own (`gameday`, `LiveRun`).
+    """
+    from click.testing import CliRunner
+
+    from gameday.cli import main
+
+    argv = ["gameday", *(str(a) for a in args)]
+    unset: dict[str, str | None] = {name: None for name in os.environ if name.startswith("AWS_")}
+    env = {**unset, **environment(), "GAMEDAY_FACILITATOR_TOKEN": token}
+    code: int | str | None = 0
+    with (
+        CliRunner().isolation(env=env) as (out, err, _),
+        contextlib.chdir(cwd),
+        mock.patch.object(sys, "argv", argv),
+    ):
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code
+    assert isinstance(code, int), code
+    return subprocess.CompletedProcess(
+        argv, code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
     )
 
 
@@ -280,24 +325,31 @@ def assert_complete(events: list[Event]) -> None:
 
 @pytest.mark.slow
 def test_the_demo_twice_gives_the_same_journal_and_rescoring_gives_the_same_score(
-    tmp_path: Path,
+    tmp_path: Path, mock_server: MockAccount
 ) -> None:
+    """The demo by the command line in a process of its own (a fresh mock), and at the same
+    time the same run in this process on the test process's warm mock, as `run-many` plays
+    its runs: one seed, one journal, whichever the start."""
     outs = [tmp_path / "first", tmp_path / "second"]
-
-    def demo(out: Path) -> subprocess.CompletedProcess[str]:
-        return gameday(
-            "run", SEED_SCENARIO, "--clock", "virtual", "--responder", REFERENCE_RUNBOOK,
-            "--seed", "7", "--team", "reference", "--out", out, "--plain", cwd=tmp_path,
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(
+            gameday, "run", SEED_SCENARIO, "--clock", "virtual", "--responder",
+            REFERENCE_RUNBOOK, "--seed", "7", "--team", "reference", "--out", outs[0],
+            "--plain", cwd=tmp_path,
         )  # fmt: skip
+        options = RunOptions(
+            team="reference", out=outs[1], clock="virtual", responder=str(REFERENCE_RUNBOOK),
+            seed=7, live=False, account=mock_server,
+        )  # fmt: skip
+        warm = run_exercise(SEED_SCENARIO, options, Console(file=io.StringIO()))
+        result = running.result()
 
-    with ThreadPoolExecutor(2) as pool:  # one process each: the mock is process-wide
-        results = list(pool.map(demo, outs))
-
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "PASSED" in result.stdout
+    assert warm.score.passed and warm.reason == "duration"
     journals = []
-    for out, result in zip(outs, results, strict=True):
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "Traceback" not in result.stderr
-        assert "PASSED" in result.stdout
+    for out in outs:
         for name in REPORTS:
             assert (out / name).is_file(), f"{out / name} missing"
         events = read_journal(out / "journal.jsonl")
@@ -309,9 +361,10 @@ def test_the_demo_twice_gives_the_same_journal_and_rescoring_gives_the_same_scor
     # re-scoring reads the scenario copy and the journal alone
     written = json.loads((outs[0] / "score.json").read_text(encoding="utf-8"))
     assert written["passed"] and written["score"] >= written["pass_mark"]
-    rescored = gameday("score", outs[0], "--json", cwd=tmp_path)
+    rescored = gameday_here("score", outs[0], "--json", cwd=tmp_path)
     assert rescored.returncode == 0, rescored.stderr
     assert json.loads(rescored.stdout) == written
+    assert json.loads((outs[1] / "score.json").read_text(encoding="utf-8")) == written
 
 
 # ── 2. a human team on the wall clock, with the AWS CLI and the mailbox only ───────────────
@@ -334,7 +387,7 @@ def read_case_email(run: RunDir) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_a_human_team_contains_the_leak_with_the_aws_cli_and_the_mailbox(tmp_path: Path) -> None:
-    options = ("--responder", "human", "--speed", "60", "--seed", "7")
+    options = ("--responder", "human", "--speed", "120", "--seed", "7")
     with LiveRun(SEED_SCENARIO, tmp_path / "run", *options) as live:
         code = act_as_the_human_team(live, tmp_path)
     run = live.run
@@ -400,7 +453,7 @@ def act_as_the_human_team(live: LiveRun, cwd: Path) -> int:
 @pytest.mark.slow
 def test_a_killed_run_leaves_a_journal_valid_line_by_line(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path)
-    with LiveRun(scenario, tmp_path / "run", "--responder", "human", "--speed", "30") as live:
+    with LiveRun(scenario, tmp_path / "run", "--responder", "human", "--speed", "120") as live:
         live.wait_running()
         live.wait_event(lambda e: e["kind"] == "attacker.technique", "the attacker's first call")
         live.process.send_signal(signal.SIGKILL)
@@ -417,7 +470,7 @@ def test_a_killed_run_leaves_a_journal_valid_line_by_line(tmp_path: Path) -> Non
     assert "run.ended" not in kinds(parsed)  # it never got to end: the record says so
     assert {"inject.delivered", "attacker.technique", "api.call"} <= set(kinds(parsed))
 
-    status = gameday("status", live.run.path, cwd=tmp_path)
+    status = gameday_here("status", live.run.path, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     pid = live.process.pid
     assert f"crashed (pid {pid} gone) — gameday recover {live.run.path}" in status.stdout
@@ -442,7 +495,8 @@ def test_a_runbook_that_raises_is_journaled_and_the_run_completes(tmp_path: Path
     scenario = write_scenario(tmp_path)
     runbook = tmp_path / "flaky.py"
     runbook.write_text(FAILING_RUNBOOK, encoding="utf-8")
-    result = gameday(
+    # in this process, on its warm mock (the runbook plays in a process of its own all the same)
+    result = gameday_here(
         "run", scenario, "--clock", "virtual", "--responder", runbook, "--out", tmp_path / "run",
         "--plain", cwd=tmp_path,
     )  # fmt: skip
