@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exercise.test_run_e2e import environment, gameday, wait_until, write_scenario
+from exercise.test_run_e2e import environment, gameday_here, wait_until, write_scenario
 
 from gameday.journal import Event, read_journal
 from gameday.rundir import RunDir
@@ -194,10 +194,10 @@ def test_another_local_user_can_neither_read_nor_change_a_live_run(
         assert origin.startswith("http://127.0.0.1:") and origin.count("/") == 2
         hash_before = (run.path / "facilitator" / "token.sha256").read_bytes()
         # `gameday status` shows the whole address to whoever gives the token, and only then
-        hidden = gameday("status", run.path, cwd=shared_folder).stdout
+        hidden = gameday_here("status", run.path, cwd=shared_folder).stdout
         assert f"dashboard: {origin}/TOKEN/ — TOKEN is the facilitator token" in hidden
         assert token not in hidden
-        shown = gameday("status", run.path, cwd=shared_folder, token=token).stdout
+        shown = gameday_here("status", run.path, cwd=shared_folder, token=token).stdout
         assert f"dashboard: {origin}/{token}/" in shown
 
         # Another user: the run's folders stay shut, whatever the file modes inside.
@@ -250,7 +250,7 @@ def test_another_local_user_can_neither_read_nor_change_a_live_run(
         assert not (run.path / "control" / "999999999999-x.json").exists()
 
         # The facilitator, with the token, still ends the run.
-        ended = gameday("end", run.path, cwd=shared_folder, token=token)
+        ended = gameday_here("end", run.path, cwd=shared_folder, token=token)
         assert ended.returncode == 0, ended.stdout + ended.stderr
         assert live.process.wait(90) in (0, 1)
     events = read_journal(run.journal)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from exercise.test_run_e2e import AWS, LiveRun, environment, gameday, write_scenario
+from exercise.test_run_e2e import AWS, LiveRun, environment, gameday_here, write_scenario
 
 from gameday.journal import Event
 from gameday.rundir import TEAM_SHARE, RunDir
@@ -70,7 +70,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Played]:
         assert called.returncode == 0, called.stderr
         console = standalone_console(folder)
         token = live.token
-        ended = gameday("end", "run", cwd=folder, token=token)
+        ended = gameday_here("end", "run", cwd=folder, token=token)
         assert ended.returncode == 0, ended.stderr
         live.finish()
         watched, _ = watcher.communicate(timeout=60)

@@ -18,6 +18,7 @@ and people using the generated profile keep going.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -32,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from rich.console import Console
 
 from gameday.errors import UserError
 from gameday.exercise.injects import REGISTRY
@@ -59,7 +62,7 @@ from gameday.exercise.responders import (
     RunbookResponder,
     aws_call,
 )
-from gameday.exercise.run import KILL_AFTER_SEQ_VARIABLE
+from gameday.exercise.run import KILL_AFTER_SEQ_VARIABLE, RunOptions, run_exercise
 from gameday.exercise.timeline import Timeline
 from gameday.journal import Event, FixedClock, Journal, read_journal, without_wall_clock
 from gameday.rundir import RunDir
@@ -77,9 +80,9 @@ from .test_run_e2e import (
     REFERENCE_RUNBOOK,
     SEED_SCENARIO,
     LiveRun,
-    aws_cli,
     environment,
     gameday,
+    gameday_here,
     write_scenario,
 )
 
@@ -158,6 +161,7 @@ REPLAY = """\
 """
 REPLAY_STEPS = 20
 HALF_WAY = 3600.0  # the seed scenario lasts two hours
+WALL_CLOCK_KILL = 2400.0  # the wall-clock test's kill: the plan's last five actions after it
 RESPONDER_ACTS = ("api.call", "note", "responder.error", "repo.private", "repo.deleted")
 
 
@@ -170,11 +174,11 @@ def write_replay(folder: Path) -> Path:
     return path
 
 
-def kill_half_way(live: LiveRun) -> float:
-    """SIGKILL the run once its journal has passed the middle; the last journaled run time."""
+def kill_half_way(live: LiveRun, at: float = HALF_WAY) -> float:
+    """SIGKILL the run once its journal has passed `at`; the last journaled run time."""
     live.wait_until(
-        lambda: any(float(e["t"]) >= HALF_WAY for e in live.events()),
-        "the journal to pass half-way",
+        lambda: any(float(e["t"]) >= at for e in live.events()),
+        f"the journal to pass T+{at:g}s",
         timeout=150.0,
     )
     live.process.send_signal(signal.SIGKILL)
@@ -208,14 +212,19 @@ def comparable(score: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_run_killed_half_way_and_recovered_scores_as_if_nothing_happened(
-    tmp_path: Path,
+    tmp_path: Path, mock_server: MockAccount
 ) -> None:
     plan = write_replay(tmp_path)
     options = ("--clock", "virtual", "--responder", f"replay:{plan}", "--seed", "3")
 
     def uninterrupted() -> dict[str, Any]:
-        with LiveRun(SEED_SCENARIO, tmp_path / "whole", *options) as live:
-            assert live.finish(180.0) in (0, 1), live.log()
+        """The run left alone, played meanwhile in this process on its warm mock (a virtual
+        run journals the same from a fresh process or a warm mock: test_run_e2e's demo)."""
+        alone = RunOptions(
+            out=tmp_path / "whole", clock="virtual", responder=f"replay:{plan}", seed=3,
+            live=False, account=mock_server,
+        )  # fmt: skip
+        run_exercise(SEED_SCENARIO, alone, Console(file=io.StringIO()))
         return dict(json.loads((tmp_path / "whole" / "score.json").read_text()))
 
     with ThreadPoolExecutor(1) as pool:
@@ -438,8 +447,9 @@ def test_a_replay_that_goes_another_way_leaves_the_run_as_the_crash_left_it(
     assert not (out / ".before-replay").exists()
     assert run.status()["crashed"]
 
+    # the recovery that goes through: `gameday recover` in this process, on its warm mock
     runbook.write_text(RUNBOOK, encoding="utf-8")
-    recovered = play("recover", out, "--plain", cwd=tmp_path)
+    recovered = gameday_here("recover", out, "--plain", cwd=tmp_path)
     assert recovered.returncode in (0, 1), recovered.stdout + recovered.stderr  # 1: not passed
     events = read_journal(run.journal)
     assert [e.get("text") for e in events if e["kind"] == "note"] == [
@@ -485,10 +495,12 @@ def test_a_wall_clock_run_goes_on_from_where_it_stopped_with_the_same_t0(
 ) -> None:
     plan = write_replay(tmp_path)
     out = tmp_path / "crashed"
+    # The run clock is waited out in real time (two hours at 960×: 7.5 s); the kill comes at
+    # 40 minutes, most of the plan done before it, its actions from 66m7s on due after it.
     with LiveRun(
-        SEED_SCENARIO, out, "--clock", "wall", "--speed", "480", "--responder", f"replay:{plan}"
+        SEED_SCENARIO, out, "--clock", "wall", "--speed", "960", "--responder", f"replay:{plan}"
     ) as live:
-        stopped_at = kill_half_way(live)
+        stopped_at = kill_half_way(live, at=WALL_CLOCK_KILL)
     run = RunDir(out)
     before = read_journal(run.journal)
     t0 = datetime.fromisoformat(before[0]["t0"].replace("Z", "+00:00"))
@@ -512,9 +524,10 @@ def test_a_wall_clock_run_goes_on_from_where_it_stopped_with_the_same_t0(
         assert (out / "aws" / "credentials").read_text() == credentials
         config = (out / "aws" / "config").read_text()
         assert config != old_endpoint and f"endpoint_url = {run.status()['endpoint']}" in config
-        identity = aws_cli(run)("sts", "get-caller-identity")
-        assert identity.returncode == 0, identity.stderr
-        assert json.loads(identity.stdout)["Arn"].endswith(f":user/{DEFAULT_RESPONDERS_USER}")
+        # (their SDK, not the AWS CLI: the CLI's start-up would take minutes of run time at
+        # this speed, and the AWS CLI's use of the profile is test_run_e2e's)
+        caller = profile_session(run).client("sts").get_caller_identity()
+        assert caller["Arn"].endswith(f":user/{DEFAULT_RESPONDERS_USER}")
         assert process.wait(180) in (0, 1), log.read_text()
     finally:
         if process.poll() is None:
@@ -546,8 +559,17 @@ def test_a_wall_clock_run_goes_on_from_where_it_stopped_with_the_same_t0(
     due = (70 * 60 + 7, 75 * 60 + 7, 80 * 60 + 7, 85 * 60 + 7)
     assert all(float(e["t"]) >= at for e, at in zip(acts[-4:], due, strict=True))
     # and a run that ended is not recovered twice
-    again = recover(out, tmp_path)
+    again = gameday_here("recover", out, "--plain", cwd=tmp_path)
     assert again.returncode == 2 and "nothing to recover" in again.stderr
+
+
+def profile_session(run: RunDir) -> boto3.Session:
+    """A boto3 session on nothing but the run's generated profile, as a person's script has."""
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", str(run.path / "aws" / "config"))
+    core.set_config_variable("credentials_file", str(run.path / "aws" / "credentials"))
+    core.set_config_variable("profile", "gameday")
+    return boto3.Session(botocore_session=core)
 
 
 def wait_for(condition: Callable[[], Any], process: subprocess.Popen[bytes], log: Path) -> Any:
