@@ -1481,8 +1481,6 @@ class CodeHost:
 
     def _set(self, target: HostState) -> None:
         with self._journal_lock:
-            if self.journal is not None:
-                self._poll()  # the pushes before the change first, in their order
             with self._locked_state() as data:
                 previous = data["state"]
                 if previous == target:
