@@ -22,6 +22,7 @@ from gameday.rundir import RunDir, write_private
 from gameday.world.decoys import account_of
 
 HOST = "127.0.0.1"
+SHUTDOWN_POLL_S = 0.05  # how soon the server's loop sees `stop`: a run's end waits for it
 _TOKEN_LINE = re.compile(r"^token: (\S+)$", re.MULTILINE)
 _SECTION = re.compile(r"\n<!-- console -->.*<!-- /console -->\n", re.DOTALL)
 
@@ -35,7 +36,10 @@ class ConsoleServer:
         app = create_app(account, mail, token, self.account_id)
         self._server: BaseWSGIServer = make_server(HOST, port, app, threaded=True)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gameday-console", daemon=True
+            target=self._server.serve_forever,
+            args=(SHUTDOWN_POLL_S,),
+            name="gameday-console",
+            daemon=True,
         )
 
     @property

@@ -60,6 +60,7 @@ DASHBOARD_TEMPLATES = TEMPLATES / "dashboard"
 HOST = "127.0.0.1"
 HISTORY = 2000  # items a page opened late (or reconnecting) is sent before the live ones
 TICK_S = 1.0  # how often every page gets the clock, the injects to come and the score
+SHUTDOWN_POLL_S = 0.05  # how soon the server's loop sees `stop`: a run's end waits for it
 COMMANDS = ("pause", "resume", "fire-next", "mark", "note", "end")
 MAX_BODY = 8192
 REFUSALS_JOURNALED_EVERY_S = 1.0  # a flood of forged commands journals one a second
@@ -104,7 +105,8 @@ class Dashboard:
         self._last_refusal = 0.0
         self._lock = threading.Lock()
         self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
-        self._subscribers: set[queue.Queue[dict[str, Any]]] = set()
+        # an inbox gets items, and None when the dashboard closes (a wake-up, not an item)
+        self._subscribers: set[queue.Queue[dict[str, Any] | None]] = set()
         self._counter = 0
         self._ended: str | None = None
         self._closing = threading.Event()
@@ -124,7 +126,10 @@ class Dashboard:
     def start(self) -> Dashboard:
         self._server = _Server((HOST, self._port), _Handler, self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="dashboard", daemon=True
+            target=self._server.serve_forever,
+            args=(SHUTDOWN_POLL_S,),
+            name="dashboard",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -151,6 +156,10 @@ class Dashboard:
     def stop(self, grace: float = 2.0) -> None:
         """Close every stream (each page gets what is left and the final state), then the server."""
         self._closing.set()
+        with self._lock:  # wake the streams now rather than at their next tick
+            for subscriber in self._subscribers:
+                with contextlib.suppress(queue.Full):
+                    subscriber.put_nowait(None)
         deadline = time.monotonic() + grace
         with self._streams:
             while self._open_streams and time.monotonic() < deadline:
@@ -265,7 +274,7 @@ class Dashboard:
 
     def stream(self, last_id: int) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event name, data) pairs for one page: the history after `last_id`, then live."""
-        inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=HISTORY)
+        inbox: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=HISTORY)
         with self._lock:
             backlog = [item for item in self._history if item["id"] > last_id]
             self._subscribers.add(inbox)
@@ -276,19 +285,23 @@ class Dashboard:
             next_tick = time.monotonic() + TICK_S
             while not self._closing.is_set():
                 try:
-                    item = inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
+                    news = inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
                 except queue.Empty:
                     yield "state", self.state()
                     next_tick = time.monotonic() + TICK_S
                     continue
-                yield "item", item
-                if item["kind"] in ("run.paused", "run.resumed", "run.ended"):
+                if news is None:
+                    continue  # `stop` woke the stream: the run is closing
+                yield "item", news
+                if news["kind"] in ("run.paused", "run.resumed", "run.ended"):
                     yield "state", self.state()
             while True:  # the run is closing: what is left, then the final state
                 try:
-                    yield "item", inbox.get_nowait()
+                    left = inbox.get_nowait()
                 except queue.Empty:
                     break
+                if left is not None:
+                    yield "item", left
             yield "state", self.state()
         finally:
             with self._lock:

@@ -638,7 +638,7 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
     run = RunDir(tmp_path / "run")
     log = tmp_path / "run.log"
     process = subprocess.Popen(
-        [str(GAMEDAY), "run", str(SEED_SCENARIO), "--out", str(run.path), "--speed", "30",
+        [str(GAMEDAY), "run", str(SEED_SCENARIO), "--out", str(run.path), "--speed", "60",
          "--dashboard", "--plain", "--team", "projector"],
         stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -664,7 +664,7 @@ def test_a_facilitator_runs_a_live_exercise_from_the_dashboard(tmp_path: Path) -
             return str(element(By.ID, element_id).text)
 
         assert "SIMULATION — game day exercise" in text("simulation")
-        # The quarantine lands at T+1:07, two seconds in at 30×: it appears without a reload.
+        # The quarantine lands at T+1:07, a second in at 60×: it appears without a reload.
         wait_for(
             lambda: browser.find_elements(By.CSS_SELECTOR, '#fired li[data-inject="quarantine"]'),
             30,
