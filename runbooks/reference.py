@@ -18,9 +18,11 @@
    leaked key's user gets a new key too. Ask the owners of other secrets the attacker read to
    change them at the source; lift AWS's quarantine from a user that works again on a new
    key, once its leaked key is dead.
-6. Communicate: delete the release whose download held the key (when AWS cites one), rewrite
-   the repository's history without the key, reply to AWS's case (in the
-   console when the support plan has no Support API), delete the leaked key.
+6. Communicate: take the key off the code host — delete the other branches and the tags
+   (with their releases) whose history holds it and the release AWS cites, rewrite the
+   default branch without it, and have support purge the old commits the host keeps —, reply
+   to AWS's case (in the console when the support plan has no Support API), delete the
+   leaked key.
 
 A false alarm — the key was already inactive and nothing it tried succeeded — gets the
 evidence, the tidy-up and the reply, and nothing that could break production.
@@ -32,6 +34,7 @@ comes from the scenario's account, as it would from the team's own inventory.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -246,9 +249,7 @@ def respond(ctx: RunbookContext) -> None:
 
     # communicate, then finish the leaked key
     ctx.sleep("2m")
-    take_down_release(ctx, incident)
-    if purge_history(ctx, incident):
-        ctx.note("Rewrote the repository's history without the key and force-pushed it")
+    clean_code_host(ctx, incident)
     reply_to_case(ctx, report_text(incident, findings))
     for user, key in [(incident.user, incident.key_id), *retired]:
         ignore_missing(iam.delete_access_key, UserName=user, AccessKeyId=key)
@@ -263,9 +264,7 @@ def respond_to_dead_key(
     used = f"last used {last_used:%Y-%m-%d %H:%M} UTC" if last_used else "never used"
     ctx.note(f"{incident.key_id} was {status} at the notice, {used}; every call was refused")
     ctx.sleep("3m")
-    take_down_release(ctx, incident)
-    if purge_history(ctx, incident):
-        ctx.note("Rewrote the repository's history without the key and force-pushed it")
+    clean_code_host(ctx, incident)
     reply_to_case(
         ctx,
         f"The exposed key {incident.key_id} ({incident.user}) was {status.lower()} when it was "
@@ -776,6 +775,60 @@ def scrub(stream: bytes, key_id: bytes) -> tuple[bytes, bool]:
             body = SECRET_KEY.sub(b"REMOVED", body.replace(key_id, b"REMOVED"))
         out += b"data %d\n" % len(body) + body
     return bytes(out), found
+
+
+def clean_code_host(ctx: RunbookContext, incident: Incident) -> None:
+    """Take the key out of every place the code host serves it from: the branches and tags
+    whose history holds it (another branch and a tag are deleted with the tag's release, the
+    default branch rewritten), the release AWS cites, then — the host keeps the old commits
+    a force-push leaves, served by their id — support purges those."""
+    repo = Path(ctx.repo)
+    git(repo, "fetch", "--quiet", "--prune", "--tags", "--force", "origin", check=False)
+    leaked = key_commits(repo, incident)
+    default = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False)  # as cloned
+    contains = [f"--contains={commit}" for commit in leaked]
+    holding = git(repo, "for-each-ref", "--format=%(refname)", *contains, check=False)
+    for ref in holding.stdout.decode().split() if contains else []:
+        if ref.startswith("refs/tags/"):
+            tag = ref.removeprefix("refs/tags/")
+            for action in ("delete-release", "delete-tag"):
+                host_action(ctx, action, tag)
+            git(repo, "tag", "-d", tag, check=False)
+        elif ref.startswith("refs/remotes/origin/") and ref != "refs/remotes/origin/HEAD":
+            branch = ref.removeprefix("refs/remotes/origin/")
+            if branch != default.stdout.decode().strip():
+                host_action(ctx, "delete-branch", branch)
+                git(repo, "update-ref", "-d", ref, check=False)
+                git(repo, "branch", "-D", branch, check=False)
+    take_down_release(ctx, incident)
+    if purge_history(ctx, incident):
+        ctx.note("Rewrote the repository's history without the key and force-pushed it")
+    cited = [incident.leak_commit] if incident.leak_commit else []
+    for commit in dict.fromkeys([*cited, *leaked]):
+        if host_action(ctx, "purge-commit", commit):
+            break  # support purges every commit the host keeps unreachable at once
+
+
+def key_commits(repo: Path, incident: Incident) -> list[str]:
+    """The commits of the clone that bring the key in: in a file (plain, or base64 as in a
+    Kubernetes Secret) or in the message."""
+    key = incident.key_id
+    found: list[str] = []
+    encoded = base64.b64encode(key.encode()).decode()
+    for search in (f"-S{key}", f"-S{encoded}", f"--grep={key}"):
+        listed = git(repo, "log", "--all", "-F", search, "--format=%H", check=False)
+        found += listed.stdout.decode().split()
+    return list(dict.fromkeys(found))
+
+
+def host_action(ctx: RunbookContext, action: str, target: str) -> bool:
+    """One of the code host's buttons; False (noted) when the host refuses it."""
+    try:
+        ctx.note(ctx.repo_action(action, target))
+    except Exception as error:  # the host refuses: gone already, or nothing to do
+        ctx.note(f"Code host, {action} {target}: {error}")
+        return False
+    return True
 
 
 def take_down_release(ctx: RunbookContext, incident: Incident) -> None:
