@@ -4,7 +4,8 @@ repository only made private, the file only deleted from the default branch, the
 written into the journal and the host's state file. None earns it; the real purge, through a
 runbook's own process and the command line, does — at the moment it was done.
 
-The runs share the test process's warm mock (`mock_server`, tests/conftest.py); the
+The runs share the test process's warm mock (`mock_server`, tests/conftest.py) and are a
+sweep (the host-level attempts in test_codehost_key_reach.py keep `make test` covered); the
 end-to-end run goes through `gameday run` as a user starts it.
 """
 
@@ -81,7 +82,9 @@ def play(path: Path, runbook: str, out: Path, mock: MockAccount) -> RunResult:
 @pytest.mark.parametrize(
     ("runbook", "left"),
     [
-        pytest.param("skip_purge", "kept commit", id="force-push-without-purge"),
+        pytest.param(
+            "skip_purge", "kept commit", marks=pytest.mark.sweep, id="force-push-without-purge"
+        ),
         pytest.param("skip_release", "release v", marks=pytest.mark.sweep, id="tag-not-release"),
         pytest.param("private_only", "private, but", marks=pytest.mark.sweep, id="private"),
         pytest.param(
