@@ -329,6 +329,7 @@ class MockAccount:
         Other accounts in the process (another moto server's) are left alone.
         """
         gateway = self.gateway
+        prepare_moto()  # its settings may have gone from the environment since the start
         forgotten = {self.account_id, account_id or self.account_id}
         self.clock = clock or self.clock
         self.journal = journal

@@ -1,10 +1,11 @@
 """The golden runs of the seed scenario, each played once per test session.
 
-A team's replay (`tests/golden/<team>.yaml`) is run end to end by the command line in a
-subprocess — the moto backends are process-global, one run per process — in virtual time with
-seed 0. The score tests (test_golden.py) and the report tests (test_golden_report.py) read the
-same run directories: under xdist the workers share one folder, and a lock file per team
-makes the first worker that needs a team play it while the others wait and reuse it.
+A team's replay (`tests/golden/<team>.yaml`) is run end to end by the command line — `python
+-m gameday run` played in the test process (`gameday_here`), on the process's warm mock — in
+virtual time with seed 0. The score tests (test_golden.py) and the report tests
+(test_golden_report.py) read the same run directories: under xdist the workers share one
+folder, and a lock file per team makes the first worker that needs a team play it while the
+others wait and reuse it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import fcntl
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gameday_cli import gameday_here
 
 from gameday.journal import Event, read_journal
 from gameday.paths import SCENARIOS
@@ -44,16 +45,8 @@ class GoldenRun:
 
 
 def gameday(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    # No colour or terminal width from the machine running the tests.
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "gameday", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
+    # no colour and a fixed width, whatever the machine running the tests has
+    return gameday_here(*map(str, args), timeout=RUN_TIMEOUT_S)
 
 
 def shared_golden_runs(factory: pytest.TempPathFactory) -> GoldenRuns:
