@@ -4,6 +4,8 @@ Each file in tests/scenarios/deep/warned/ loads and runs, but only playing it sh
 spoil its game day. Its first line, `# warn: path:line:col: warning: message`, and the
 `# also:` lines after it are what `gameday validate --deep` prints on stderr for it, in order.
 The library passes `--deep --strict` (`make lint-scenarios`), deep-validated in one process.
+The quick cases run the command line in the test process (`gameday_here`), whose plays take
+the worker's warm mock; a static error and the library sweep run it as a process of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from gameday_cli import gameday, shown
+from gameday_cli import gameday, gameday_here, shown
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -69,7 +71,7 @@ def test_deep_warnings_are_located_and_pass(
     timeline = "  - {id: support-case, type: support-case, at: 2m}\n"
     alert = f"  - {{id: chat-alert, type: webhook, at: 3m, url: '{url}'}}\n"
     chat.write_text(SMALL_SCENARIO.replace(timeline, timeline + alert), encoding="utf-8")
-    result = gameday("validate", "--deep", *(shown(p) for p in WARNED), str(chat))
+    result = gameday_here("validate", "--deep", *(shown(p) for p in WARNED), str(chat), timeout=600)
     assert "Traceback" not in result.stderr
     assert result.returncode == 0, result.stderr
     expected = [line for p in WARNED for line in expected_lines(p)]
@@ -81,7 +83,7 @@ def test_deep_warnings_are_located_and_pass(
 
 def test_strict_fails_on_deep_warnings() -> None:
     path = DEEP_DIR / "warned" / "silent-call.yaml"
-    result = gameday("validate", "--deep", "--strict", shown(path))
+    result = gameday_here("validate", "--deep", "--strict", shown(path), timeout=600)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr.splitlines() == expected_lines(path)
@@ -122,7 +124,7 @@ def test_a_webhook_to_a_receiver_on_this_machine_that_is_down_is_warned_of(
     path.write_text(SMALL_SCENARIO.replace(timeline, timeline + alert), encoding="utf-8")
     line = SMALL_SCENARIO.split(timeline)[0].count("\n") + 2
     column = alert.index("'http") + 1  # the value starts at its quote
-    result = gameday("validate", "--deep", str(path))
+    result = gameday_here("validate", "--deep", str(path), timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         f"{path}:{line}:{column}: warning: nothing answers at {url} now (connection refused): "

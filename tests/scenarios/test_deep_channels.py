@@ -8,11 +8,11 @@ notice, so it neither reaches the runbook nor starts the detection clock.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from . import REPO_ROOT, SMALL_SCENARIO
+from gameday_cli import gameday_here
+
+from . import SMALL_SCENARIO
 
 PROBE = """
 def respond(ctx):
@@ -44,10 +44,10 @@ def test_console_cues_and_unposted_webhooks_reach_no_runbook(tmp_path: Path) -> 
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE, encoding="utf-8")
     out = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "gameday", "run", str(scenario), "--clock", "virtual",
-         "--responder", str(probe), "--out", str(out), "--plain"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+    # the command line in the test process (its runbook in a process of its own, as always)
+    result = gameday_here(
+        "run", str(scenario), "--clock", "virtual", "--responder", str(probe), "--out", str(out),
+        "--plain", timeout=300,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr  # it did nothing: failed
     events = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]

@@ -1,5 +1,5 @@
 """The reference runbook — the one `validate --deep` plays, and every team copies — through
-`gameday run-many` and `gameday run`.
+`gameday run-many` and `gameday run` (in the test process, on the worker's warm mock).
 
 It starts on whichever notice AWS sends first, whatever the channel, and learns from IAM
 what a notice does not say (the Health event and a chat alert name the key, not its user).
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from gameday_cli import gameday
+from gameday_cli import gameday_here
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -74,7 +74,11 @@ def test_the_reference_runbook_acts_on_any_notice_aws_sends(tmp_path: Path, chat
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     out = tmp_path / "runs"
-    result = gameday("run-many", *map(str, paths), "--responder", str(REFERENCE), "--out", str(out))
+    # one job: played in the test process, on the worker's warm mock
+    result = gameday_here(
+        "run-many", *map(str, paths), "--responder", str(REFERENCE), "--out", str(out),
+        "--jobs", "1", timeout=600,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     for channel in variants:
         (score_file,) = (out / channel).rglob("score.json")
@@ -90,13 +94,14 @@ def test_a_leak_noticed_two_days_late_still_has_the_attackers_leftovers_removed(
     # The attacker makes a user (with a key) and a role at minutes 3 and 4; AWS's quarantine
     # and first notice come two days later (tests/scenarios/deep/noticed-two-days-late.yaml).
     out = tmp_path / "run"
-    result = gameday(
+    result = gameday_here(
         "run",
         str(DEEP_DIR / "noticed-two-days-late.yaml"),
         "--clock", "virtual",
         "--responder", str(REFERENCE),
         "--out", str(out),
         "--plain",
+        timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     # the console and the report write a moment past the first day with its days
