@@ -5,7 +5,7 @@ the quick commands whose point is their messages — the same `python -m gameday
 `main()`, the same exit codes, the same program name in click's usage lines. What a fresh
 process would see is set up for the call and put back after it: the arguments, the
 environment (with `COLUMNS` and `NO_COLOR` as `gameday` sets them), the working folder,
-the standard streams, the root logger and the warning filters. The CLI's module is imported
+the standard streams, the root logger and the warning filters. The CLI's module is run
 afresh for each call, so its rich consoles read `COLUMNS`, `NO_COLOR` and their (captured,
 not a terminal) streams as they do at a process's start, and nothing one call sets there is
 seen by the next. `tests/test_gameday_cli.py` holds the two runners to the same bytes.
@@ -16,8 +16,9 @@ command that starts servers or processes (`run`, `run-many`, `--deep`), a cold i
 
 from __future__ import annotations
 
-import importlib.abc
+import functools
 import importlib.machinery
+import importlib.util
 import io
 import locale
 import logging
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 import types
 import warnings
 from collections.abc import Iterator, Mapping
@@ -95,31 +97,48 @@ def shown(path: Path) -> str:
 
 def _run_main() -> SystemExit:
     """What `python -m gameday` runs: `gameday/__main__.py` as the `__main__` module of the
-    package (click names the program from it and from `argv[0]`). Its `main()` always ends in
-    `sys.exit`. (Not `runpy.run_module`: under pytest, `gameday` — a pytest plugin — is
-    found through the assertion-rewriting importer, which runpy cannot read code from.)"""
+    package (click names the program from it and from `argv[0]`), which imports `gameday.cli`
+    — here a new one, its consoles made now — and calls its `main()`, which always ends in
+    `sys.exit`. What else escapes is shown and ends the call as it ends a process: exit 1."""
     import gameday
 
-    spec = importlib.machinery.PathFinder.find_spec("gameday.__main__", gameday.__path__)
-    assert spec is not None and spec.origin is not None
-    assert isinstance(spec.loader, importlib.abc.InspectLoader)
-    code = spec.loader.get_code(spec.name)
-    assert code is not None
-    main = types.ModuleType("__main__")
-    vars(main).update(
-        __file__=spec.origin,
-        __cached__=spec.cached,
-        __loader__=spec.loader,
-        __package__="gameday",
-        __spec__=spec,
-    )
-    sys.argv[0] = spec.origin
-    sys.modules["__main__"] = main
     try:
+        cli, code = _new_module("gameday.cli")
+        sys.modules["gameday.cli"] = gameday.cli = cli  # type: ignore[attr-defined]
+        exec(code, vars(cli))
+        main, code = _new_module("gameday.__main__")
+        main.__name__ = "__main__"
+        sys.argv[0], sys.modules["__main__"] = main.__file__ or "", main
         exec(code, vars(main))
     except SystemExit as exit:
         return exit
+    except Exception:
+        traceback.print_exc()
+        return SystemExit(1)
     raise AssertionError("gameday's main() returned without sys.exit")
+
+
+def _new_module(name: str) -> tuple[types.ModuleType, types.CodeType]:
+    """A new module for gameday's `name`, not yet run, and its code.
+
+    Found by the plain path finder, as in a process of its own: under pytest, `gameday` (a
+    pytest plugin) is otherwise loaded through the assertion-rewriting importer."""
+    import gameday
+
+    spec = importlib.machinery.PathFinder.find_spec(name, gameday.__path__)
+    assert spec is not None and spec.origin is not None
+    return importlib.util.module_from_spec(spec), _compiled(spec.origin, _version(spec.origin))
+
+
+def _version(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_mtime_ns, status.st_size
+
+
+@functools.cache
+def _compiled(path: str, version: tuple[int, int]) -> types.CodeType:
+    """A source file compiled once per version of it, as a bytecode cache keeps it."""
+    return compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
 
 
 def _exit_code(exit: SystemExit) -> int:
@@ -239,8 +258,7 @@ def _fresh_warnings() -> Iterator[None]:
 
 @contextmanager
 def _fresh_cli_module() -> Iterator[None]:
-    """`gameday.cli` imported afresh by the call (its consoles made under the call's
-    environment and streams) and the module this process had put back after it."""
+    """The `gameday.cli` this process has, put back after the call has made its own."""
     import gameday
 
     before = sys.modules.pop("gameday.cli", None)
@@ -261,12 +279,16 @@ class _TimedOut(BaseException):
 
 @contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
-    """The call is interrupted after `seconds` (on the main thread, where signals arrive)."""
+    """The call is interrupted after `seconds` (on the main thread, where signals arrive).
+
+    Raised where the signal lands; if that is a garbage collector's callback, which swallows
+    it, it is raised again half a second later, until it ends the call."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(number: int, frame: types.FrameType | None) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
         raise _TimedOut
 
     handler = signal.signal(signal.SIGALRM, expire)
