@@ -3,6 +3,8 @@
 Each runs in a subprocess with 500 MB of address space and 10 seconds of CPU — the bounds a
 hostile file gets — and must be refused with located problems (exit 2), never a traceback.
 The organisation's own templates (`--templates`) are checked as strictly as the scenario.
+What is hostile only in its contents, not its size (a symlink, escapes, infinities), is
+validated in this process (`gameday_here`, the same `python -m gameday`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gameday_cli import gameday_here
 
 from . import SMALL_SCENARIO
 from .test_bad_scenarios import VALIDATE_SECONDS, gameday
@@ -20,9 +23,14 @@ PROBLEM = re.compile(r"^(?P<path>[^\n]+?):(?P<line>\d+):(?P<column>\d+): (?P<mes
 INJECTS = "  - {id: support-case, type: support-case, at: 2m}\n"
 
 
-def validate_refuses(*args: str | Path) -> list[str]:
+def validate_refuses(*args: str | Path, bounded: bool = True) -> list[str]:
+    """The problems `gameday validate ARGS` reports: in a bounded subprocess, or in-process
+    where the input is small."""
     started = time.monotonic()
-    result = gameday("validate", *map(str, args), seconds=VALIDATE_SECONDS)
+    if bounded:
+        result = gameday("validate", *map(str, args), seconds=VALIDATE_SECONDS)
+    else:
+        result = gameday_here("validate", *map(str, args), timeout=VALIDATE_SECONDS)
     assert time.monotonic() - started < VALIDATE_SECONDS
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 2, result.stdout + result.stderr
@@ -127,7 +135,6 @@ def test_an_organisation_template_that_spins_is_refused_at_its_inject(tmp_path: 
     )
 
 
-@pytest.mark.slow
 def test_a_template_linked_out_of_its_folder_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("{% set subject = 'x' %}not for templates")
@@ -137,7 +144,7 @@ def test_a_template_linked_out_of_its_folder_is_refused(tmp_path: Path) -> None:
     path = scenario_file(
         tmp_path, with_inject("  - {id: mail, type: email, at: 3m, template: leak}")
     )
-    [line] = validate_refuses(path, "--templates", tmp_path / "templates")
+    [line] = validate_refuses(path, "--templates", tmp_path / "templates", bounded=False)
     assert ":30:47: inject 'mail': template 'emails/leak.txt.j2' resolves to" in line
     assert "outside the template folders" in line
 
@@ -154,7 +161,6 @@ def test_a_huge_organisation_template_is_refused(tmp_path: Path) -> None:
     assert "is 300,023 bytes, over the 256 KB a template may be" in line
 
 
-@pytest.mark.slow
 def test_every_problem_of_every_hostile_file_comes_at_once(tmp_path: Path) -> None:
     first = scenario_file(
         tmp_path, SMALL_SCENARIO.replace("duration: 1h", "duration: .inf"), "a.yaml"
@@ -166,7 +172,7 @@ def test_every_problem_of_every_hostile_file_comes_at_once(tmp_path: Path) -> No
         ).replace("    target: 10m", "    target: .inf"),
         "b.yaml",
     )
-    lines = validate_refuses(first, second)
+    lines = validate_refuses(first, second, bounded=False)
     found = [PROBLEM.match(line) for line in lines]
     assert [(Path(m["path"]).name, m["line"]) for m in found if m] == [
         ("a.yaml", "5"),
