@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gameday_cli import gameday
+from gameday_cli import gameday, gameday_here
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUIDE = REPO_ROOT / "docs" / "scenario-format.md"
@@ -113,7 +113,7 @@ def test_the_whole_scenarios_pass_deep_strict_validation(tmp_path: Path) -> None
 
 def test_the_sections_fit_the_seed_scenario(tmp_path: Path) -> None:
     written = write_examples(tmp_path, "sections")
-    result = gameday("validate", "--strict", *map(str, written))
+    result = gameday_here("validate", "--strict", *map(str, written))
     assert result.returncode == 0, _located(result.stderr, written)
 
 

@@ -1,4 +1,8 @@
-"""The scenario commands of the real CLI: `gameday validate`, `gameday list`, `gameday schema`."""
+"""The scenario commands of the real CLI: `gameday validate`, `gameday list`, `gameday schema`.
+
+Run in this process (`gameday_here`, the same `python -m gameday`); `schema` once in a
+subprocess too, as tests/test_gameday_cli.py runs `validate` and `list`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,12 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from gameday_cli import gameday
+from gameday_cli import gameday, gameday_here
 
 from gameday.scenario import load_scenario
 from gameday.scenario.durations import DURATION_PATTERN, format_duration
 
 from . import REPO_ROOT, SMALL_SCENARIO
-
-pytestmark = pytest.mark.slow
 
 LIBRARY = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
 SEED = REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"
@@ -28,13 +30,13 @@ SEED = REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"
 
 
 def test_validate_the_library_file_by_file() -> None:
-    result = gameday("validate", *(p.relative_to(REPO_ROOT).as_posix() for p in LIBRARY))
+    result = gameday_here("validate", *(p.relative_to(REPO_ROOT).as_posix() for p in LIBRARY))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{len(LIBRARY)} scenario(s) valid\n"
 
 
 def test_validate_a_folder() -> None:
-    result = gameday("validate", "scenarios")
+    result = gameday_here("validate", "scenarios")
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{len(LIBRARY)} scenario(s) valid\n"
 
@@ -45,7 +47,7 @@ def test_validate_reports_only_the_broken_files(tmp_path: Path) -> None:
         SMALL_SCENARIO.replace("difficulty: introductory", "difficulty: easy"), encoding="utf-8"
     )
     (tmp_path / "notes.txt").write_text("not a scenario", encoding="utf-8")
-    result = gameday("validate", str(tmp_path))
+    result = gameday_here("validate", str(tmp_path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -55,13 +57,13 @@ def test_validate_reports_only_the_broken_files(tmp_path: Path) -> None:
 
 
 def test_validate_a_missing_file() -> None:
-    result = gameday("validate", "scenarios/no-such-scenario.yaml")
+    result = gameday_here("validate", "scenarios/no-such-scenario.yaml")
     assert result.returncode == 2
     assert result.stderr == "scenarios/no-such-scenario.yaml:1:1: no such file — check the path\n"
 
 
 def test_validate_needs_a_path() -> None:
-    result = gameday("validate")
+    result = gameday_here("validate")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 
@@ -70,7 +72,7 @@ def test_validate_needs_a_path() -> None:
 
 
 def test_list_shows_id_title_difficulty_and_duration_of_each_scenario() -> None:
-    result = gameday("list")
+    result = gameday_here("list")
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["id", "title", "difficulty", "duration"]
@@ -91,7 +93,7 @@ def test_list_shows_id_title_difficulty_and_duration_of_each_scenario() -> None:
 def test_list_a_folder_with_a_broken_scenario(tmp_path: Path) -> None:
     shutil.copy(SEED, tmp_path / SEED.name)
     (tmp_path / "half-written.yaml").write_text("id: half-written\n", encoding="utf-8")
-    result = gameday("list", str(tmp_path))
+    result = gameday_here("list", str(tmp_path))
     assert result.returncode == 0
     [broken] = [line for line in result.stdout.splitlines() if "half-written.yaml" in line]
     assert "invalid: run `gameday validate` on it" in broken
@@ -100,7 +102,7 @@ def test_list_a_folder_with_a_broken_scenario(tmp_path: Path) -> None:
 
 
 def test_list_a_missing_folder(tmp_path: Path) -> None:
-    result = gameday("list", str(tmp_path / "nowhere"))
+    result = gameday_here("list", str(tmp_path / "nowhere"))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
 
@@ -110,7 +112,7 @@ def test_list_a_missing_folder(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.protocols.Validator:
-    result = gameday("schema")
+    result = gameday_here("schema")
     assert (result.returncode, result.stderr) == (0, "")
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -182,7 +184,10 @@ def test_the_schema_rejects_wrong_values(
     assert errors(validator, data)
 
 
+@pytest.mark.slow
 def test_the_schema_uses_the_loaders_duration_pattern() -> None:
-    schema = json.loads(gameday("schema").stdout)
-    text = json.dumps(schema)
+    result = gameday("schema")
+    text = json.dumps(json.loads(result.stdout))
     assert json.dumps(DURATION_PATTERN) in text
+    # the schema the other tests read, in this process, is the one a user gets
+    assert result.stdout == gameday_here("schema").stdout

@@ -1,7 +1,8 @@
 """A scenario's own templates: the `templates/` folder beside the scenario file, through the
 real CLI — searched by `validate`, `render` and `run` before gameday's own, and confined to
 that folder like the others. And a template that exists nowhere stops `run` before the room
-starts."""
+starts. `validate` and `render` run in this process (`gameday_here`, the same `python -m
+gameday`); `run` in a subprocess."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from gameday_cli import gameday
+from gameday_cli import gameday, gameday_here
 
 from . import REPO_ROOT, SMALL_SCENARIO
-
-pytestmark = pytest.mark.slow
 
 NUDGE = """\
 {% set subject = "Reminder from the security team about account " ~ account_id %}
@@ -37,13 +36,13 @@ def scenario_with_templates(folder: Path, scenario: str = WITH_NUDGE) -> Path:
 
 def test_validate_finds_a_template_in_the_folder_beside_the_scenario(tmp_path: Path) -> None:
     path = scenario_with_templates(tmp_path)
-    result = gameday("validate", "--strict", str(path))
+    result = gameday_here("validate", "--strict", str(path))
     assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_render_uses_the_scenarios_own_template(tmp_path: Path) -> None:
     path = scenario_with_templates(tmp_path)
-    result = gameday("render", str(path))
+    result = gameday_here("render", str(path))
     assert result.returncode == 0, result.stderr
     assert "Reminder from the security team about account 491826357014" in result.stdout
     assert "Our own reminder: the key AKIA" in result.stdout
@@ -54,7 +53,7 @@ def test_the_scenarios_own_template_comes_before_gameday_s(tmp_path: Path) -> No
     (tmp_path / "templates" / "cases").mkdir()
     own = tmp_path / "templates" / "cases" / "account-compromised.txt.j2"
     own.write_text('{% set subject = "Our wording" %}\nOur own case notice.\n', encoding="utf-8")
-    result = gameday("render", str(path))
+    result = gameday_here("render", str(path))
     assert result.returncode == 0, result.stderr
     assert "Our own case notice." in result.stdout
 
@@ -62,7 +61,7 @@ def test_the_scenarios_own_template_comes_before_gameday_s(tmp_path: Path) -> No
 def test_without_its_folder_the_template_is_not_found(tmp_path: Path) -> None:
     path = tmp_path / "nudge.yaml"
     path.write_text(WITH_NUDGE, encoding="utf-8")
-    result = gameday("validate", str(path))
+    result = gameday_here("validate", str(path))
     assert result.returncode == 2
     line = f"{path}:30:48: inject 'nudge': template 'emails/nudge.txt.j2' not found in "
     assert result.stderr.startswith(line)
@@ -76,7 +75,7 @@ def test_a_symlink_out_of_the_scenarios_folder_is_refused(tmp_path: Path) -> Non
     link = tmp_path / "templates" / "emails" / "nudge.txt.j2"
     link.unlink()
     link.symlink_to(secret)
-    result = gameday("validate", str(path))
+    result = gameday_here("validate", str(path))
     assert result.returncode == 2
     assert "inject 'nudge': template 'emails/nudge.txt.j2' resolves to " in result.stderr
     assert "outside the template folders" in result.stderr
@@ -88,7 +87,7 @@ def test_a_symlink_into_gameday_s_own_templates_is_refused_too(tmp_path: Path) -
     link = tmp_path / "templates" / "emails" / "nudge.txt.j2"
     link.unlink()
     link.symlink_to(REPO_ROOT / "templates" / "emails" / "follow-up.txt.j2")
-    result = gameday("validate", str(path))
+    result = gameday_here("validate", str(path))
     assert result.returncode == 2
     assert "outside the template folders" in result.stderr
 
@@ -97,7 +96,7 @@ def test_a_name_climbing_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     path = scenario_with_templates(
         tmp_path, WITH_NUDGE.replace("template: emails/nudge", "template: ../nudge")
     )
-    result = gameday("validate", str(path))
+    result = gameday_here("validate", str(path))
     assert result.returncode == 2
     assert "template '../nudge' is outside the template folders" in result.stderr
 
@@ -109,6 +108,7 @@ def run_reference(path: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return gameday("run", str(path), *options)
 
 
+@pytest.mark.slow
 def test_run_sends_the_scenarios_own_email_and_keeps_its_templates(tmp_path: Path) -> None:
     path = scenario_with_templates(tmp_path / "scenario")
     out = tmp_path / "run"
@@ -120,6 +120,7 @@ def test_run_sends_the_scenarios_own_email_and_keeps_its_templates(tmp_path: Pat
     assert (out / "templates" / "emails" / "nudge.txt.j2").read_text(encoding="utf-8") == NUDGE
 
 
+@pytest.mark.slow
 def test_run_refuses_a_missing_template_before_the_room_starts(tmp_path: Path) -> None:
     path = tmp_path / "typo.yaml"
     path.write_text(

@@ -4,7 +4,8 @@
 Each is the small scenario with one thing that loads and runs but would spoil the game day.
 Its first line, `# warn: path:line:col: warning: message`, is the first line `gameday validate`
 prints on stderr (`# also:` lines follow for the rest): exit 0 and the files counted valid,
-or exit 2 with the same lines under `--strict`.
+or exit 2 with the same lines under `--strict`. Run in this process (`gameday_here`, the same
+`python -m gameday`); tests/test_gameday_cli.py holds it to a subprocess's bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gameday_cli import gameday, shown
+from gameday_cli import gameday_here, shown
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -33,14 +34,14 @@ WARNED = sorted(WARNED_DIR.glob("*.yaml"))
 def test_the_small_scenario_has_no_warning(tmp_path: Path) -> None:
     path = tmp_path / "small.yaml"
     path.write_text(SMALL_SCENARIO, encoding="utf-8")
-    result = gameday("validate", "--strict", str(path))
+    result = gameday_here("validate", "--strict", str(path))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "1 scenario(s) valid\n"
 
 
 @pytest.mark.parametrize("path", WARNED, ids=lambda p: p.stem)
 def test_a_warning_is_printed_like_an_error_and_passes(path: Path) -> None:
-    result = gameday("validate", shown(path))
+    result = gameday_here("validate", shown(path))
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == expected_lines(path)
@@ -50,7 +51,7 @@ def test_a_warning_is_printed_like_an_error_and_passes(path: Path) -> None:
 
 @pytest.mark.parametrize("path", WARNED, ids=lambda p: p.stem)
 def test_strict_fails_on_a_warning(path: Path) -> None:
-    result = gameday("validate", "--strict", shown(path))
+    result = gameday_here("validate", "--strict", shown(path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == expected_lines(path)
@@ -58,5 +59,5 @@ def test_strict_fails_on_a_warning(path: Path) -> None:
 
 def test_the_library_validates_strictly() -> None:
     library = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
-    result = gameday("validate", "--strict", *(shown(p) for p in library))
+    result = gameday_here("validate", "--strict", *(shown(p) for p in library))
     assert (result.returncode, result.stderr) == (0, "")
