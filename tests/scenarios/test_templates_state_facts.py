@@ -1,18 +1,23 @@
 """Templates state only the facts a scenario has: every template of gameday's own, rendered
 against every scenario of the library — as it is, without its support case, without its
 quarantine, and without either — never tells of a case or a quarantine the scenario does not
-have (and, where it has them, still tells of them)."""
+have (and, where it has them, still tells of them).
+
+Each library scenario is loaded once for the module, and one renderer serves every preview,
+as one serves every inject of a run: what is read is the templates, not the loader.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gameday.exercise.injects import preview, sample_facts
-from gameday.exercise.injects.rendering import project_templates
+from gameday.exercise.injects import Delivered, IncidentFacts, preview, sample_facts
+from gameday.exercise.injects.rendering import Renderer, project_templates
 from gameday.scenario import load_scenario
 from gameday.scenario.model import QuarantineInject, Scenario, SupportCaseInject
 
@@ -20,6 +25,7 @@ from . import REPO_ROOT
 
 LIBRARY = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
 TEMPLATES = project_templates()
+RENDERER = Renderer()
 # the folders of inject templates, and the inject type that renders each
 KINDS = {
     "emails": "email",
@@ -35,6 +41,17 @@ CASE_CLAIMS = re.compile(r"\bcase\b|Case ID|support case", re.IGNORECASE)
 QUARANTINE_CLAIMS = re.compile(
     r"quarantin|temporarily limit|limited the ability|limits the ability", re.IGNORECASE
 )
+
+
+@cache
+def library_scenario(path: Path) -> Scenario:
+    """A scenario of the library, loaded once (a model is never changed: frozen)."""
+    return load_scenario(path)
+
+
+def previewed(scenario: Scenario, facts: IncidentFacts | None = None) -> list[Delivered]:
+    """Every inject of `scenario` as `gameday render` previews it, by the one renderer."""
+    return preview(scenario, facts or sample_facts(scenario), renderer=RENDERER)
 
 
 def inject_templates() -> list[str]:
@@ -80,12 +97,12 @@ VARIANTS = [(True, True), (False, True), (True, False), (False, False)]
 def test_no_template_claims_a_case_or_quarantine_the_scenario_lacks(
     path: Path, case: bool, quarantine: bool
 ) -> None:
-    original = load_scenario(path)
+    original = library_scenario(path)
     scenario = with_every_template(original, case=case, quarantine=quarantine)
     has_case = any(isinstance(i, SupportCaseInject) for i in scenario.timeline)
     has_quarantine = any(isinstance(i, QuarantineInject) for i in scenario.timeline)
     facts = sample_facts(scenario)
-    rendered = [d for d in preview(scenario, facts) if d.kind not in ("quarantine", "console")]
+    rendered = [d for d in previewed(scenario, facts) if d.kind not in ("quarantine", "console")]
     assert len(rendered) >= len(inject_templates()) - (0 if case else 2)
     for delivered in rendered:
         text = f"{delivered.subject}\n{delivered.body}"
@@ -101,12 +118,12 @@ def test_no_template_claims_a_case_or_quarantine_the_scenario_lacks(
 
 def test_a_scenario_with_both_still_hears_of_both() -> None:
     scenario = with_every_template(
-        load_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"),
+        library_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"),
         case=True,
         quarantine=True,
     )
     facts = sample_facts(scenario)
-    by_template = {d.data.get("template"): d.body for d in preview(scenario, facts)}
+    by_template = {d.data.get("template"): d.body for d in previewed(scenario, facts)}
     assert f"has opened case {facts.case_id} on your behalf" in by_template["emails/case-opened"]
     assert "temporarily limited" in by_template["emails/case-opened"]
     assert "attached a quarantine policy" in by_template["calls/enterprise-support"]
@@ -115,14 +132,12 @@ def test_a_scenario_with_both_still_hears_of_both() -> None:
 
 def test_an_email_without_a_case_tells_of_no_case() -> None:
     scenario = with_every_template(
-        load_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"),
+        library_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"),
         case=False,
         quarantine=False,
     )
     body = next(
-        d.body
-        for d in preview(scenario, sample_facts(scenario))
-        if d.data.get("template") == "emails/case-opened"
+        d.body for d in previewed(scenario) if d.data.get("template") == "emails/case-opened"
     )
     assert "Amazon Web Services has found an access key of your account in public" in body
     assert "Step 4: Check every AWS Region" in body
@@ -137,11 +152,11 @@ WORKING_CLAIMS = re.compile(
 
 def test_a_key_inactive_at_the_push_is_never_said_to_work() -> None:
     scenario = with_every_template(
-        load_scenario(REPO_ROOT / "scenarios" / "false-alarm-inactive-key.yaml"),
+        library_scenario(REPO_ROOT / "scenarios" / "false-alarm-inactive-key.yaml"),
         case=True,
         quarantine=True,
     )
-    rendered = [d for d in preview(scenario, sample_facts(scenario)) if d.kind != "console"]
+    rendered = [d for d in previewed(scenario) if d.kind != "console"]
     assert rendered
     for delivered in rendered:
         found = WORKING_CLAIMS.search(f"{delivered.subject}\n{delivered.body}")
@@ -152,12 +167,8 @@ def test_a_key_inactive_at_the_push_is_never_said_to_work() -> None:
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
 def test_the_support_api_is_offered_only_on_plans_that_have_it(path: Path) -> None:
-    scenario = load_scenario(path)
-    emails = [
-        d.body
-        for d in preview(scenario, sample_facts(scenario))
-        if d.data.get("template") == "emails/case-opened"
-    ]
+    scenario = library_scenario(path)
+    emails = [d.body for d in previewed(scenario) if d.data.get("template") == "emails/case-opened"]
     offered = any("support describe-cases" in body for body in emails)
     if scenario.account.support_plan in ("business", "enterprise"):
         assert offered == bool(emails)
@@ -168,7 +179,7 @@ def test_the_support_api_is_offered_only_on_plans_that_have_it(path: Path) -> No
 
 def test_a_notice_tells_only_of_what_aws_has_done_by_then() -> None:
     """A webhook a day before AWS's quarantine and case does not announce them."""
-    scenario = load_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml")
+    scenario = library_scenario(REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml")
     data = scenario.model_dump(exclude_none=True)
     data["timeline"].append(
         {"id": "early-alert", "type": "webhook", "at": 30.0, "url": "http://127.0.0.1:9/hook"}
@@ -178,7 +189,7 @@ def test_a_notice_tells_only_of_what_aws_has_done_by_then() -> None:
     )
     scenario = Scenario.model_validate(data)
     facts = sample_facts(scenario)
-    by_id = {d.id: d.body for d in preview(scenario, facts)}
+    by_id = {d.id: d.body for d in previewed(scenario, facts)}
     assert "quarantined" not in by_id["early-alert"]
     assert facts.case_id not in by_id["early-alert"]
     assert (
