@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from exercise.test_run_e2e import REFERENCE_RUNBOOK, SEED_SCENARIO, gameday, write_scenario
+from gameday_cli import gameday_here
 
 from gameday.cli import cli
 from gameday.errors import RunDirError
@@ -28,6 +29,12 @@ from gameday.rundir import RunDir, resolve_run_dir
 from gameday.scenario import load_scenario
 
 BAD_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "bad"
+
+
+def here(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`gameday ARGS…` run in this process (`gameday_here`): a refusal before the run needs
+    no interpreter of its own; one refusal and `run-many` below still go through a process."""
+    return gameday_here(*(str(a) for a in args), cwd=cwd)
 
 
 def assert_user_error(
@@ -67,15 +74,13 @@ def test_a_bad_scenario_is_refused_with_every_mistake_located(tmp_path: Path) ->
 
 
 def test_a_missing_scenario_is_refused(tmp_path: Path) -> None:
-    result = gameday("run", "nowhere.yaml", "--clock", "virtual", cwd=tmp_path)
+    result = here("run", "nowhere.yaml", "--clock", "virtual", cwd=tmp_path)
     [line] = assert_user_error(result, tmp_path)
     assert line.startswith("nowhere.yaml")
 
 
 def test_a_human_responder_needs_the_wall_clock(tmp_path: Path) -> None:
-    result = gameday(
-        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", "human", cwd=tmp_path
-    )
+    result = here("run", SEED_SCENARIO, "--clock", "virtual", "--responder", "human", cwd=tmp_path)
     [line] = assert_user_error(result, tmp_path)
     assert line == (
         "a human responder needs the wall clock — drop --clock virtual, or give a runbook "
@@ -97,9 +102,7 @@ def test_a_broken_runbook_is_refused_before_the_run(
 ) -> None:
     runbook = tmp_path / "runbook.py"
     runbook.write_text(source, encoding="utf-8")
-    result = gameday(
-        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path
-    )
+    result = here("run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path)
     lines = assert_user_error(result, tmp_path)
     assert re.match(message.format(path=re.escape(str(runbook))), lines[0]), lines
 
@@ -107,9 +110,7 @@ def test_a_broken_runbook_is_refused_before_the_run(
 def test_a_runbook_that_fails_to_import_shows_its_own_traceback(tmp_path: Path) -> None:
     runbook = tmp_path / "runbook.py"
     runbook.write_text("import json\nimport no_such_module_here\n", encoding="utf-8")
-    result = gameday(
-        "run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path
-    )
+    result = here("run", SEED_SCENARIO, "--clock", "virtual", "--responder", runbook, cwd=tmp_path)
     lines = assert_user_error(result, tmp_path, traceback=True)
     assert lines[0] == f"{runbook}: importing the runbook failed — fix the error below"
     assert f'File "{runbook}", line 2, in <module>' in result.stderr
@@ -117,7 +118,7 @@ def test_a_runbook_that_fails_to_import_shows_its_own_traceback(tmp_path: Path) 
 
 
 def test_a_missing_runbook_is_refused(tmp_path: Path) -> None:
-    result = gameday(
+    result = here(
         "run", SEED_SCENARIO, "--clock", "virtual", "--responder", "nowhere.py", cwd=tmp_path
     )
     [line] = assert_user_error(result, tmp_path)
@@ -126,7 +127,7 @@ def test_a_missing_runbook_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("speed", ["0", "-2"])
 def test_the_speed_must_be_positive(tmp_path: Path, speed: str) -> None:
-    result = gameday("run", SEED_SCENARIO, f"--speed={speed}", cwd=tmp_path)
+    result = here("run", SEED_SCENARIO, f"--speed={speed}", cwd=tmp_path)
     [line] = assert_user_error(result, tmp_path)
     assert line.startswith(f"--speed {float(speed)}")
 
@@ -136,7 +137,7 @@ def test_a_used_run_directory_is_refused(tmp_path: Path) -> None:
     used.mkdir()
     (used / "notes.txt").write_text("keep me", encoding="utf-8")
     scenario = write_scenario(tmp_path)
-    result = gameday(
+    result = here(
         "run", scenario, "--clock", "virtual", "--responder", REFERENCE_RUNBOOK, "--out", used,
         cwd=tmp_path,
     )  # fmt: skip
@@ -149,7 +150,7 @@ def test_a_used_run_directory_is_refused(tmp_path: Path) -> None:
 
 
 def test_render_previews_every_inject_marked_as_a_simulation(tmp_path: Path) -> None:
-    result = gameday("render", SEED_SCENARIO, cwd=tmp_path)
+    result = here("render", SEED_SCENARIO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # each opens with a heading: `── T+1m50s  support-case  support-case  ·  SIMULATION — … ──`,
     # and what the team's doing decides after it (`  ·  when case-replied`)
