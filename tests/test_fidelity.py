@@ -16,8 +16,6 @@ import email.policy
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gameday_cli import gameday_here
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = REPO_ROOT / "scenarios" / "exported-keys-in-script.yaml"
@@ -71,27 +70,16 @@ class Incident:
 def incident(tmp_path_factory: pytest.TempPathFactory) -> Incident:
     root = tmp_path_factory.mktemp("fidelity")
     run_dir, out = root / "run", root / "seen.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gameday",
-            "run",
-            str(SEED),
-            "--clock",
-            "virtual",
-            "--responder",
-            str(PROBE),
-            "--out",
-            str(run_dir),
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "GAMEDAY_FIDELITY_OUT": str(out), "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    # the command line in the test process, on the worker's warm mock; the probe (a runbook,
+    # in a process of its own) finds where to write what it saw in the environment it inherits
+    os.environ["GAMEDAY_FIDELITY_OUT"] = str(out)
+    try:
+        result = gameday_here(
+            "run", str(SEED), "--clock", "virtual", "--responder", str(PROBE), "--out",
+            str(run_dir), timeout=600,
+        )  # fmt: skip
+    finally:
+        del os.environ["GAMEDAY_FIDELITY_OUT"]
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
