@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gameday_cli import gameday
+from gameday_cli import gameday, gameday_here
 
 from gameday.errors import UserError
 from gameday.journal import FixedClock, Journal, read_journal
@@ -196,15 +196,15 @@ def test_gameday_repo_acts_on_a_run_directory(tmp_path: Path) -> None:
     leak = built_out.stdout.split("leak commit: ", 1)[1].split()[0]
     run_git(["push", "-q", "origin", f"{leak}:refs/heads/feature/env"], run / "repo")
 
-    places = gameday("repo", "places", str(run), cwd=tmp_path)
+    places = gameday_here("repo", "places", str(run), cwd=tmp_path)
     assert places.returncode == 0, places.stderr
     assert f"branch       ?    yes     {BASE}/tree/feature/env" in places.stdout
-    deleted = gameday("repo", "delete-branch", "feature/env", str(run), cwd=tmp_path)
+    deleted = gameday_here("repo", "delete-branch", "feature/env", str(run), cwd=tmp_path)
     assert deleted.returncode == 0, deleted.stderr
     assert "branch feature/env deleted" in deleted.stdout
-    again = gameday("repo", "delete-branch", "feature/env", str(run), cwd=tmp_path)
+    again = gameday_here("repo", "delete-branch", "feature/env", str(run), cwd=tmp_path)
     assert again.returncode == 2 and "no branch 'feature/env'" in again.stderr
-    missing = gameday("repo", "delete-tag", cwd=tmp_path)
+    missing = gameday_here("repo", "delete-tag", cwd=tmp_path)
     assert missing.returncode == 2 and "needs what it acts on" in missing.stderr
-    private = gameday("repo", "private", str(run), cwd=tmp_path)
+    private = gameday_here("repo", "private", str(run), cwd=tmp_path)
     assert private.returncode == 0 and "made private" in private.stdout
