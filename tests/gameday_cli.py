@@ -10,8 +10,9 @@ afresh for each call, so its rich consoles read `COLUMNS`, `NO_COLOR` and their 
 not a terminal) streams as they do at a process's start, and nothing one call sets there is
 seen by the next. `tests/test_gameday_cli.py` holds the two runners to the same bytes.
 
-What a subprocess alone can do stays with `gameday`: resource limits on the command, a
-command that starts servers or processes (`run`, `run-many`, `--deep`), a cold import.
+What a subprocess alone can do stays with `gameday`: resource limits on the command, a cold
+import, a process pool (`run-many`), a run killed or left running beside the test. A run or
+a deep validation in-process plays on the worker's warm mock (tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A scenario's own templates: the `templates/` folder beside the scenario file, through the
 real CLI — searched by `validate`, `render` and `run` before gameday's own, and confined to
 that folder like the others. And a template that exists nowhere stops `run` before the room
-starts. `validate` and `render` run in this process (`gameday_here`, the same `python -m
-gameday`); `run` in a subprocess."""
+starts. All run in this process (`gameday_here`, the same `python -m gameday`), the runs on
+the worker's warm mock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import mailbox
 import subprocess
 from pathlib import Path
 
-import pytest
-from gameday_cli import gameday, gameday_here
+from gameday_cli import gameday_here
 
 from . import REPO_ROOT, SMALL_SCENARIO
 
@@ -105,10 +104,9 @@ def run_reference(path: Path, out: Path) -> subprocess.CompletedProcess[str]:
     """`gameday run` of a scenario with the reference runbook in virtual time, into `out`."""
     reference = str(REPO_ROOT / "runbooks" / "reference.py")
     options = ("--clock", "virtual", "--responder", reference, "--out", str(out))
-    return gameday("run", str(path), *options)
+    return gameday_here("run", str(path), *options, timeout=600)
 
 
-@pytest.mark.slow
 def test_run_sends_the_scenarios_own_email_and_keeps_its_templates(tmp_path: Path) -> None:
     path = scenario_with_templates(tmp_path / "scenario")
     out = tmp_path / "run"
@@ -120,7 +118,6 @@ def test_run_sends_the_scenarios_own_email_and_keeps_its_templates(tmp_path: Pat
     assert (out / "templates" / "emails" / "nudge.txt.j2").read_text(encoding="utf-8") == NUDGE
 
 
-@pytest.mark.slow
 def test_run_refuses_a_missing_template_before_the_room_starts(tmp_path: Path) -> None:
     path = tmp_path / "typo.yaml"
     path.write_text(
