@@ -144,7 +144,8 @@ def _call_latency(*, durable: bool) -> tuple[float, float]:
     from gameday.journal import FixedClock, Journal
     from gameday.paths import SCENARIOS
     from gameday.scenario import load_scenario
-    from gameday.world.account import MockAccount, MockSession
+    from gameday.world.account import MockAccount
+    from gameday.world.clients import MockSession
     from gameday.world.estate import seed_estate
 
     scenario = load_scenario(SCENARIOS / "exported-keys-in-script.yaml")

@@ -21,7 +21,8 @@ from typing import Any
 import boto3
 
 from gameday.errors import UserError
-from gameday.world.account import PROFILE, bare_botocore_session
+from gameday.world.account import PROFILE
+from gameday.world.clients import bare_botocore_session
 
 # moto knows every region; a sweep asks a few at a time, as the console's Global View does
 _SWEEP_WORKERS = 6

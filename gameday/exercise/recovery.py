@@ -155,7 +155,8 @@ from gameday.rundir import RunDir
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.score import Evaluator
-from gameday.world.account import MockAccount, bare_botocore_session, iam_backend
+from gameday.world.account import MockAccount, iam_backend
+from gameday.world.clients import bare_botocore_session
 from gameday.world.cloudtrail import is_read_only
 from gameday.world.codehost import HOST_FILES_NAME
 from gameday.world.decoys import Credential

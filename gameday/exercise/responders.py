@@ -59,8 +59,8 @@ from gameday.journal import Journal, iter_journal, time_at
 from gameday.scenario.durations import format_duration, parse_duration
 from gameday.scenario.model import Duration, Scenario
 from gameday.scoring.state import CUSTOMER_CHANNELS
-from gameday.world.account import MockSession as AccountSession
-from gameday.world.account import bare_botocore_session
+from gameday.world.clients import MockSession as AccountSession
+from gameday.world.clients import bare_botocore_session
 
 RepoAction = Literal["private", "delete"]
 # How the code host journals its changes, and which replay action each stands for.

@@ -246,7 +246,7 @@ def _session(spec: Mapping[str, Any], now: Callable[[], datetime]) -> Any:
     """`ctx.aws`: a session on the mock with the responder's own credentials."""
     import boto3
 
-    from gameday.world.account import MockSession, bare_botocore_session
+    from gameday.world.clients import MockSession, bare_botocore_session
 
     if not spec.get("endpoint_url"):
         return boto3.Session(botocore_session=bare_botocore_session())
@@ -328,7 +328,7 @@ def _prepare_context() -> None:
     boto3, botocore's models loader) no longer hold virtual time still at T0.
     """
     importlib.import_module("gameday.scenario.model")
-    from gameday.world.account import bare_botocore_session
+    from gameday.world.clients import bare_botocore_session
 
     bare_botocore_session()
 

@@ -42,6 +42,7 @@ _DIGEST_SIZE = 32
 _lock = threading.Lock()
 _memory: dict[tuple[str, int, int], bytes] = {}
 _installed = False
+_moto_installed = False
 
 
 def cache_folder() -> Path | None:
@@ -69,26 +70,29 @@ def _versions() -> str:
     return f"{python}-botocore{of('botocore')}-moto{of('moto')}"
 
 
-def install() -> None:
-    """Every botocore loader made from now on in this process reads models through the cache."""
-    global _installed
+def install(*, moto: bool = True) -> None:
+    """Every botocore loader made from now on in this process reads models through the cache;
+    with `moto`, moto's own data files too (a process that only makes clients — a runbook's —
+    leaves moto unimported)."""
+    global _installed, _moto_installed
     import botocore.loaders
 
     with _lock:
-        if _installed:
-            return
-        base: type[Any] = botocore.loaders.JSONFileLoader
+        if not _installed:
+            base: type[Any] = botocore.loaders.JSONFileLoader
 
-        class CachingJSONFileLoader(base):  # type: ignore[misc]
-            """botocore's JSON file loader, answering from the cache when it can."""
+            class CachingJSONFileLoader(base):  # type: ignore[misc]
+                """botocore's JSON file loader, answering from the cache when it can."""
 
-            def load_file(self, file_path: str) -> Any:
-                return load_model_file(file_path, super().load_file)
+                def load_file(self, file_path: str) -> Any:
+                    return load_model_file(file_path, super().load_file)
 
-        botocore.loaders.Loader.FILE_LOADER_CLASS = CachingJSONFileLoader
-        _list_services_once(botocore.loaders.Loader)
-        _cache_moto_resources()
-        _installed = True
+            botocore.loaders.Loader.FILE_LOADER_CLASS = CachingJSONFileLoader
+            _list_services_once(botocore.loaders.Loader)
+            _installed = True
+        if moto and not _moto_installed:
+            _cache_moto_resources()
+            _moto_installed = True
 
 
 def _list_services_once(loader_class: type[Any]) -> None:

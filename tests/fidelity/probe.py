@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gameday.world.account import MockSession
+from gameday.world.clients import MockSession
 
 
 def _lookup(cloudtrail: Any, start: Any, end: Any, **extra: Any) -> list[dict[str, Any]]:

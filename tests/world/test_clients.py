@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import boto3
 import botocore.session
 from botocore.exceptions import ClientError
 
 from gameday.journal import read_journal
-from gameday.world.account import MockAccount, MockSession, bare_botocore_session
+from gameday.world.account import MockAccount
+from gameday.world.clients import MockSession, bare_botocore_session
 from gameday.world.estate import SeededEstate
 
 
@@ -84,3 +88,19 @@ def test_sessions_of_others_build_their_client_classes_as_botocore_does() -> Non
     # boto3's own methods injected for S3 are there on the shared class
     assert hasattr(ours.client("s3"), "upload_file")
     assert hasattr(ours.client("s3", region_name="eu-west-1"), "download_file")
+
+
+def test_a_runbooks_process_makes_its_clients_without_importing_the_mock() -> None:
+    # what a runbook's process imports before its runbook starts: its clients, not moto
+    script = (
+        "import sys\n"
+        "from gameday.exercise.runbook_host import _prepare_context\n"
+        "from gameday.world.clients import MockSession\n"
+        "_prepare_context()\n"
+        "MockSession('http://127.0.0.1:9', {}).client('sts', region_name='us-east-1')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'moto', 'werkzeug', 'flask'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout == "[]\n", done.stderr

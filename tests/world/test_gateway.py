@@ -21,7 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gameday.journal import Event, FixedClock, Journal, read_journal
-from gameday.world.account import MockAccount, MockSession
+from gameday.world.account import MockAccount
+from gameday.world.clients import MockSession
 from gameday.world.decoys import Credential
 from gameday.world.estate import SeededEstate, seed_estate
 from gameday.world.quarantine import INLINE_QUARANTINE_POLICY_NAME, QUARANTINE_POLICY_ARNS
