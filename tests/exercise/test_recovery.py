@@ -1,19 +1,20 @@
 """`gameday recover`: a run killed mid-way goes on, exactly so in virtual time.
 
 The end-to-end tests kill a real `gameday run` with SIGKILL, recover it with the real
-`gameday recover`, and compare with a run left alone. In virtual time the run is a pure
-function of the scenario, the seed and the responder, and a recovery plays it again from T0
-against its journal: the recovered run must score exactly as the uninterrupted one and
-journal the same events. The ten-kill test crashes a runbook's run at ten points (at T0,
-mid-attack, while AWS's notice is being delivered, mid-runbook, mid-rotation, after the
-runbook, just before the end…) — each kill by the run's own test hook
-(`GAMEDAY_TEST_KILL_AFTER_SEQ`: SIGKILL once the journal holds event N), each followed by
-`gameday recover`, once more while a recovery is still replaying. On the wall clock at a high
-speed two runs differ on their own (a call that takes 40 ms of real time takes ten run
-seconds at 240×, enough for the attacker to get in before IAM's propagation delay runs out,
-or not), so the wall-clock test checks what recovery itself promises instead: the clock goes
-on from where it stopped with the same T0, no action of the responder is lost or done twice,
-and people using the generated profile keep going.
+`gameday recover` (in a process of its own where the test goes on beside it or needs it gone
+after, else the command line's `main` in the test process, on its warm mock), and compare
+with a run left alone. In virtual time the run is a pure function of the scenario, the seed
+and the responder, and a recovery plays it again from T0 against its journal: the recovered
+run must score exactly as the uninterrupted one and journal the same events. The ten-kill
+test crashes a runbook's run at ten points (at T0, mid-attack, while AWS's notice is being
+delivered, mid-runbook, mid-rotation, after the runbook, just before the end…) — each kill
+by the run's own test hook (`GAMEDAY_TEST_KILL_AFTER_SEQ`: SIGKILL once the journal holds
+event N), each followed by `gameday recover`, once more while a recovery is still replaying.
+On the wall clock at a high speed two runs differ on their own (a call that takes 40 ms of
+real time takes ten run seconds at 240×, enough for the attacker to get in before IAM's
+propagation delay runs out, or not), so the wall-clock test checks what recovery itself
+promises instead: the clock goes on from where it stopped with the same T0, no action of the
+responder is lost or done twice, and people using the generated profile keep going.
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ from .test_run_e2e import (
     SEED_SCENARIO,
     LiveRun,
     environment,
-    gameday,
     gameday_here,
     write_scenario,
 )
@@ -188,10 +188,6 @@ def kill_half_way(live: LiveRun, at: float = HALF_WAY) -> float:
     return max(float(e["t"]) for e in events)
 
 
-def recover(out: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return gameday("recover", out, "--plain", cwd=cwd, timeout=240.0)
-
-
 def responder_acts(events: list[Event]) -> list[Event]:
     """What the replay did: its calls, notes, repository actions and failures."""
     return [
@@ -231,8 +227,9 @@ def test_a_run_killed_half_way_and_recovered_scores_as_if_nothing_happened(
         whole = pool.submit(uninterrupted)
         with LiveRun(SEED_SCENARIO, tmp_path / "crashed", *options) as live:
             stopped_at = kill_half_way(live)
-        recovered = recover(tmp_path / "crashed", tmp_path)
         expected = whole.result()
+    # `gameday recover` in this process, on the warm mock the run left alone is done with
+    recovered = gameday_here("recover", tmp_path / "crashed", "--plain", cwd=tmp_path)
     assert recovered.returncode in (0, 1), recovered.stdout + recovered.stderr
     run = RunDir(tmp_path / "crashed")
     score = json.loads((run.path / "score.json").read_text())
