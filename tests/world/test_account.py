@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from sweeps import library_params
 
 from gameday.journal import FixedClock, Journal, read_journal
 from gameday.paths import SCENARIOS
@@ -173,15 +174,15 @@ def test_a_scenario_may_name_the_responders_user(
     ]
 
 
-@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario_id", library_params(p.stem for p in LIBRARY))
 def test_the_responders_profile_lists_only_the_estate(
     mock_account: MockAccount,
     journal: Journal,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    path: Path,
+    scenario_id: str,
 ) -> None:
-    scenario = load_scenario(path)
+    scenario = load_scenario(SCENARIOS / f"{scenario_id}.yaml")
     # A person's tools sign with the machine's time: a run whose clock is real time.
     now = FixedClock(datetime.now(UTC).replace(microsecond=0))
     mock_account.reset(
