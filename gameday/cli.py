@@ -175,7 +175,9 @@ def drill(
     at pre-commit, pre-receive, on a clone's history and on the release assets.
 
     Built-in profiles: git-secrets, detect-secrets, trufflehog, gitleaks (each used when
-    installed, skipped with a note otherwise). Prints the matrix leak × scanner × stage.
+    installed, skipped with a note otherwise). Without --scanner or --only-mine, a scenario
+    with a `drill:` section is drilled with its own scanners. Prints the matrix leak ×
+    scanner × stage.
     """
     from gameday.drill import drill as run_drill
     from gameday.drill import matrix_text, notes_text
@@ -185,7 +187,15 @@ def drill(
     chosen = scanners(commands, built_in=not only_mine)
     if not chosen:
         raise UserError("no scanner to run — drop --only-mine or add --scanner 'CMD …'")
-    cells = run_drill(loaded, chosen, out=out, seed=seed)
+    if commands or only_mine:
+        cells = run_drill(loaded, chosen, out=out, seed=seed)
+    else:  # a scenario with a drill phase is drilled with its own scanners, as its run is
+        from gameday.drill.scanners import named_scanners
+
+        cells = []
+        for scenario in loaded:
+            own = named_scanners(scenario.drill.scanners) if scenario.drill else chosen
+            cells += run_drill([scenario], own, out=out, seed=seed)
     click.echo(matrix_text(cells), nl=False)
     notes = notes_text(cells)
     if notes:

@@ -3,12 +3,13 @@ and the table docs/leak-vectors.md shows is the one a fresh drill of the library
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from gameday_cli import gameday
+from gameday_cli import gameday, gameday_here
 
 from gameday.drill import Findings, Reported, drill, notes_text, reported_in_lines
 from gameday.drill.docs import (
@@ -46,6 +47,18 @@ def test_the_drill_prints_the_matrix_and_keeps_the_evidence(tmp_path: Path) -> N
     ]  # fmt: skip
     nobody = gameday("drill", str(scenario), "--only-mine", "--out", str(out))
     assert nobody.returncode == 2 and "no scanner to run" in nobody.stderr
+
+
+def test_a_scenario_with_a_drill_phase_is_drilled_with_its_own_scanners(tmp_path: Path) -> None:
+    # without --scanner, the scenario's `drill:` section says which scanners, as in its run
+    text = (SCENARIOS / "force-pushed-key-still-served.yaml").read_text(encoding="utf-8")
+    head, _, _ = text.partition("\ndrill:")
+    scenario = tmp_path / "force-pushed-key-still-served.yaml"
+    scenario.write_text(f"{head}\ndrill:\n  scanners: [{json.dumps(GREP)}]\n", encoding="utf-8")
+    result = gameday_here("drill", str(scenario), "--out", str(tmp_path / "evidence"))
+    assert result.returncode == 0, result.stderr
+    scanners = {line.split(" | ")[2] for line in result.stdout.splitlines() if "| dotenv" in line}
+    assert scanners == {"sh"}
 
 
 def test_a_scanner_that_is_not_installed_is_skipped_with_a_note(tmp_path: Path) -> None:
