@@ -67,7 +67,8 @@ def gameday_here(
     *args: str, cwd: Path = REPO_ROOT, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """`gameday ARGS…` in `cwd` as `gameday` runs it, but in this process: no interpreter
-    to start, nothing to import twice. The same result, byte for byte."""
+    to start, nothing to import twice. The same result, byte for byte. One call at a time,
+    from one thread: it sets the process's environment, folder and streams for the call."""
     command = [sys.executable, "-m", "gameday", *args]
     # as a child's: stdout strict, stderr escaping what its encoding cannot hold
     stdout, stderr = _captured_stream("strict"), _captured_stream("backslashreplace")
