@@ -1,11 +1,13 @@
-"""`gameday run` end to end, as its users run it: the real command line, in a subprocess.
+"""`gameday run` end to end, as its users run it: the real command line.
 
-Every `gameday` here is `python -m gameday` in its own process, as a facilitator or a CI job
-starts it; the human team acts only through what a real team has — the AWS CLI with the
-generated profile, and the mailbox folder. The run's own process is the only one that
-holds the mock account, so nothing in the test process reaches into the run. (The demo's
-second run is the exception that proves a point: the same run played in the test's process
-on its warm mock, as `run-many` plays runs, journals exactly what a fresh process journals.)
+A run the test watches, kills or acts on is `python -m gameday` in its own process, as a
+facilitator or a CI job starts it; the human team acts only through what a real team has —
+the AWS CLI with the generated profile, and the mailbox folder. The run's own process is the
+only one that holds the mock account, so nothing in the test process reaches into the run.
+Quick commands sent to it (`end`, `status`), and the virtual runs whose point is not their
+process, are the same command line in the test's process (`gameday_here`); the demo's second
+run plays there on purpose: on the worker's warm mock, as `run-many` plays runs, it journals
+exactly what a fresh process journals.
 
 `gameday` (one command to its end), `gameday_here` (the same command line in this process,
 for the many commands sent to a run in another), `LiveRun` (a run in the background) and
@@ -442,7 +444,7 @@ def act_as_the_human_team(live: LiveRun, cwd: Path) -> int:
                   "--communication-body", reply)  # fmt: skip
     assert replied.returncode == 0, replied.stderr
 
-    ended = gameday("end", run.path, cwd=cwd, token=live.token)
+    ended = gameday_here("end", run.path, cwd=cwd, token=live.token)
     assert ended.returncode == 0, ended.stdout + ended.stderr
     return live.finish()
 
