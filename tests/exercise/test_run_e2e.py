@@ -17,7 +17,6 @@ for the many commands sent to a run in another), `LiveRun` (a run in the backgro
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 import io
@@ -35,6 +34,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from gameday_cli import gameday_here as cli_here
 from rich.console import Console
 
 from gameday.exercise.run import RunOptions, run_exercise
@@ -157,10 +157,10 @@ def gameday(
 
 
 def gameday_here(
-    *args: str | Path, cwd: Path = REPO_ROOT, token: str | None = None
+    *args: str | Path, cwd: Path = REPO_ROOT, timeout: float = 180.0, token: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`gameday` as `gameday()` runs it, but in this process: the same `main` (exit codes,
-    messages on stderr), the same environment and folder, its output captured.
+    """`gameday()`, but in this process (tests/gameday_cli.py's `gameday_here`: the same
+    `main`, exit codes and output), with this harness's environment and `token`.
 
     For the many commands a test sends to a run playing in another process, where a Python
     start-up per command would only add time (what reaches the run — the command files, the
@@ -169,27 +169,9 @@ def gameday_here(
     `keep_warm`) instead of starting one. A run to be killed, or one that goes on beside the
     test, needs a process of its own (`gameday`, `LiveRun`).
     """
-    from click.testing import CliRunner
-
-    from gameday.cli import main
-
-    argv = ["gameday", *(str(a) for a in args)]
-    unset: dict[str, str | None] = {name: None for name in os.environ if name.startswith("AWS_")}
-    env = {**unset, **environment(), "GAMEDAY_FACILITATOR_TOKEN": token}
-    code: int | str | None = 0
-    with (
-        CliRunner().isolation(env=env) as (out, err, _),
-        contextlib.chdir(cwd),
-        mock.patch.object(sys, "argv", argv),
-    ):
-        try:
-            main()
-        except SystemExit as exit_:
-            code = exit_.code
-    assert isinstance(code, int), code
-    return subprocess.CompletedProcess(
-        argv, code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
-    )
+    extra = {"GAMEDAY_FACILITATOR_TOKEN": token} if token else {}
+    with mock.patch.dict(os.environ, {**environment(), **extra}, clear=True):
+        return cli_here(*(str(a) for a in args), cwd=cwd, timeout=timeout)
 
 
 def write_scenario(folder: Path, text: str = SHORT_SCENARIO, name: str = "short.yaml") -> Path:
