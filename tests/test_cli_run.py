@@ -33,7 +33,7 @@ BAD_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "bad"
 
 def here(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`gameday ARGS…` run in this process (`gameday_here`): a refusal before the run needs
-    no interpreter of its own; one refusal and `run-many` below still go through a process."""
+    no interpreter of its own; one refusal still goes through a process."""
     return gameday_here(*(str(a) for a in args), cwd=cwd)
 
 
@@ -175,7 +175,11 @@ def test_run_many_runs_a_runbook_through_scenarios_like_a_test_suite(tmp_path: P
     library = SEED_SCENARIO.parent
     scenarios = [SEED_SCENARIO, library / "false-alarm-inactive-key.yaml"]
     careless = REFERENCE_RUNBOOK.parent / "careless.py"
-    result = gameday("run-many", *scenarios, "--responder", careless, "--out", tmp_path)
+    # one job, in the test process on its warm mock (tests/test_run_many.py plays the pool)
+    result = here(
+        "run-many", *scenarios, "--responder", careless, "--out", tmp_path, "--jobs", "1",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()

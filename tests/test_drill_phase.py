@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gameday_cli import gameday
+from gameday_cli import gameday_here
 from test_drill import GREP, git_secrets_or_skip
 
 from gameday.drill import STAGES as drill_stages
@@ -131,9 +131,9 @@ def test_a_run_with_a_drill_phase_reports_it(tmp_path: Path) -> None:
     git_secrets_or_skip()
     pytest.importorskip("detect_secrets")
     out = tmp_path / "run"
-    result = gameday(
+    result = gameday_here(
         "run", str(FORCE_PUSH), "--clock", "virtual", "--responder", "runbooks/reference.py",
-        "--out", str(out),
+        "--out", str(out), timeout=600,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr[-3000:]
     assert "drilling the leak with the scenario's scanners" in result.stdout
@@ -158,7 +158,7 @@ def test_a_run_with_a_drill_phase_reports_it(tmp_path: Path) -> None:
     kinds = [json.loads(line)["kind"] for line in journal]
     assert kinds[-1] == "run.ended" and not any("drill" in kind for kind in kinds)
     # re-scored later, score.json keeps the drill
-    assert gameday("score", str(out)).returncode in (0, 1)
+    assert gameday_here("score", str(out)).returncode in (0, 1)
     assert "drill" in json.loads((out / "score.json").read_text(encoding="utf-8"))
 
 
