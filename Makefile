@@ -39,12 +39,12 @@ demo: bytecode
 test: bytecode
 	$(BIN)/ruff check gameday tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -m "not sweep" tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not sweep" tests
 
 # The sweeps repeat what `make test` checks on representative cases over the whole library,
 # every kill point and five teams at once: minutes, not seconds. CI runs both.
 test-sweeps: bytecode
-	$(BIN)/python -m pytest -n 2 -m sweep tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m sweep tests
 
 # Each library scenario played by nobody and by the reference runbook: every warning fails.
 lint-scenarios: bytecode
