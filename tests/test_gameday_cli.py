@@ -75,31 +75,24 @@ def test_a_call_leaves_the_process_as_it_found_it(tmp_path: Path) -> None:
 
     scenario_in(tmp_path)
     root = logging.getLogger()
-    before = (
-        dict(os.environ),
-        os.getcwd(),
-        list(sys.argv),
-        sys.modules["__main__"],
-        (sys.stdin, sys.stdout, sys.stderr),
-        sys.modules["gameday.cli"],
-        gameday.cli.stdout,
-        root.handlers[:],
-        root.level,
-        list(warnings.filters),
-    )
+
+    def state() -> tuple[object, ...]:
+        return (
+            dict(os.environ),
+            os.getcwd(),
+            list(sys.argv),
+            sys.modules["__main__"],
+            (sys.stdin, sys.stdout, sys.stderr),
+            sys.modules["gameday.cli"],
+            gameday.cli.stdout,
+            root.handlers[:],
+            root.level,
+            list(warnings.filters),
+        )
+
+    before = state()
     first = gameday_here("validate", "typo.yaml", cwd=tmp_path)
-    after = (
-        dict(os.environ),
-        os.getcwd(),
-        list(sys.argv),
-        sys.modules["__main__"],
-        (sys.stdin, sys.stdout, sys.stderr),
-        sys.modules["gameday.cli"],
-        gameday.cli.stdout,
-        root.handlers[:],
-        root.level,
-        list(warnings.filters),
-    )
+    after = state()
     assert after == before
     # the next call sees what the first saw, not what it left
     second = gameday_here("validate", "typo.yaml", cwd=tmp_path)
