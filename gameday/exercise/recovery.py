@@ -416,7 +416,11 @@ def events_from_outside(events: Iterable[Event]) -> Event | None:
     """
     for event in events:
         kind = event["kind"]
-        if kind in _OUTSIDE_KINDS or "via" in event or event.get("deferred"):
+        if event.get("deferred") or kind in _OUTSIDE_KINDS:
+            return event
+        # a command's `via` (cli, dashboard); a purge's `via: support` names who did it, and
+        # one the responder asked for during the run is its own act, done again in a replay
+        if "via" in event and not kind.startswith("repo."):
             return event
         if kind == "error" and str(event.get("source") or "").startswith("control "):
             return event

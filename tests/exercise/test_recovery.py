@@ -780,7 +780,10 @@ def test_what_came_from_outside_a_run_sends_its_recovery_to_the_rebuild() -> Non
         {"seq": 2, "kind": "note", "actor": "responder", "text": "from the runbook"},
         {"seq": 3, "kind": "error", "source": "inject case-email"},
         {"seq": 4, "kind": "run.recovered", "mode": "replay"},
-    ]
+        # the runbook's own purge (ctx.repo_action): support did it, the runbook asked
+        {"seq": 5, "kind": "repo.commit-purged", "actor": "responder", "commit": "1a2b3c4",
+         "via": "support", "purged": 1, "deferred": False},
+    ]  # fmt: skip
     assert events_from_outside(own) is None
     for outside in (
         {"kind": "mark", "step": "root-password", "by": "facilitator", "via": "cli"},
@@ -791,10 +794,11 @@ def test_what_came_from_outside_a_run_sends_its_recovery_to_the_rebuild() -> Non
         {"kind": "journal.foreign", "bytes": 10},
         {"kind": "error", "source": "control end"},
         {"kind": "repo.private", "actor": "responder", "deferred": True},
+        {"kind": "repo.commit-purged", "commit": "1a2b3c4", "via": "support", "deferred": True},
         {"kind": "run.recovered", "mode": "rebuild"},
         {"kind": "run.recovered"},  # recovered before recoveries replayed
     ):
-        event = {"seq": 5, **outside}
+        event = {"seq": 6, **outside}
         assert events_from_outside([*own, event]) == event
 
 
