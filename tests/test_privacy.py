@@ -134,6 +134,10 @@ class BackgroundRun:
     def wait(self, condition: Callable[[], Any], what: str) -> Any:
         return wait_until(condition, 90, what, alive=self.alive)
 
+    def started(self) -> bool:
+        """The run's folder holds its copy of the scenario (`run` may be read)."""
+        return len(list((self.folder / "runs").glob("*/scenario.yaml"))) == 1
+
     @property
     def run(self) -> RunDir:
         found = list((self.folder / "runs").glob("*/scenario.yaml"))
@@ -163,7 +167,8 @@ def test_another_local_user_can_neither_read_nor_change_a_live_run(
     with BackgroundRun(
         shared_folder, console, scenario, "--responder", "human", "--speed", "30", "--dashboard"
     ) as live:
-        live.wait(lambda: (shared_folder / "runs").is_dir() and live.run.journal.exists(), "a run")
+        # the run folder, its copy of the scenario and its journal appear one after another
+        live.wait(lambda: live.started() and live.run.journal.exists(), "a run")
         run = live.run
         live.wait(lambda: run.status().get("state") == "running", "the run to start")
         found = re.search(r"^facilitator token: (\S+)$", console.read_text(), re.MULTILINE)
