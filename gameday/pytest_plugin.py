@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 if TYPE_CHECKING:
-    from gameday.exercise.pool import WarmMock
+    from gameday.exercise.run import WarmMock
     from gameday.scoring.model import PenaltyResult, Score, StepResult
 
 _PLAYED = pytest.StashKey[list["GamedayRun"]]()
@@ -132,7 +132,7 @@ class Play(Protocol):
 @pytest.fixture(scope="session")
 def gameday_mock() -> Iterator[WarmMock]:
     """This test process's mock account, started by its first run, reused by the next."""
-    from gameday.exercise.pool import WarmMock
+    from gameday.exercise.run import WarmMock
 
     warm = WarmMock()
     try:

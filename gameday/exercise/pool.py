@@ -25,7 +25,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TypeVar
@@ -33,13 +33,10 @@ from typing import TypeVar
 from rich.console import Console
 
 from gameday.errors import UserError
-from gameday.exercise.clock import VirtualClock
 from gameday.exercise.facilitator import TOKEN_VARIABLE
-from gameday.exercise.run import RunOptions, RunResult, _regions, run_exercise, run_exercises
+from gameday.exercise.run import RunOptions, RunResult, WarmMock, run_exercises
 from gameday.rundir import private_files
-from gameday.scenario import load_scenario
-from gameday.world.account import MockAccount, acquire_mock, prepare_moto, release_mock
-from gameday.world.repo import DEFAULT_T0
+from gameday.world.account import prepare_moto
 
 T = TypeVar("T")
 
@@ -76,41 +73,6 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
-
-
-class WarmMock:
-    """One mock account, started by the first run that needs it and reused by every next one.
-
-    The runs go one after another (the mock is process-wide); each empties it for itself
-    (`RunOptions.account`). The pool's workers and the pytest plugin's fixture each hold one.
-    """
-
-    def __init__(self) -> None:
-        self._account: MockAccount | None = None
-
-    def play(self, scenario_path: Path, options: RunOptions, console: Console) -> RunResult:
-        """`run_exercise` on this mock, under the owner-only mask a run is played with."""
-        with private_files():
-            return run_exercise(
-                scenario_path, replace(options, account=self._started(scenario_path)), console
-            )
-
-    def stop(self) -> None:
-        if self._account is not None:
-            release_mock(self._account)
-            self._account = None
-
-    def _started(self, scenario_path: Path) -> MockAccount:
-        if self._account is None:
-            # the first scenario's account and regions; each run resets them to its own
-            first = load_scenario(scenario_path)
-            self._account = acquire_mock(
-                first.account.id,
-                VirtualClock(DEFAULT_T0),
-                regions=_regions(first),
-                support_plan=first.account.support_plan,
-            )
-        return self._account
 
 
 def run_pool(

@@ -59,7 +59,14 @@ from gameday.exercise.workload import WorkloadProbe
 from gameday.journal import Event, Journal, RunClock, iso, read_journal
 from gameday.report import write_reports
 from gameday.report.rendering import escape_markdown
-from gameday.rundir import DEFAULT_ROOT, RunDir, claim_run_dir, new_run_dir, open_team_room
+from gameday.rundir import (
+    DEFAULT_ROOT,
+    RunDir,
+    claim_run_dir,
+    new_run_dir,
+    open_team_room,
+    private_files,
+)
 from gameday.scenario import load_scenario
 from gameday.scenario.model import Inject, Scenario
 from gameday.scoring.model import Score
@@ -555,28 +562,53 @@ def run_exercise(
 
 
 def run_exercises(runs: Iterable[tuple[Path, RunOptions]], console: Console) -> Iterator[RunResult]:
-    """Runs one after another on one warm mock account, each result as it comes.
+    """Runs one after another on one warm mock account (`WarmMock`), each result as it comes.
 
     The mock (moto's backends are process-wide) starts once and is emptied for each run, so
     a batch of virtual-time runs — a scenario library in CI — does not pay the mock's
     start-up and warm-up every time. A run's own `account` option is replaced.
     """
-    account: MockAccount | None = None
+    warm = WarmMock()
     try:
         for path, options in runs:
-            if account is None:
-                first = load_scenario(path)
-                account = acquire_mock(
-                    first.account.id,
-                    VirtualClock(DEFAULT_T0),
-                    regions=_regions(first),
-                    support_plan=first.account.support_plan,
-                    seed=options.seed,
-                )
-            yield run_exercise(path, replace(options, account=account), console)
+            yield warm.play(path, options, console)
     finally:
-        if account is not None:
-            release_mock(account)
+        warm.stop()
+
+
+class WarmMock:
+    """One mock account, started by the first run that needs it and reused by every next one.
+
+    The runs go one after another (the mock is process-wide); each empties it for itself
+    (`RunOptions.account`). The pool's workers and the pytest plugin's fixture each hold one.
+    """
+
+    def __init__(self) -> None:
+        self._account: MockAccount | None = None
+
+    def play(self, scenario_path: Path, options: RunOptions, console: Console) -> RunResult:
+        """`run_exercise` on this mock, under the owner-only mask a run is played with."""
+        with private_files():
+            return run_exercise(
+                scenario_path, replace(options, account=self._started(scenario_path)), console
+            )
+
+    def stop(self) -> None:
+        if self._account is not None:
+            release_mock(self._account)
+            self._account = None
+
+    def _started(self, scenario_path: Path) -> MockAccount:
+        if self._account is None:
+            # the first scenario's account and regions; each run resets them to its own
+            first = load_scenario(scenario_path)
+            self._account = acquire_mock(
+                first.account.id,
+                VirtualClock(DEFAULT_T0),
+                regions=_regions(first),
+                support_plan=first.account.support_plan,
+            )
+        return self._account
 
 
 def _kill_switch(journal: Journal) -> None:
