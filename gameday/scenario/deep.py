@@ -36,7 +36,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -56,7 +56,7 @@ from gameday.scoring.score import HELD_BY_ORDER
 from gameday.world.decoys import leaked_key_active
 
 if TYPE_CHECKING:
-    from gameday.world.account import MockAccount
+    from gameday.exercise.run import WarmMock
 
 REFERENCE_RUNBOOK = PROJECT_ROOT / "runbooks" / "reference.py"
 # The responder that does nothing: a replay of no action at all.
@@ -408,7 +408,7 @@ class DeepValidator:
         self.runbook = runbook
         self.seed = seed
         self._folder: tempfile.TemporaryDirectory[str] | None = None
-        self._account: MockAccount | None = None
+        self._warm: WarmMock | None = None  # made at the first play: it imports the mock
         self._listener: HTTPServer | None = None
         self._count = 0
 
@@ -422,11 +422,9 @@ class DeepValidator:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._account is not None:
-            from gameday.world.account import release_mock
-
-            release_mock(self._account)
-            self._account = None
+        if self._warm is not None:
+            self._warm.stop()
+            self._warm = None
         if self._listener is not None:
             self._listener.shutdown()
             self._listener.server_close()
@@ -452,8 +450,8 @@ class DeepValidator:
         nothing = root / "nothing.yaml"
         nothing.write_text(_NOTHING, encoding="utf-8")
         played = self._offline(path, scenario, root / f"{self._count}-scenario")
-        idle = self._play(played, scenario, f"replay:{nothing}", root / f"{self._count}-idle")
-        reference = self._play(played, scenario, str(self.runbook), root / f"{self._count}-ref")
+        idle = self._play(played, f"replay:{nothing}", root / f"{self._count}-idle")
+        reference = self._play(played, str(self.runbook), root / f"{self._count}-ref")
         return Plays(idle, reference, runbook=_shown(self.runbook))
 
     def _offline(self, path: Path, scenario: Scenario, folder: Path) -> Path:
@@ -481,22 +479,13 @@ class DeepValidator:
             threading.Thread(target=self._listener.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self._listener.server_address[1]}/deep-validation"
 
-    def _play(self, path: Path, scenario: Scenario, responder: str, out: Path) -> Play:
+    def _play(self, path: Path, responder: str, out: Path) -> Play:
         from rich.console import Console
 
-        from gameday.exercise.clock import VirtualClock
-        from gameday.exercise.run import RunOptions, run_exercise
-        from gameday.world.account import acquire_mock
-        from gameday.world.repo import DEFAULT_T0
+        from gameday.exercise.run import RunOptions, WarmMock
 
-        if self._account is None:
-            self._account = acquire_mock(
-                scenario.account.id,
-                VirtualClock(DEFAULT_T0),
-                regions=list(scenario.account.regions),
-                support_plan=scenario.account.support_plan,
-                seed=self.seed,
-            )
+        if self._warm is None:
+            self._warm = WarmMock()
         options = RunOptions(
             team="deep-validation",
             out=out,
@@ -506,7 +495,7 @@ class DeepValidator:
             templates=self.templates,
             live=False,
         )
-        result = run_exercise(path, replace(options, account=self._account), Console(quiet=True))
+        result = self._warm.play(path, options, Console(quiet=True))
         return Play(read_journal(result.run_dir.journal), result.score)
 
 
