@@ -293,14 +293,6 @@ class MockAccount:
     def running(self) -> bool:
         return self._server is not None
 
-    def detach(self) -> None:
-        """Let go of the run's journal and clients, keeping the server warm for another run."""
-        gateway = self.gateway
-        gateway.attach_journal(None)
-        self.journal = None
-        self._responder = None
-        self._forget_clients()
-
     def __enter__(self) -> MockAccount:
         return self.start()
 
@@ -615,7 +607,7 @@ def release_mock(account: MockAccount) -> None:
     with _kept_lock:
         keep = _keeping and _kept is None and account.running
         if keep:
-            account.detach()
+            account.attach_journal(None)  # the next run's reset empties the rest
             _kept = account
     if not keep:
         account.stop()
