@@ -101,6 +101,7 @@ def prepare_moto() -> None:
     service_models.install()
     moto_time.install()
     _import_run_backends()
+    _share_managed_policies()
 
 
 # The moto services every run serves. Their models import one another (sts ↔ iam, ec2 ↔
@@ -136,6 +137,65 @@ def _import_run_backends() -> None:
     # collector's full passes, which would walk them again at every one
     gc.freeze()
     _backends_imported = True
+
+
+_managed_policies_shared = False
+# (account, region) → AWS managed policies as moto first built them, never handed out
+_managed_policy_templates: dict[tuple[str, str], list[Any]] = {}
+_templates_lock = threading.Lock()
+
+
+def _share_managed_policies() -> None:
+    """Every new IAM backend gets its ~1,300 AWS managed policies copied, not built again.
+
+    moto parses their 3 MB of JSON and builds each policy anew for every IAM backend, and a
+    reset mock makes a new backend for each run: about 0.17 s a run. The first backend of an
+    account builds them as moto does; later ones get copies of those objects with fresh
+    mutable parts (attachments, versions, tags). Each copy draws its policy ID from moto's
+    random source as the build would, in the same order, so the IDs — and every ID drawn
+    after them — are those of a backend built from scratch with the same seed.
+    """
+    global _managed_policies_shared
+    from moto.iam import models
+    from moto.iam.utils import random_policy_id
+    from moto.settings import load_iam_aws_managed_policies
+
+    if _managed_policies_shared:
+        return
+    build = models.IAMBackend._init_aws_policies
+
+    def init_aws_policies(backend: Any) -> list[Any]:
+        if not load_iam_aws_managed_policies():
+            return []
+        key = (backend.account_id, backend.region_name)
+        with _templates_lock:
+            templates = _managed_policy_templates.get(key)
+        if templates is None:
+            built = build(backend)
+            with _templates_lock:
+                _managed_policy_templates.setdefault(key, [_copy_policy(p) for p in built])
+            return built
+        policies = []
+        for template in templates:
+            policy = _copy_policy(template)
+            policy.id = random_policy_id()
+            policies.append(policy)
+        return policies
+
+    setattr(models.IAMBackend, "_init_aws_policies", init_aws_policies)  # noqa: B010
+    _managed_policies_shared = True
+
+
+def _copy_policy(policy: Any) -> Any:
+    copy = object.__new__(type(policy))
+    copy.__dict__.update(policy.__dict__)
+    copy.tags = dict(policy.tags)
+    copy.versions = []
+    for version in policy.versions:
+        twin = object.__new__(type(version))
+        twin.__dict__.update(version.__dict__)
+        copy.versions.append(twin)
+    return copy
 
 
 def iam_backend(account_id: str) -> Any:
@@ -329,7 +389,10 @@ class MockAccount:
         self.seed = self.seed if seed is None else seed
         self.framework_credential = framework_credential(self.account_id, self.seed)
         self._responder = None
-        self._forget_clients()
+        # The framework's own clients outlive the reset when its key does (same account and
+        # seed): they sign at `self.now`, whatever the clock, and hold nothing of a run.
+        # Every other signer's (the attacker's, the workload's) was a run's.
+        self._forget_clients(keep=self.framework_credential)
         gateway.recording = False
         for forgotten_id in forgotten:
             forget_account(forgotten_id)
@@ -487,10 +550,10 @@ class MockAccount:
         with self._clients_lock:
             return self._clients.setdefault(key, client)
 
-    def _forget_clients(self) -> None:
+    def _forget_clients(self, keep: Credential | None = None) -> None:
         with self._clients_lock:
-            self._clients.clear()
-            self._sessions.clear()
+            self._clients = {k: c for k, c in self._clients.items() if k[1] == keep}
+            self._sessions = {k: s for k, s in self._sessions.items() if k == keep}
 
     def write_profiles(self, run_dir: Path) -> dict[str, str]:
         """RUN_DIR/aws/config and aws/credentials with profile `gameday` (the responder's key).
