@@ -71,7 +71,7 @@ from gameday.world.codehost import (
     resolve,
 )
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
-from gameday.world.git import git_text, run_git
+from gameday.world.git import HOST_CONFIG, add_config, git_text, run_git
 from gameday.world.release_assets import docker_save, image_name, sdist, sdist_name, tree_files
 
 LEAK_TEMPLATES = TEMPLATES / "leaks"
@@ -1233,11 +1233,18 @@ def build_repository(
 
     out.mkdir(parents=True, exist_ok=True)
     run_git(["init", "-q", "--bare", "-b", branch, str(remote)], out)
-    # Keep each received pack as it is, as a code host does: exploding a push into loose
-    # objects costs most of a build here, and slows every push a responder makes.
-    run_git(["config", "receive.unpackLimit", "1"], remote)
-    # As GitHub does, any commit the host stores can be fetched by its id, reachable or not.
-    run_git(["config", "uploadpack.allowAnySHA1InWant", "true"], remote)
+    add_config(
+        remote / "config",
+        {
+            # Keep each received pack as it is, as a code host does: exploding a push into
+            # loose objects costs most of a build here, and slows every push a responder makes.
+            "receive.unpackLimit": "1",
+            # As GitHub does, any commit the host stores can be fetched by its id, reachable
+            # or not.
+            "uploadpack.allowAnySHA1InWant": "true",
+            **HOST_CONFIG,
+        },
+    )
     leak_commit = ""
     if plan.rewritten is not None:
         # What was public at the push, before the author rewrote it: the host keeps it.
@@ -1250,14 +1257,27 @@ def build_repository(
     run_git(["reset", "-q", "--hard", branch], repo, at=moment)
     hashes = git_text(["rev-list", "--reverse", branch], repo).split()
     _confine(repo, plan.leak_path)
-    # The developer's own identity, so a responder's commit in this clone needs no setup.
-    run_git(["config", "user.name", author.name], repo)
-    run_git(["config", "user.email", author.email], repo)
-    # Relative, so the run directory can move and the remote can never point outside it.
-    run_git(["remote", "add", "origin", f"../{REMOTE_NAME}"], repo)
-    run_git(["push", "-q", "--force", "--all", "origin"], repo, at=moment)
-    run_git(["push", "-q", "--tags", "origin"], repo, at=moment)
-    run_git(["branch", "-q", "--set-upstream-to", f"origin/{branch}", branch], repo, at=moment)
+    add_config(
+        repo / ".git" / "config",
+        {
+            # The developer's own identity, so a responder's commit in this clone needs no setup.
+            "user.name": author.name,
+            "user.email": author.email,
+            # Relative, so the run directory can move and the remote can never point outside
+            # it; what `git remote add origin` and `git branch --set-upstream-to` would write.
+            "remote.origin.url": f"../{REMOTE_NAME}",
+            "remote.origin.fetch": "+refs/heads/*:refs/remotes/origin/*",
+            f"branch.{branch}.remote": "origin",
+            f"branch.{branch}.merge": f"refs/heads/{branch}",
+        },
+    )
+    # Every branch (forced, as `push --force --all`) and every tag (as `push --tags`), in
+    # one push.
+    run_git(
+        ["push", "-q", "origin", "+refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"],
+        repo,
+        at=moment,
+    )
     if not leak_commit:
         leak_commit = git_text(["rev-parse", plan.leak_ref], remote)
     files = HostFiles(remote)
@@ -1620,8 +1640,11 @@ class CodeHost:
             raise UserError(
                 f"the code host keeps no commit {commit!r} (give at least 7 characters)"
             )
+        # What `git gc --prune=now` does to the objects, without the rest of its chores (refs
+        # packed, worktrees, rerere): every object a ref reaches in one pack, nothing else.
         run_git(["reflog", "expire", "--expire=now", "--all"], self.remote)
-        run_git(["gc", "-q", "--prune=now"], self.remote)
+        run_git(["repack", "-a", "-d", "-l", "-q"], self.remote)
+        run_git(["prune", "--expire=now"], self.remote)
         return len(kept)
 
     def _record(self, kind: str, do: Callable[..., int], **fields: Any) -> int:
