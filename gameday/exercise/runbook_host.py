@@ -170,6 +170,9 @@ def notice_message(notice: Any) -> dict[str, Any]:
     }
 
 
+_UNREAD = object()
+
+
 class HostedContext:
     """`ctx` inside the runbook's process: the runbook API of DESIGN.md, served by the run."""
 
@@ -178,8 +181,20 @@ class HostedContext:
         self._ended = False
         self.t0 = datetime.fromisoformat(str(start["t0"]))
         self.repo = Path(str(start["repo"]))
-        self.scenario = _scenario(start.get("scenario"))
+        self._scenario_fields = start.get("scenario")
+        self._scenario: Any = _UNREAD
         self.aws = _session(start.get("aws") or {}, self.time)
+
+    @property
+    def scenario(self) -> Any:
+        """The run's scenario (a `Scenario`), built when the runbook first reads it."""
+        if self._scenario is _UNREAD:
+            self._scenario = _scenario(self._scenario_fields)
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value: Any) -> None:
+        self._scenario = value
 
     def _call(self, op: str, **arguments: Any) -> Any:
         if self._ended:
