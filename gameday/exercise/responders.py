@@ -46,6 +46,7 @@ from botocore.model import OperationModel, Shape
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from gameday.errors import UserError, did_you_mean
+from gameday.exercise import runbook_zygote
 from gameday.exercise.clock import Clock, RunEnded
 from gameday.exercise.runbook_host import (
     NotACustomerChannel,
@@ -547,6 +548,8 @@ _HOSTED_ERRORS = frozenset(
 )
 _LOAD_TIMEOUT_S = 120.0
 HOST_MODULE = "gameday.exercise.runbook_host"
+# A runbook's process: started by Popen, or forked by the zygote (the same surface).
+HostProcess = subprocess.Popen[bytes] | runbook_zygote.HostProcess
 
 
 def _served(ctx: RunbookContext, message: Mapping[str, Any]) -> Any:
@@ -606,22 +609,11 @@ def _start_message(ctx: RunbookContext) -> dict[str, Any]:
     }
 
 
-def _host_runbook(path: Path) -> tuple[subprocess.Popen[bytes], Connection]:
+def _host_runbook(path: Path) -> tuple[HostProcess, Connection]:
     """Start the runbook's process; it imports the runbook and says whether it could."""
     if not path.is_file():
         raise UserError(f"{path}: no such runbook — give the path of a Python file")
-    ours, theirs = socket.socketpair()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", HOST_MODULE, str(theirs.fileno()), str(path)],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            env=child_environment(),
-            start_new_session=True,
-        )
-    finally:
-        theirs.close()
-    connection = Connection(ours.detach())
+    process, connection = _start_host(path)
     try:
         if not connection.poll(_LOAD_TIMEOUT_S):
             raise UserError(
@@ -644,7 +636,36 @@ def _host_runbook(path: Path) -> tuple[subprocess.Popen[bytes], Connection]:
     return process, connection
 
 
-def _stop_host(process: subprocess.Popen[bytes], connection: Connection) -> None:
+def _start_host(path: Path) -> tuple[HostProcess, Connection]:
+    """The runbook's process, forked by this process's zygote when it can, else started anew.
+
+    A socket pair offered to the zygote is never offered again: should the zygote fork after
+    all, its child must not share a socket with the process started in its stead.
+    """
+    env = child_environment()
+    ours, theirs = socket.socketpair()
+    try:
+        forked = runbook_zygote.zygotes.spawn(theirs.fileno(), path, env)
+    finally:
+        theirs.close()
+    if forked is not None:
+        return forked, Connection(ours.detach())
+    ours.close()
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", HOST_MODULE, str(theirs.fileno()), str(path)],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        theirs.close()
+    return process, Connection(ours.detach())
+
+
+def _stop_host(process: HostProcess, connection: Connection) -> None:
     with contextlib.suppress(OSError):
         connection.close()
     if process.poll() is None:

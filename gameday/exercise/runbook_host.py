@@ -5,7 +5,9 @@ journal, the scorer, the facilitator's token, the gateway that says who signed e
 Run in a thread of that process, a runbook could reach any of them (`ctx.journal.append`, an
 object found through `gc`, a monkey-patched scorer). So `RunbookResponder` starts this module
 as a child process (`python -m gameday.exercise.runbook_host`) in a session of its own, with
-no facilitator token in its environment, and the two talk over a socket pair:
+no facilitator token in its environment, and the two talk over a socket pair. (A process
+that plays many runs forks each runbook's process, the same in every respect, from a
+zygote that has these imports done: `gameday.exercise.runbook_zygote`.)
 
 - the child imports the runbook and says whether it could (`loaded` or `load-error`), so
   mistakes in a runbook still show before T0;
