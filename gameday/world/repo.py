@@ -62,13 +62,18 @@ from gameday.scenario.model import (
 from gameday.world.codehost import (
     HostFiles,
     KeyReach,
+    KeyScan,
     Place,
+    RefTip,
     Served,
     asset_url,
     kept_commits,
+    key_in_files,
     key_reach,
     places,
+    ref_tips,
     resolve,
+    scan_key,
 )
 from gameday.world.decoys import Credential, estate_credentials, leaked_key_ref
 from gameday.world.git import HOST_CONFIG, add_config, git_text, run_git
@@ -1455,8 +1460,10 @@ class CodeHost:
         self._lock = threading.Lock()  # the state file, within this process
         self._journal_lock = threading.RLock()  # one journaling sequence at a time
         self._history_cache: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
-        self._refs_seen: tuple[_Stamp, dict[str, str]] | None = None
-        self._reach: tuple[tuple[Any, ...], KeyReach] | None = None  # by what the host holds
+        self._refs_seen: tuple[_Stamp, dict[str, RefTip]] | None = None
+        # the key's scan and reach, by what the host holds
+        self._reach: tuple[tuple[Any, ...], KeyScan, KeyReach] | None = None
+        self._held_tips: dict[str, RefTip] = {}  # the refs `_holdings` last read
         self._polled: _Stamp | None = None  # what the files looked like at the last poll
 
     # ── state
@@ -1701,18 +1708,35 @@ class CodeHost:
         one of them has changed: the refs (cached by their files), the packs (a purge
         repacks), the release assets and the forks.
         """
+        scanned = self._scanned()
+        return None if scanned is None else scanned[1]
+
+    def _scanned(self) -> tuple[KeyScan, KeyReach] | None:
+        """The watched key's scan of the host and its reach, worked out again only when what
+        the host holds has changed; one scan answers both `key_reach` and `key_in_history`."""
         if self.watch_key is None:
             return None
         holds = self._holdings()
+        tips = self._held_tips
         if self._reach is None or self._reach[0] != holds:
+            scanned = (
+                scan_key(self.remote, self.watch_key, tips, kept=True)
+                if self.remote.is_dir()
+                else KeyScan((), frozenset(), frozenset(), in_files=False)
+            )
             # the words name no URL, so the repository's public name is not needed
-            found = places(self.remote, "", "", key=self.watch_key, public=False)
-            self._reach = (holds, key_reach(found))
-        return self._reach[1]
+            found = places(
+                self.remote, "", "", key=self.watch_key, public=False, tips=tips, scanned=scanned
+            )
+            self._reach = (holds, scanned, key_reach(found))
+        return self._reach[1], self._reach[2]
 
     def _holdings(self) -> tuple[Any, ...]:
-        """What the host holds, cheaply: ref tips, pack names, release assets, forks."""
+        """What the host holds, cheaply: ref tips, pack names, release assets, forks.
+
+        The refs read are kept in `_held_tips`, for the scan of what they reach."""
         files = HostFiles(self.remote)
+        tips = self._held_tips = self._tips()
         if not self.remote.is_dir():
             return ("deleted", tuple(files.fork_paths()))
         pack = self.remote / "objects" / "pack"
@@ -1722,7 +1746,7 @@ class CodeHost:
             for name, path in files.release_assets(tag).items()
         )
         return (
-            tuple(sorted(self.refs().items())),
+            tuple(sorted(tips.items())),
             tuple(sorted(os.listdir(pack))) if pack.is_dir() else (),
             assets,
             tuple(files.fork_paths()),
@@ -1738,16 +1762,19 @@ class CodeHost:
 
         Git is asked only when the ref files have changed since it was last asked.
         """
+        return {ref: tip.sha for ref, tip in self._tips().items()}
+
+    def _tips(self) -> dict[str, RefTip]:
+        """`refs()` with annotated tags peeled (the commit a tag names)."""
         if not self.remote.is_dir():
             return {}
         stamp = _stamp(self._ref_files())
         seen = self._refs_seen
         if seen is not None and seen[0] == stamp and seen[0].settled:
             return dict(seen[1])
-        out = git_text(["for-each-ref", "--format=%(objectname) %(refname)"], self.remote)
-        refs = {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
-        self._refs_seen = (stamp, refs)
-        return dict(refs)
+        tips = ref_tips(self.remote)
+        self._refs_seen = (stamp, tips)
+        return dict(tips)
 
     def _ref_files(self) -> list[Path]:
         """The files a ref update rewrites: loose refs, packed-refs, reftable's tables."""
@@ -1863,14 +1890,19 @@ class CodeHost:
     def key_in_history(self, access_key_id: str) -> bool:
         """Is the key in a file of any commit reachable from a ref of the remote?
 
-        The answer is cached per set of ref tips, so asking again between pushes is free.
+        The answer is cached per set of ref tips, so asking again between pushes is free;
+        for the watched key it comes with the scan `key_reach` reads (`scan_key`).
         """
+        if access_key_id == self.watch_key:
+            scanned = self._scanned()  # reads the refs itself
+            assert scanned is not None
+            return bool(self._held_tips) and scanned[0].in_files
         refs = self.refs()
         if not refs:
             return False
         cache_key = (access_key_id, tuple(sorted(refs.items())))
         if cache_key not in self._history_cache:
-            self._history_cache[cache_key] = _history_contains(self.remote, access_key_id)
+            self._history_cache[cache_key] = key_in_files(self.remote, access_key_id)
         return self._history_cache[cache_key]
 
 
@@ -1901,22 +1933,3 @@ def _stamp(paths: list[Path]) -> _Stamp:
         files.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
     newest = max((entry[3] for entry in files), default=0)
     return _Stamp(tuple(sorted(files)), settled=newest < taken - _SETTLE_NS)
-
-
-def _history_contains(repository: Path, needle: str) -> bool:
-    """Does any commit reachable from a ref add or remove `needle` in some file?
-
-    A string can only be in a reachable file if a reachable commit brought it in, so git's
-    pickaxe (`-S`) answers the question, newest commit first, stopping at the first hit;
-    `-m` also diffs merges against each parent so a key brought in by a merge is seen.
-    Measured on a 5,000-commit history: about 3 ms when the key is there, 0.14 s when not.
-    """
-    # as written: plain, or base64 as in a Kubernetes Secret's `data:`
-    for form in (needle, base64.b64encode(needle.encode()).decode()):
-        found = run_git(
-            ["log", "--all", "-m", "-a", "--no-textconv", f"-S{form}", "--format=%H", "-n1"],
-            repository,
-        ).stdout
-        if found.strip():
-            return True
-    return False
