@@ -24,10 +24,10 @@ The zygote changes how a runbook's process is made, not what it is:
 - the zygote ends with the process that started it (end of file on its control socket, and
   on Linux the parent-death signal).
 
-Where `os.fork` is missing, where a zygote cannot start or has died, where the requester's
-environment differs in what an interpreter reads as it starts (`PYTHON*`, `HOME`, the
-locale), or with `GAMEDAY_RUNBOOK_ZYGOTE=off`, the runbook's process is started with
-`subprocess.Popen` as it always was. A zygote that died is not replaced in that process.
+Off Linux, where `os.fork` is missing, where a zygote cannot start or has died, where the
+requester's environment differs in what an interpreter reads as it starts (`PYTHON*`,
+`HOME`, the locale), or with `GAMEDAY_RUNBOOK_ZYGOTE=off`, the runbook's process is started
+with `subprocess.Popen` as it always was. A zygote that died is not replaced in that process.
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def enabled() -> bool:
     """Whether runbook processes may come from a zygote here at all."""
     if os.environ.get(SWITCH_VARIABLE, "").lower() in ("off", "0", "no", "false"):
         return False
-    return hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "win32"
+    # Linux only: the zygote's end with its requester, its children's descriptors and exits
+    # are read there; elsewhere a forked child of a process that imported system frameworks
+    # (macOS) is not safe to run.
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "send_fds")
 
 
 def start_variables(env: Mapping[str, str]) -> dict[str, str]:

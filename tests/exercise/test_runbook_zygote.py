@@ -33,6 +33,9 @@ from gameday.journal import read_journal, without_wall_clock
 from gameday.paths import PROJECT_ROOT
 from gameday.world.account import MockAccount
 
+# The zygote is Linux's (and these tests read /proc).
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
 SEED_SCENARIO = PROJECT_ROOT / "scenarios" / "exported-keys-in-script.yaml"
 REFERENCE_RUNBOOK = PROJECT_ROOT / "runbooks" / "reference.py"
 TOKEN = "facilitator-token-that-no-runbook-may-see"
