@@ -1243,7 +1243,9 @@ def build_repository(
         {
             # Keep each received pack as it is, as a code host does: exploding a push into
             # loose objects costs most of a build here, and slows every push a responder makes.
+            # A developer's push arrives by fast-import, and is kept as a pack as well.
             "receive.unpackLimit": "1",
+            "fastimport.unpackLimit": "1",
             # As GitHub does, any commit the host stores can be fetched by its id, reachable
             # or not.
             "uploadpack.allowAnySHA1InWant": "true",
@@ -1823,6 +1825,16 @@ class CodeHost:
     def _push(self, ref: str, old: str | None, new: str | None) -> Push:
         if new is None:
             return Push(ref, old, None, forced=True, commits=0)
+        if old is not None:
+            # One walk counts both sides: the commits only the old tip reaches (some: the push
+            # was forced, the old tip is no ancestor of the new) and those only the new one
+            # reaches (the push's commits).
+            sides = run_git(
+                ["rev-list", "--left-right", "--count", f"{old}...{new}"], self.remote, check=False
+            )
+            if sides.returncode == 0:
+                left, right = sides.stdout.split()
+                return Push(ref, old, new, forced=int(left) > 0, commits=int(right))
         if old is not None and not self._stored(old):
             # the old tip was purged before this poll saw the push: rewritten, and gone
             return Push(ref, old, new, forced=True, commits=0)

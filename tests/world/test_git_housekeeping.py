@@ -40,9 +40,15 @@ def test_add_config_writes_what_git_config_reads_back(tmp_path: Path) -> None:
 def test_housekeeping_is_off_for_the_framework_and_the_host_only(tmp_path: Path) -> None:
     scenario = Scenario.model_validate(yaml.safe_load(SCENARIO))
     built = build_repository(scenario, tmp_path / "run", seed=3)
-    for name, value in {"receive.autogc": "false", "gc.auto": "0",
-                        "maintenance.auto": "false", "receive.unpackLimit": "1",
-                        "uploadpack.allowAnySHA1InWant": "true"}.items():  # fmt: skip
+    host = {
+        "receive.autogc": "false",
+        "gc.auto": "0",
+        "maintenance.auto": "false",
+        "receive.unpackLimit": "1",
+        "fastimport.unpackLimit": "1",
+        "uploadpack.allowAnySHA1InWant": "true",
+    }
+    for name, value in host.items():
         found = subprocess.run(
             ["git", "config", "--file", "config", "--get", name],
             cwd=built.remote, capture_output=True, text=True, check=True,
