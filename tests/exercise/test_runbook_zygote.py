@@ -293,6 +293,38 @@ def test_a_zygote_killed_leaves_its_runbooks_running_and_popen_starts_the_next(
     assert facts["sid"] == started.pid and not facts["token_in_environ"]
 
 
+PARRICIDE = """
+import os
+import signal
+import time
+
+
+def respond(ctx):
+    zygote = os.getppid()
+    os.kill(zygote, signal.SIGKILL)
+    time.sleep(0.5)
+    ctx.note(f"{zygote} killed, still here")
+"""
+
+
+def test_a_runbook_that_kills_the_zygote_only_plays_on_without_it(
+    zygotes: runbook_zygote.Zygotes, tmp_path: Path
+) -> None:
+    process, connection = _host_runbook(write(tmp_path / "parricide.py", PARRICIDE))
+    assert isinstance(process, runbook_zygote.HostProcess)
+    try:
+        start(connection, tmp_path)
+        notes, outcome = notes_until_finished(connection)
+    finally:
+        _stop_host(process, connection)
+    assert outcome == "returned" and notes == [f"{zygote_pid(zygotes)} killed, still here"]
+    assert process.returncode is not None
+
+    started, facts = facts_of(write(tmp_path / "introspecting.py", INTROSPECTING), tmp_path)
+    assert isinstance(started, subprocess.Popen)
+    assert facts["sid"] == started.pid and facts["ppid"] == os.getpid()
+
+
 def test_without_fork_or_with_another_interpreter_environment_popen_starts_it(
     zygotes: runbook_zygote.Zygotes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
