@@ -25,7 +25,7 @@ import base64
 import re
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import quote, unquote
@@ -260,8 +260,10 @@ def _ere(text: str) -> str:
     return "".join(f"\\{c}" if c in ".[]()*+?{}|^$\\" else c for c in text)
 
 
-def _pickaxe(repository: Path, forms: tuple[str, ...], listed: bytes) -> tuple[set[str], bool]:
-    """The commits (walked from every ref and from `listed`) in whose diff against a parent
+def _pickaxe(
+    repository: Path, forms: tuple[str, ...], walk: list[str], listed: bytes
+) -> tuple[set[str], bool]:
+    """The commits (`listed`, walked as `walk` says) in whose diff against a parent
     some file holds a different number of one of `forms` before and after: what
     `git log -S<form>` finds for each form, in one git process.
 
@@ -273,7 +275,7 @@ def _pickaxe(repository: Path, forms: tuple[str, ...], listed: bytes) -> tuple[s
     """
     pattern = "|".join(_ere(form) for form in forms)
     result = run_git(
-        ["log", "--all", "--stdin", "-m", "-a", "--no-textconv", "-p", "-U0", "--no-color",
+        ["log", *walk, "-m", "-a", "--no-textconv", "-p", "-U0", "--no-color",
          "--no-ext-diff", f"-G{pattern}", "--format=%x00%H"],
         repository, stdin=listed, check=False,
     )  # fmt: skip
@@ -318,43 +320,83 @@ def _pickaxe(repository: Path, forms: tuple[str, ...], listed: bytes) -> tuple[s
     return found, result.returncode == 0
 
 
-def scan_key(repository: Path, key: str, tips: Mapping[str, RefTip], *, kept: bool) -> KeyScan:
+@dataclass
+class ScanMemo:
+    """What earlier scans of a repository read of its commits, which never change: each
+    commit's parents, and whether its message or its change holds the key. A scan then
+    asks git about the commits it has not seen only."""
+
+    key: str = ""
+    parents: dict[str, list[str]] = field(default_factory=dict)
+    in_message: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+
+
+def scan_key(
+    repository: Path,
+    key: str,
+    tips: Mapping[str, RefTip],
+    *,
+    kept: bool,
+    memo: ScanMemo | None = None,
+) -> KeyScan:
     """The key's commits in the repository whose refs are `tips`, with the commits no ref
     reaches when `kept` — what `kept_commits`, `_key_commits` and `_refs_reaching` (and
     `log -S` over the refs) answer, in three git processes instead of seven.
 
-    One `log` lists every stored commit with its parents and message: the refs' history
-    (from `tips`) and the messages are read from it; one `log -G -p` finds the changes.
+    One `log` lists each stored commit (`kept`) or each commit the refs reach with its
+    parents and message: the refs' history (from `tips`) and the messages are read from
+    it; one `log -G -p` finds the changes. With a `memo` of earlier scans, only the commits
+    stored since are read (none after a ref is deleted or a purge: one git process).
     """
     plain, encoded = _key_forms(key)
     head = _detached_head(repository)
     if any(c in key for c in "\n\0") or head is None:
         return _scan_key_slowly(repository, key, tips, kept=kept)
+    if not kept or any(ref.startswith("refs/replace/") for ref in tips):
+        memo = None  # replacement refs change the parents git reads: read them all again
+    elif memo is not None and memo.key != key:
+        memo.key, memo.parents, memo.in_message, memo.changed = key, {}, set(), set()
     stored = _stored_commits(repository) if kept else []
-    listed = "".join(f"{sha}\n" for sha in stored).encode()
-    walk = run_git(
-        ["log", "--all", "--stdin", "-z", "--format=%H %P%n%B"],
-        repository, stdin=listed, check=False,
-    )  # fmt: skip
+    fresh = [sha for sha in stored if memo is None or sha not in memo.parents]
+    # the stored commits are every commit there is; without them, the refs' history
+    walk = ["--no-walk", "--stdin"] if kept else ["--all", "--stdin"]
+    listed = "".join(f"{sha}\n" for sha in fresh).encode()
     parents: dict[str, list[str]] = {}
-    touching: set[str] = set()
-    for record in walk.stdout.decode(errors="surrogateescape").split("\0"):
-        if not record:
-            continue
-        ids, _, message = record.partition("\n")
-        commit, *rest = ids.split(" ")
-        parents[commit] = rest
-        if plain in message:
-            touching.add(commit)
+    in_message: set[str] = set()
+    changed: set[str] = set()
+    if fresh or not kept:
+        read = run_git(
+            ["log", *walk, "-z", "--format=%H %P%n%B"], repository, stdin=listed, check=False
+        )
+        for record in read.stdout.decode(errors="surrogateescape").split("\0"):
+            if not record:
+                continue
+            ids, _, message = record.partition("\n")
+            commit, *rest = ids.split()
+            parents[commit] = rest
+            if plain in message:
+                in_message.add(commit)
+        if read.returncode != 0:
+            return _scan_key_slowly(repository, key, tips, kept=kept)
+        changed, complete = _pickaxe(repository, (plain, encoded), walk, listed)
+        if not complete:
+            return _scan_key_slowly(repository, key, tips, kept=kept)
+    if memo is not None:
+        memo.parents.update(parents)
+        memo.in_message |= in_message
+        memo.changed |= changed
+        parents = {sha: memo.parents[sha] for sha in stored}
+        in_message = memo.in_message.intersection(parents)
+        changed = memo.changed.intersection(parents)
     starts = [tip.peeled for tip in tips.values()] + ([head] if head else [])
-    if walk.returncode != 0 or any(start not in parents for start in starts):
+    if any(start not in parents for start in starts) or any(
+        parent not in parents for above in parents.values() for parent in above
+    ):
         # a ref to something other than a commit, a commit git could not read: the
         # questions one at a time, as git answers them
         return _scan_key_slowly(repository, key, tips, kept=kept)
-    changed, complete = _pickaxe(repository, (plain, encoded), listed)
-    if not complete:
-        return _scan_key_slowly(repository, key, tips, kept=kept)
-    touching |= changed
+    touching = in_message | changed
     reachable = _closure(starts, parents)
     # a ref holds the key when its tip is a touching commit or descends from one
     children: dict[str, list[str]] = {}

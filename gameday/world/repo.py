@@ -65,6 +65,7 @@ from gameday.world.codehost import (
     KeyScan,
     Place,
     RefTip,
+    ScanMemo,
     Served,
     asset_url,
     kept_commits,
@@ -1466,6 +1467,7 @@ class CodeHost:
         # the key's scan and reach, by what the host holds
         self._reach: tuple[tuple[Any, ...], KeyScan, KeyReach] | None = None
         self._held_tips: dict[str, RefTip] = {}  # the refs `_holdings` last read
+        self._scan_memo = ScanMemo()  # what the scans read of the commits, which never change
         self._polled: _Stamp | None = None  # what the files looked like at the last poll
 
     # ── state
@@ -1722,7 +1724,7 @@ class CodeHost:
         tips = self._held_tips
         if self._reach is None or self._reach[0] != holds:
             scanned = (
-                scan_key(self.remote, self.watch_key, tips, kept=True)
+                scan_key(self.remote, self.watch_key, tips, kept=True, memo=self._scan_memo)
                 if self.remote.is_dir()
                 else KeyScan((), frozenset(), frozenset(), in_files=False)
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gameday.world import codehost
-from gameday.world.codehost import KeyScan, ref_tips, scan_key
+from gameday.world.codehost import KeyScan, ScanMemo, ref_tips, scan_key
 from gameday.world.git import git_environment
 
 KEY = "AKIAXFAZCUMLKA5FXDKR"
@@ -78,10 +78,13 @@ def test_the_scan_finds_what_git_finds_one_question_at_a_time(
 
     monkeypatch.setattr(codehost, "_scan_key_slowly", slowly)
 
+    memo = ScanMemo()  # what the scans before read, as the code host keeps it
+
     def same(*, fast: bool) -> KeyScan:
         slow.clear()
         found = scan_key(remote, KEY, ref_tips(remote), kept=True)
         assert found == one_at_a_time(remote, kept=True)
+        assert scan_key(remote, KEY, ref_tips(remote), kept=True, memo=memo) == found
         fork = scan_key(remote, KEY, ref_tips(remote), kept=False)
         assert fork.holding == one_at_a_time(remote, kept=False).holding
         assert (slow == []) is fast
