@@ -1463,7 +1463,7 @@ class CodeHost:
         self._lock = threading.Lock()  # the state file, within this process
         self._journal_lock = threading.RLock()  # one journaling sequence at a time
         self._history_cache: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
-        self._refs_seen: tuple[_Stamp, dict[str, RefTip]] | None = None
+        self._refs_seen: tuple[tuple[tuple[str, bytes], ...], dict[str, RefTip]] | None = None
         # the key's scan and reach, by what the host holds
         self._reach: tuple[tuple[Any, ...], KeyScan, KeyReach] | None = None
         self._held_tips: dict[str, RefTip] = {}  # the refs `_holdings` last read
@@ -1769,15 +1769,21 @@ class CodeHost:
         return {ref: tip.sha for ref, tip in self._tips().items()}
 
     def _tips(self) -> dict[str, RefTip]:
-        """`refs()` with annotated tags peeled (the commit a tag names)."""
+        """`refs()` with annotated tags peeled (the commit a tag names).
+
+        The ref files are read before git is asked, and git's answer is kept with what they
+        held: while they hold the same bytes, git would answer the same. Their contents,
+        unlike their times, tell a change made within the same tick of the clock as the
+        last one (a run's polls follow a push by a millisecond or less).
+        """
         if not self.remote.is_dir():
             return {}
-        stamp = _stamp(self._ref_files())
+        held = _contents(self._ref_files())
         seen = self._refs_seen
-        if seen is not None and seen[0] == stamp and seen[0].settled:
+        if seen is not None and seen[0] == held:
             return dict(seen[1])
         tips = ref_tips(self.remote)
-        self._refs_seen = (stamp, tips)
+        self._refs_seen = (held, tips)
         return dict(tips)
 
     def _ref_files(self) -> list[Path]:
@@ -1934,6 +1940,17 @@ class _Stamp:
 
     files: tuple[tuple[str, int, int, int], ...]
     settled: bool = field(compare=False)
+
+
+def _contents(paths: list[Path]) -> tuple[tuple[str, bytes], ...]:
+    """What a set of small files holds, file by file (a file gone is left out)."""
+    held = []
+    for path in sorted(paths):
+        try:
+            held.append((str(path), path.read_bytes()))
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    return tuple(held)
 
 
 def _stamp(paths: list[Path]) -> _Stamp:

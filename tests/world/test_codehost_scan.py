@@ -1,18 +1,25 @@
 """The code host's look for a key (`scan_key`) answers what git's own questions answer, one
 at a time: the commits `log -S`/`--grep` find, the refs `for-each-ref --contains` names, the
-commits `rev-list --all` leaves out."""
+commits `rev-list --all` leaves out; and the host asks git for its refs again only when
+their files hold something else."""
 
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
+from gameday.scenario.model import Scenario
 from gameday.world import codehost
-from gameday.world.codehost import KeyScan, ScanMemo, ref_tips, scan_key
+from gameday.world.codehost import KeyScan, RefTip, ScanMemo, ref_tips, scan_key
 from gameday.world.git import git_environment
+from gameday.world.repo import CodeHost, build_repository
+
+from .test_codehost import SCENARIO
 
 KEY = "AKIAXFAZCUMLKA5FXDKR"
 ENCODED = base64.b64encode(KEY.encode()).decode()
@@ -158,3 +165,34 @@ def test_a_repository_without_the_key_has_nothing_to_show(pair: tuple[Path, Path
     push(repo)
     found = scan_key(remote, KEY, ref_tips(remote), kept=True)
     assert found == KeyScan((), frozenset(), frozenset(), in_files=False)
+
+
+def test_the_refs_are_asked_again_only_when_their_files_hold_something_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gameday.world import repo
+
+    scenario = Scenario.model_validate(yaml.safe_load(SCENARIO))
+    built = build_repository(scenario, tmp_path / "run", seed=3)
+    host = CodeHost(built.remote)
+    asked: list[Path] = []
+    real = repo.ref_tips
+
+    def counted(repository: Path) -> dict[str, RefTip]:
+        asked.append(repository)
+        return real(repository)
+
+    monkeypatch.setattr(repo, "ref_tips", counted)
+    first = host.refs()
+    for _ in range(5):  # at once, within the tick of the build's push: nothing changed
+        assert host.refs() == first
+    assert len(asked) == 1
+    # the branch moved in place, within the same tick: same file, same size, same time
+    main = built.remote / "refs" / "heads" / "main"
+    before = main.stat()
+    parent = git(built.remote, "rev-parse", "main~1")
+    main.write_text(parent + "\n")
+    os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (main.stat().st_ino, main.stat().st_size) == (before.st_ino, before.st_size)
+    assert host.refs()["refs/heads/main"] == parent
+    assert len(asked) == 2
