@@ -584,7 +584,10 @@ class WarmMock:
     """
 
     def __init__(self) -> None:
+        from gameday.exercise import runbook_zygote
+
         self._account: MockAccount | None = None
+        runbook_zygote.expect_many_runs()
 
     def play(self, scenario_path: Path, options: RunOptions, console: Console) -> RunResult:
         """`run_exercise` on this mock, under the owner-only mask a run is played with."""

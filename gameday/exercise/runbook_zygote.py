@@ -289,6 +289,14 @@ class Zygotes:
         self._lock = threading.Lock()
         self._zygote: Zygote | None = None
         self._failed = False
+        # A zygote pays for itself from a process's second runbook on; one that plays a
+        # single run (`gameday run`) would only prepare, on the other core, what nobody forks.
+        self.many_runs = False
+
+    def expect_many_runs(self) -> None:
+        """This process plays run after run (a batch, a pool's worker, a test session): its
+        runbooks' processes come from a zygote."""
+        self.many_runs = True
 
     @property
     def current(self) -> Zygote | None:
@@ -305,7 +313,7 @@ class Zygotes:
 
     def spawn(self, descriptor: int, path: Path, env: Mapping[str, str]) -> HostProcess | None:
         """The runbook's process from the zygote, or None: then it is Popen's to start."""
-        if not enabled():
+        if not self.many_runs or not enabled():
             return None
         zygote = self.get(env)
         if zygote is None:
@@ -332,6 +340,13 @@ class Zygotes:
 
 
 zygotes = Zygotes()
+
+
+def expect_many_runs() -> None:
+    """This process plays many runs: fork their runbooks' processes from a zygote."""
+    zygotes.expect_many_runs()
+
+
 atexit.register(zygotes.stop)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=zygotes.forget)

@@ -86,6 +86,7 @@ def zygotes(monkeypatch: pytest.MonkeyPatch) -> Iterator[runbook_zygote.Zygotes]
     """A zygote of the test's own (the process's one is left alone)."""
     monkeypatch.delenv(runbook_zygote.SWITCH_VARIABLE, raising=False)
     own = runbook_zygote.Zygotes()
+    own.expect_many_runs()
     monkeypatch.setattr(runbook_zygote, "zygotes", own)
     yield own
     own.stop()
@@ -353,6 +354,7 @@ from pathlib import Path
 from gameday.exercise import runbook_zygote
 from gameday.exercise.responders import _host_runbook
 
+runbook_zygote.expect_many_runs()
 process, connection = _host_runbook(Path(sys.argv[1]))
 print(runbook_zygote.zygotes.current.process.pid, process.pid, flush=True)
 time.sleep(300)
