@@ -140,50 +140,76 @@ def _import_run_backends() -> None:
 
 
 _managed_policies_shared = False
-# (account, region) → AWS managed policies as moto first built them, never handed out
-_managed_policy_templates: dict[tuple[str, str], list[Any]] = {}
+# partition ("aws", "aws-cn" …) → AWS managed policies as built once, never handed out
+_managed_policy_templates: dict[str, list[Any]] = {}
 _templates_lock = threading.Lock()
+_TEMPLATE_ACCOUNT = "000000000000"
+_POLICY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def _share_managed_policies() -> None:
-    """Every new IAM backend gets its ~1,300 AWS managed policies copied, not built again.
+    """Every new IAM backend gets its ~1,600 AWS managed policies copied, not built again.
 
-    moto parses their 3 MB of JSON and builds each policy anew for every IAM backend, and a
-    reset mock makes a new backend for each run: about 0.17 s a run. The first backend of an
-    account builds them as moto does; later ones get copies of those objects with fresh
-    mutable parts (attachments, versions, tags). Each copy draws its policy ID from moto's
-    random source as the build would, in the same order, so the IDs — and every ID drawn
-    after them — are those of a backend built from scratch with the same seed.
+    moto parses their 3 MB of JSON and builds each policy anew for every IAM backend — each
+    with a policy ID drawn from its random source —, and a reset mock makes a new backend for
+    each run: about 0.1 s a run. Here the policies of a partition are built once per process
+    and every backend gets copies with fresh mutable parts (attachments, versions, tags) and
+    its own account.
+
+    As in AWS, where an AWS managed policy has one ID in every account, the copies keep the
+    template's ID: `ANPA` and 17 characters drawn from a generator of their own, the same in
+    every process. The build draws nothing from moto's random source, so the IDs moto draws
+    afterwards for a run's own resources do not depend on when, or whether, an IAM backend
+    was made.
     """
     global _managed_policies_shared
     from moto.iam import models
-    from moto.iam.utils import random_policy_id
     from moto.settings import load_iam_aws_managed_policies
 
     if _managed_policies_shared:
         return
     build = models.IAMBackend._init_aws_policies
 
+    def templates_of(partition: str) -> list[Any]:
+        with _templates_lock:
+            templates = _managed_policy_templates.get(partition)
+            if templates is None:
+                ids = random.Random(f"gameday:aws-managed-policies:{partition}")
+                drawing = models.random_policy_id  # type: ignore[attr-defined]
+                # the build's IDs are replaced below: it must not draw them from moto's source
+                models.random_policy_id = lambda: ""  # type: ignore[attr-defined]
+                try:
+                    owner: Any = _PolicyOwner(_TEMPLATE_ACCOUNT, partition)
+                    built = build(owner)
+                finally:
+                    models.random_policy_id = drawing  # type: ignore[attr-defined]
+                for policy in built:
+                    policy.id = "ANPA" + "".join(ids.choices(_POLICY_ID_ALPHABET, k=17))
+                templates = _managed_policy_templates[partition] = built
+        return templates
+
     def init_aws_policies(backend: Any) -> list[Any]:
         if not load_iam_aws_managed_policies():
             return []
-        key = (backend.account_id, backend.region_name)
-        with _templates_lock:
-            templates = _managed_policy_templates.get(key)
-        if templates is None:
-            built = build(backend)
-            with _templates_lock:
-                _managed_policy_templates.setdefault(key, [_copy_policy(p) for p in built])
-            return built
         policies = []
-        for template in templates:
+        for template in templates_of(backend.region_name):
             policy = _copy_policy(template)
-            policy.id = random_policy_id()
+            policy.account_id = backend.account_id
             policies.append(policy)
         return policies
 
     setattr(models.IAMBackend, "_init_aws_policies", init_aws_policies)  # noqa: B010
     _managed_policies_shared = True
+    if load_iam_aws_managed_policies():
+        templates_of("aws")  # now, while no request can be in flight
+
+
+@dataclass(frozen=True)
+class _PolicyOwner:
+    """What moto's build of the AWS managed policies reads of its IAM backend."""
+
+    account_id: str
+    region_name: str
 
 
 def _copy_policy(policy: Any) -> Any:
