@@ -18,6 +18,7 @@ import difflib
 import os
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -225,14 +226,7 @@ class Renderer:
         root = project or project_templates()
         own = [scenario_templates] if isinstance(scenario_templates, Path) else scenario_templates
         self.folders: tuple[Path, ...] = (*(own or ()), root)
-        self._env = BoundedSandbox(
-            loader=_ConfinedLoader(self.folders),
-            undefined=StrictUndefined,
-            autoescape=_autoescape,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._env, self._strings = _environment(self.folders)
 
     def exists(self, name: str) -> bool:
         check_template_name(name)
@@ -286,13 +280,46 @@ class Renderer:
     def render_string(self, source: str, variables: Mapping[str, Any], *, what: str) -> str:
         """Render a short piece of scenario text (a subject, a console line) as a template."""
         try:
-            template = self._compiled(lambda: self._env.from_string(source))
+            template = self._strings.get(source) or self._compiled(
+                lambda: self._env.from_string(source)
+            )
+            if len(self._strings) < _STRINGS_KEPT:
+                self._strings.setdefault(source, template)
             return str(guarded(lambda: self._module(template, variables)))
         except RenderError as error:
             error.source = source
             raise
         except (TemplateError, *_MISTAKES) as error:
             raise _template_error(error, what, source=source, known=self.names()) from error
+
+
+# A process that plays many runs renders the same templates in each: their environments
+# (folders → environment, with Jinja's cache of compiled templates, which checks each file's
+# time before reuse) and the scenario texts compiled as templates are kept for the next run.
+# The environments hold no state of a render: bounds are counted per render.
+_ENVIRONMENTS_KEPT = 32
+_STRINGS_KEPT = 512
+_environments: dict[tuple[Path, ...], tuple[BoundedSandbox, dict[str, Template]]] = {}
+_environments_lock = threading.Lock()
+
+
+def _environment(folders: tuple[Path, ...]) -> tuple[BoundedSandbox, dict[str, Template]]:
+    key = tuple(Path(os.path.abspath(folder)) for folder in folders)
+    with _environments_lock:
+        kept = _environments.get(key)
+        if kept is None:
+            if len(_environments) >= _ENVIRONMENTS_KEPT:
+                del _environments[next(iter(_environments))]
+            environment = BoundedSandbox(
+                loader=_ConfinedLoader(folders),
+                undefined=StrictUndefined,
+                autoescape=_autoescape,
+                keep_trailing_newline=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            kept = _environments[key] = (environment, {})
+    return kept
 
 
 def _template_hint(name: str, known: Sequence[str], own: Sequence[Path]) -> str:
