@@ -413,12 +413,10 @@ class MockAccount:
         self.regions = tuple(dict.fromkeys(regions)) if regions else self.regions
         self.support_plan = support_plan or self.support_plan
         self.seed = self.seed if seed is None else seed
+        previous = self.framework_credential
         self.framework_credential = framework_credential(self.account_id, self.seed)
         self._responder = None
-        # The framework's own clients outlive the reset when its key does (same account and
-        # seed): they sign at `self.now`, whatever the clock, and hold nothing of a run.
-        # Every other signer's (the attacker's, the workload's) was a run's.
-        self._forget_clients(keep=self.framework_credential)
+        self._keep_framework_clients(previous, self.framework_credential)
         gateway.recording = False
         for forgotten_id in forgotten:
             forget_account(forgotten_id)
@@ -576,10 +574,35 @@ class MockAccount:
         with self._clients_lock:
             return self._clients.setdefault(key, client)
 
-    def _forget_clients(self, keep: Credential | None = None) -> None:
+    def _forget_clients(self) -> None:
         with self._clients_lock:
-            self._clients = {k: c for k, c in self._clients.items() if k[1] == keep}
-            self._sessions = {k: s for k, s in self._sessions.items() if k == keep}
+            self._clients.clear()
+            self._sessions.clear()
+
+    def _keep_framework_clients(self, previous: Credential, current: Credential) -> None:
+        """The framework's own clients outlive a reset, signing with its key for the next run.
+
+        They sign at `self.now`, whatever the clock, and hold nothing of a run; making them
+        again (a client per service and region, ≈15 ms each) was most of a warm-up. Their
+        session's credentials are one botocore object every client of it signs with, read at
+        each signature: it takes the new key in place. Every other signer's clients (the
+        attacker's, the workload's) were a run's, and go.
+        """
+        with self._clients_lock:
+            session = self._sessions.get(previous)
+            clients = {k: c for k, c in self._clients.items() if k[1] == previous}
+            self._sessions.clear()
+            self._clients = {}
+            if session is None:
+                return
+            if current != previous:
+                signing = session._session.get_credentials()
+                signing.access_key = current.access_key_id
+                signing.secret_key = current.secret_access_key
+                signing.token = current.session_token
+            self._sessions[current] = session
+            for (service, _, endpoint, options), client in clients.items():
+                self._clients[service, current, endpoint, options] = client
 
     def write_profiles(self, run_dir: Path) -> dict[str, str]:
         """RUN_DIR/aws/config and aws/credentials with profile `gameday` (the responder's key).
