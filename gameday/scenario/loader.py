@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -611,8 +612,38 @@ class Validated:
 
 
 def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> Scenario:
-    """Read and validate a scenario file; raise `ScenarioError` with every problem found."""
-    return validate_scenario(path, checks=checks, warn=False).scenario
+    """Read and validate a scenario file; raise `ScenarioError` with every problem found.
+
+    A process that plays a scenario many times (a batch, a test session) reads the file each
+    time but validates a text it has validated before only once: the model is frozen, and
+    the same text at the same path gives the same scenario.
+    """
+    if checks:
+        return validate_scenario(path, checks=checks, warn=False).scenario
+    try:
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8") if len(raw) <= MAX_FILE_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is None:  # validate_scenario says what is wrong, and where
+        return validate_scenario(path, warn=False).scenario
+    key = (str(path), text)
+    with _loaded_lock:
+        known = _loaded.get(key)
+    if known is not None:
+        return known
+    scenario = validate_scenario_text(text, str(path), warn=False).scenario
+    with _loaded_lock:
+        if len(_loaded) >= _LOADED_KEPT:
+            del _loaded[next(iter(_loaded))]
+        _loaded[key] = scenario
+    return scenario
+
+
+_LOADED_KEPT = 64
+_loaded: dict[tuple[str, str], Scenario] = {}
+_loaded_lock = threading.Lock()
 
 
 def validate_scenario(
