@@ -101,13 +101,16 @@ def _run_main() -> SystemExit:
     """What `python -m gameday` runs: `gameday/__main__.py` as the `__main__` module of the
     package (click names the program from it and from `argv[0]`), which imports `gameday.cli`
     — here a new one, its consoles made now — and calls its `main()`, which always ends in
-    `sys.exit`. What else escapes is shown and ends the call as it ends a process: exit 1."""
+    `sys.exit` (`entry()` ends the process with `main()`'s status: here it is that status).
+    What else escapes is shown and ends the call as it ends a process: exit 1."""
     import gameday
 
     try:
         cli, code = _new_module("gameday.cli")
         sys.modules["gameday.cli"] = gameday.cli = cli  # type: ignore[attr-defined]
         exec(code, vars(cli))
+        # the command's process ends with `_leave`'s status; this one goes on
+        vars(cli)["_leave"] = _leave_here
         main, code = _new_module("gameday.__main__")
         main.__name__ = "__main__"
         sys.argv[0], sys.modules["__main__"] = main.__file__ or "", main
@@ -118,6 +121,10 @@ def _run_main() -> SystemExit:
         traceback.print_exc()
         return SystemExit(1)
     raise AssertionError("gameday's main() returned without sys.exit")
+
+
+def _leave_here(status: object) -> None:
+    raise SystemExit(status)
 
 
 def _new_module(name: str) -> tuple[types.ModuleType, types.CodeType]:
