@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m gameday.world.service_models
 	@touch $(STAMP)
 
 # Every process of a run (the run, its runbook's, each `gameday` command) imports the

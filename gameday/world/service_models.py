@@ -21,6 +21,7 @@ any error reading or writing the cache falls back to parsing the JSON, as botoco
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import marshal
@@ -262,3 +263,55 @@ def _write_entry(key: tuple[str, int, int], payload: bytes) -> None:
             raise
     except OSError:
         return
+
+
+# ── prepared once per machine ───────────────────────────────────────────────────────────────
+
+# What a run's participants (the framework, the attacker, a runbook) call, one cheap call a
+# service: the client's model, endpoint rules and paginators, and moto's own parsing of it.
+PREPARED_CALLS = (
+    ("sts", "get_caller_identity"),
+    ("iam", "list_users"),
+    ("ec2", "describe_instances"),
+    ("s3", "list_buckets"),
+    ("secretsmanager", "list_secrets"),
+    ("cloudtrail", "describe_trails"),
+    ("support", "describe_cases"),
+    ("events", "list_rules"),
+    ("lambda", "list_functions"),
+    ("kms", "list_keys"),
+    ("logs", "describe_log_groups"),
+    ("autoscaling", "describe_auto_scaling_groups"),
+    ("elb", "describe_load_balancers"),
+    ("elbv2", "describe_load_balancers"),
+)
+
+
+def prepare() -> int:
+    """Fill the cache with what a first run would parse: `make install` calls it, so that the
+    first run on a machine reads compact copies rather than botocore's JSON. The number of
+    entries the cache holds after it (0 when the cache is off)."""
+    folder = cache_folder()
+    if folder is None:
+        return 0
+    from datetime import UTC, datetime
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from gameday.journal import FixedClock
+    from gameday.world.account import MockAccount
+    from gameday.world.clients import bare_botocore_session
+
+    regions = bare_botocore_session().get_available_regions("ec2")
+    with MockAccount("000000000000", FixedClock(datetime.now(UTC)), regions=regions) as account:
+        for service, operation in PREPARED_CALLS:
+            client = account.client(service, region="us-east-1")
+            if client.can_paginate(operation):
+                client.get_paginator(operation)
+            with contextlib.suppress(BotoCoreError, ClientError):
+                getattr(client, operation)()
+    return sum(1 for _ in folder.iterdir()) if folder.is_dir() else 0
+
+
+if __name__ == "__main__":
+    print(f"{prepare()} service models and data files cached for gameday's runs")

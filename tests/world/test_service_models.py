@@ -144,3 +144,38 @@ def test_moto_s_data_files_come_through_the_cache_unchanged(cache: Path) -> None
     assert "changed" not in again["t3.micro"]
     raw = Path(moto.__file__).parent / f"{resource}.gz"
     assert again == json.loads(gzip.decompress(raw.read_bytes()))
+
+
+def test_make_install_prepares_what_a_first_run_reads(tmp_path: Path) -> None:
+    """`python -m gameday.world.service_models` (a step of `make install`) fills an empty
+    cache with the models a run parses; a run afterwards finds nothing more to add."""
+    import subprocess
+    import sys
+
+    from gameday.paths import PROJECT_ROOT
+
+    environment = {**os.environ, CACHE_VARIABLE: str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday.world.service_models"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    folder = next((tmp_path / "cache" / "service-models").iterdir())
+    prepared = {entry.name for entry in folder.iterdir()}
+    assert done.stdout.startswith(f"{len(prepared)} service models")
+    sources = " ".join(
+        entry.read_bytes()[:400].decode("utf-8", "replace") for entry in folder.iterdir()
+    )
+    for model in ("ec2/2016-11-15/service-2", "iam/2010-05-08/service-2", "moto/ec2/resources"):
+        assert model in sources
+    scenario = "scenarios/credentials-baked-into-a-release-image.yaml"
+    ran = subprocess.run(
+        [sys.executable, "-m", "gameday", "run", scenario, "--clock", "virtual",
+         "--responder", "runbooks/careless.py", "--out", str(tmp_path / "run"), "--plain"],
+        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr  # the careless team fails; the run itself worked
+    assert {entry.name for entry in folder.iterdir()} == prepared
