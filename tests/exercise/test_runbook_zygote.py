@@ -231,7 +231,8 @@ def test_the_end_of_a_runbook_s_session_ends_what_it_started(
     assert os.getsid(sleeper) == process.pid
 
     _stop_host(process, connection)
-    assert process.returncode == -signal.SIGKILL
+    # killed, or ended on its own first: the closed connection is its run's end (as with Popen)
+    assert process.returncode in (0, -signal.SIGKILL)
     assert gone_within(sleeper, 5), "the sleeper outlived its runbook's session"
 
 
