@@ -100,8 +100,9 @@ def prepare_moto() -> None:
     os.environ.pop("MOTO_ACCOUNT_ID", None)
     service_models.install()
     moto_time.install()
-    _import_run_backends()
-    _share_managed_policies()
+    with service_models.collector_paused():  # moto's modules and policies: none of it garbage
+        _import_run_backends()
+        _share_managed_policies()
 
 
 # The moto services every run serves. Their models import one another (sts ↔ iam, ec2 ↔
@@ -652,7 +653,11 @@ class MockAccount:
             return getattr(self.client(service, region=region), operation)()
 
         try:
-            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="warm") as pool:
+            # the backends and clients made here last the run: nothing for the collector
+            with (
+                service_models.collector_paused(),
+                ThreadPoolExecutor(max_workers=4, thread_name_prefix="warm") as pool,
+            ):
                 for future in [pool.submit(touch, *call) for call in calls]:
                     future.result()
         finally:

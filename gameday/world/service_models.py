@@ -164,7 +164,7 @@ def load_data_file(source: str, parse: Callable[[], Any]) -> Any:
         payload = _read_entry(key)
     if payload is not None:
         try:
-            with _collector_paused():
+            with collector_paused():
                 kept = marshal.loads(payload)
         except (EOFError, ValueError, TypeError):
             pass  # parsed again below, and the entry written anew
@@ -172,7 +172,7 @@ def load_data_file(source: str, parse: Callable[[], Any]) -> Any:
             with _lock:
                 _memory[key] = payload
             return kept
-    with _collector_paused():
+    with collector_paused():
         data = parse()
     try:
         payload = marshal.dumps(_plain(data))
@@ -185,8 +185,9 @@ def load_data_file(source: str, parse: Callable[[], Any]) -> Any:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector held off while a large model is built.
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off while a large model is built (or moto imported, or
+    a mock's backends made).
 
     Building one allocates a hundred thousand containers, enough to set off full
     collections that walk the whole heap (moto's and botocore's included: 100-300 ms each)
