@@ -134,7 +134,7 @@ class RunDir:
             raise RunDirError(not_yours(self.path)) from None
         pid = status.get("pid")
         under_way = isinstance(pid, int) and status.get("state") not in ("ended", "unknown")
-        status["alive"] = under_way and isinstance(pid, int) and _alive(pid)
+        status["alive"] = under_way and isinstance(pid, int) and process_alive(pid)
         status["crashed"] = under_way and not status["alive"]
         return status
 
@@ -232,7 +232,8 @@ def not_yours(path: Path) -> str:
     )
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` is there (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from gameday.rundir import process_alive
+
 SWITCH_VARIABLE = "GAMEDAY_RUNBOOK_ZYGOTE"
 MODULE = "gameday.exercise.runbook_zygote"
 MAX_REQUEST = 256 * 1024
@@ -130,19 +132,15 @@ class HostProcess:
 
     def _check_orphan(self) -> None:
         """With the zygote gone, the child is reaped by someone else: gone is all we learn."""
-        if not _exists(self.pid):
+        if not running(self.pid):
             self.returncode = UNKNOWN_EXIT
 
 
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def running(pid: int) -> bool:
+    """Whether process `pid` is there and not a zombie (gone in all but name)."""
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
     with contextlib.suppress(OSError):
-        # A zombie is gone in all but name.
         stat = Path(f"/proc/{pid}/stat").read_text()
         return stat.rpartition(")")[2].split()[0] != "Z"
     return True

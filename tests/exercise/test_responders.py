@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from gameday.exercise.responders import (
     aws_call,
     responder_from_spec,
 )
+from gameday.exercise.runbook_zygote import running
 from gameday.exercise.timeline import Timeline
 from gameday.journal import Event, FixedClock, Journal
 from gameday.world.repo import CodeHost
@@ -496,7 +496,7 @@ def test_mock_session_ignores_the_machines_aws_settings(moto_endpoint: str) -> N
 
 # ── a runbook is kept apart from the run's process ──────────────────────────────────────
 
-REACHING_RUNBOOK = '''
+REACHING_RUNBOOK = """
 import gc
 import os
 import subprocess
@@ -517,7 +517,7 @@ def respond(ctx):
             journal.write(forged)
     ctx.sleep("1m")
     ctx.note("still here")
-'''
+"""
 
 
 def test_a_runbook_cannot_reach_the_run_s_journal_or_outlive_the_run(
@@ -537,16 +537,6 @@ def test_a_runbook_cannot_reach_the_run_s_journal_or_outlive_the_run(
     assert "root-password" in foreign["excerpt"]
     pid = int((tmp_path / "sleeper.pid").read_text())
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and running(pid):
         time.sleep(0.05)
-    assert not _alive(pid), "a process the runbook started outlived the run"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone in all but name.
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "State:\tZ" in status.read_text())
+    assert not running(pid), "a process the runbook started outlived the run"

@@ -29,6 +29,7 @@ from gameday.exercise import runbook_zygote
 from gameday.exercise.responders import HostProcess, _host_runbook, _stop_host
 from gameday.exercise.run import RunOptions, run_exercise
 from gameday.exercise.runbook_host import TOKEN_VARIABLE, receive, send
+from gameday.exercise.runbook_zygote import running as alive
 from gameday.journal import read_journal, without_wall_clock
 from gameday.paths import PROJECT_ROOT
 from gameday.world.account import MockAccount
@@ -92,6 +93,14 @@ def zygotes(monkeypatch: pytest.MonkeyPatch) -> Iterator[runbook_zygote.Zygotes]
     own.stop()
 
 
+def hosted_sleeper(tmp_path: Path) -> tuple[runbook_zygote.HostProcess, Connection, int]:
+    """A forked runbook's process, started, and the pid of the `sleep` it started."""
+    process, connection = _host_runbook(write(tmp_path / "sleeper.py", STARTS_A_SLEEPER))
+    assert isinstance(process, runbook_zygote.HostProcess)
+    start(connection, tmp_path)
+    return process, connection, int(next_note(connection))
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
@@ -134,18 +143,6 @@ def facts_of(path: Path, tmp_path: Path) -> tuple[HostProcess, dict[str, Any]]:
     assert outcome == "returned"
     [note] = notes
     return process, json.loads(note)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "State:\tZ" not in status.read_text()
-    except OSError:
-        return False
 
 
 def gone_within(pid: int, seconds: float) -> bool:
@@ -223,10 +220,7 @@ def test_a_forked_runbook_process_is_the_one_popen_would_start(
 def test_the_end_of_a_runbook_s_session_ends_what_it_started(
     zygotes: runbook_zygote.Zygotes, tmp_path: Path
 ) -> None:
-    process, connection = _host_runbook(write(tmp_path / "sleeper.py", STARTS_A_SLEEPER))
-    assert isinstance(process, runbook_zygote.HostProcess)
-    start(connection, tmp_path)
-    sleeper = int(next_note(connection))
+    process, connection, sleeper = hosted_sleeper(tmp_path)
     assert receive(connection)["op"] == "sleep"  # the runbook waits for the run
     assert os.getsid(sleeper) == process.pid
 
@@ -268,10 +262,7 @@ def test_two_runbooks_at_once_each_get_a_process_of_their_own(
 def test_a_zygote_killed_leaves_its_runbooks_running_and_popen_starts_the_next(
     zygotes: runbook_zygote.Zygotes, tmp_path: Path
 ) -> None:
-    process, connection = _host_runbook(write(tmp_path / "sleeper.py", STARTS_A_SLEEPER))
-    assert isinstance(process, runbook_zygote.HostProcess)
-    start(connection, tmp_path)
-    sleeper = int(next_note(connection))
+    process, connection, sleeper = hosted_sleeper(tmp_path)
     zygote = zygote_pid(zygotes)
     os.kill(zygote, signal.SIGKILL)
     assert gone_within(zygote, 5)
