@@ -620,14 +620,7 @@ def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> 
     """
     if checks:
         return validate_scenario(path, checks=checks, warn=False).scenario
-    try:
-        with Path(path).open("rb") as file:
-            raw = file.read(MAX_FILE_BYTES + 1)
-        text = raw.decode("utf-8") if len(raw) <= MAX_FILE_BYTES else None
-    except (OSError, UnicodeDecodeError):
-        text = None
-    if text is None:  # validate_scenario says what is wrong, and where
-        return validate_scenario(path, warn=False).scenario
+    text = _read_scenario(Path(path))
     key = (str(path), text)
     with _loaded_lock:
         known = _loaded.get(key)
@@ -660,6 +653,12 @@ def validate_scenario(
     causes it — come back beside the scenario; they never stop it from loading.
     """
     path = Path(path)
+    text = _read_scenario(path)
+    return validate_scenario_text(text, str(path), checks=checks, warnings=warnings, warn=warn)
+
+
+def _read_scenario(path: Path) -> str:
+    """The scenario file's text; a `ScenarioError` at 1:1 (or at the bad byte) otherwise."""
     shown = str(path)
     try:
         with path.open("rb") as file:
@@ -679,7 +678,7 @@ def validate_scenario(
         column = len(raw[line_start : error.start].decode("utf-8", "replace")) + 1
         message = f"byte 0x{raw[error.start]:02x} is not UTF-8 — save the file as UTF-8"
         raise ScenarioError([Problem(shown, line, column, message)]) from None
-    return validate_scenario_text(text, shown, checks=checks, warnings=warnings, warn=warn)
+    return text
 
 
 def _too_big(size: int, *, exact: bool) -> str:
