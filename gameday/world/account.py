@@ -597,7 +597,7 @@ class MockAccount:
             if session is None:
                 return
             if current != previous:
-                signing = session._session.get_credentials()
+                signing = session.get_credentials()
                 signing.access_key = current.access_key_id
                 signing.secret_key = current.secret_access_key
                 signing.token = current.session_token
