@@ -94,6 +94,11 @@ def _demo(out: Path, cache: str | None = None) -> tuple[float, float, float]:
     return total, (_wall(events[-1]) - _wall(events[0])).total_seconds(), cpu
 
 
+def _total(runs: list[tuple[float, float, float]]) -> float:
+    """The median of the runs' end-to-end seconds."""
+    return statistics.median(total for total, _, _ in runs)
+
+
 def _prepare_cache(folder: Path) -> float:
     """`make install`'s preparation of the cache (`python -m gameday.world.service_models`)
     into an empty `folder`: seconds it took."""
@@ -146,42 +151,30 @@ def figures() -> Iterator[Figure]:
         for index in range(ROUNDS):
             warm.append(_demo(root / f"run-{index}"))
             naive.append(_demo(root / f"naive-{index}", cache="off"))
-        yield Figure(
-            f"2 h seed scenario, virtual time: process start → reports ({ROUNDS} runs)",
-            statistics.median(total for total, _, _ in warm),
-            "s",
-            statistics.median(total for total, _, _ in naive),
-            "naive start: warm start off",
+        naive_total = _total(naive)
+
+        def against_naive(label: str, runs: list[tuple[float, float, float]]) -> Figure:
+            return Figure(label, _total(runs), "s", naive_total, "naive start: warm start off")
+
+        yield against_naive(
+            f"2 h seed scenario, virtual time: process start → reports ({ROUNDS} runs)", warm
         )
         first = [
             _demo(root / f"first-{index}", cache=str(root / f"empty-cache-{index}"))
             for index in range(ROUNDS)
         ]
-        yield Figure(
-            "the same, first run with an empty cache (no make install)",
-            statistics.median(total for total, _, _ in first),
-            "s",
-            statistics.median(total for total, _, _ in naive),
-            "naive start: warm start off",
-        )
+        yield against_naive("the same, first run with an empty cache (no make install)", first)
         prepared = [_prepare_cache(root / f"installed-cache-{index}") for index in range(ROUNDS)]
         installed = [
             _demo(root / f"installed-{index}", cache=str(root / f"installed-cache-{index}"))
             for index in range(ROUNDS)
         ]
-        yield Figure(
-            "the same, first run after make install (cache it prepared)",
-            statistics.median(total for total, _, _ in installed),
-            "s",
-            statistics.median(total for total, _, _ in naive),
-            "naive start: warm start off",
-        )
+        yield against_naive("the same, first run after make install (cache it prepared)", installed)
         yield Figure(
             "make install: preparing the cache for the first run (s)",
             statistics.median(prepared),
             "s",
-            statistics.median(total for total, _, _ in first)
-            - statistics.median(total for total, _, _ in installed),
+            _total(first) - _total(installed),
             "what the first run saves by it",
         )
         yield Figure(
