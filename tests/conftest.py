@@ -10,6 +10,7 @@ invoked in this process, a deep validation — takes the same mock instead of st
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from gameday.world.estate import SeededEstate, seed_estate
 
 SEED_SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
 SEED = 7
+
+# No warm-start server for the suite's `gameday run`s (each would then be a worker of one
+# the first had started, in the user's cache, outliving the tests): tests/test_warm_start.py
+# turns it on, with servers of its own.
+os.environ["GAMEDAY_WARM_START"] = "off"
 
 
 @pytest.fixture(scope="session")
