@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gameday.cli import entry
+from gameday.launch import entry
 
 entry()

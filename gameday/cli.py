@@ -33,6 +33,14 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def fresh_consoles() -> None:
+    """The consoles again, as a process starting now makes them: a warm-start worker's
+    streams, terminal and environment are its client's (`gameday.warm_start`)."""
+    global stdout, stderr
+    stdout = Console(highlight=False, soft_wrap=True)
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gameday")
 def cli() -> None:
@@ -416,6 +424,73 @@ def run_many(
         stdout.print(f"junit: {junit_path}", markup=False)
     if failed:
         sys.exit(ExitCode.FAILED)
+
+
+@cli.group("warm")
+def warm_group() -> None:
+    """The warm start: a background server that plays `gameday run --clock virtual` warm.
+
+    `gameday run --clock virtual` starts one itself once its own run is over; each next
+    virtual run is then forked from it, ready to play, rather than importing and warming a
+    mock account of its own. GAMEDAY_WARM_START=off turns it off; a server stops after
+    GAMEDAY_WARM_START_IDLE seconds (default 1200) without a run.
+    """
+
+
+@warm_group.command("start")
+@click.option("--wait", "wait_s", default=60.0, show_default=True, help="seconds to wait for it")
+def warm_start_command(wait_s: float) -> None:
+    """Start this user's server for this installation (if none runs), and wait until it
+    answers."""
+    from gameday import warm_start
+
+    where = warm_start.place()
+    if where is None:
+        raise UserError(
+            "the warm start is off here — GAMEDAY_WARM_START or GAMEDAY_CACHE_DIR is 'off', "
+            "or this system has no fork and descriptor passing (Linux has both)"
+        )
+    about = warm_start.ping(where)
+    if about is None:
+        warm_start.spawn(where)
+        about = warm_start.ready(where, wait_s)
+    if about is None:
+        raise UserError(
+            f"the warm-start server did not answer within {wait_s:g} s — its log: {where.log}"
+        )
+    stdout.print(f"warm-start server {about['pid']}: {where.socket}", markup=False)
+
+
+@warm_group.command("status")
+def warm_status() -> None:
+    """This user's servers: the one for this installation marked with *."""
+    from gameday import warm_start
+
+    mine = warm_start.place()
+    found = warm_start.servers()
+    if not found:
+        stdout.print("no warm-start server is running")
+        return
+    for where, about in found:
+        marker = "*" if mine is not None and where.socket == mine.socket else " "
+        stdout.print(
+            f"{marker} pid {about.get('pid')}: {about.get('served', 0)} run(s) served, "
+            f"{about.get('running', 0)} under way — {where.socket}",
+            markup=False,
+        )
+
+
+@warm_group.command("stop")
+def warm_stop() -> None:
+    """Stop every server of this user's (runs under way play to their end)."""
+    from gameday import warm_start
+
+    found = warm_start.servers()
+    for where, about in found:
+        warm_start.stop(where)
+        stdout.print(f"stopped warm-start server {about.get('pid')}", markup=False)
+    if not found:
+        stdout.print("no warm-start server is running")
 
 
 @cli.command("junit-merge")
@@ -1065,7 +1140,7 @@ def main() -> None:
     sys.exit(ExitCode.OK)
 
 
-def entry() -> None:
+def entry(after: Callable[[object], None] | None = None) -> None:
     """The `gameday` command's process: `main()`, then out without taking the heap apart.
 
     A run leaves a few hundred thousand objects (moto's backends, botocore's models) that an
@@ -1073,7 +1148,8 @@ def entry() -> None:
     Once every non-daemon thread is done, the exit handlers are run (a zygote's stop, open
     logs and temporary folders) and the streams flushed, as the interpreter would, and the
     process ends with the same status. `main()` itself still exits as any function does: a
-    test or a caller in the same process gets its SystemExit.
+    test or a caller in the same process gets its SystemExit. `after(status)` is called
+    first (`gameday.launch`: the warm start's server, started once a run is over).
     """
     try:
         main()
@@ -1081,6 +1157,9 @@ def entry() -> None:
         status = done.code
     else:
         status = ExitCode.OK
+    if after is not None:
+        with contextlib.suppress(Exception):
+            after(status)
     _leave(status)
 
 

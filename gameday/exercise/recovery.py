@@ -105,6 +105,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -264,11 +265,20 @@ class Crash:
         return name.removeprefix("runbook:")
 
 
+_GONE_GRACE_S = 2.0
+
+
 def inspect_crash(run: RunDir) -> Crash:
     """Read a run that stopped without `run.ended`; UserError when it cannot be recovered."""
     if not run.journal.exists():
         raise UserError(f"{run.path}: no journal — the run never started; start it again")
     status = run.status()
+    # A run's process goes at once with the command that started it, but not in the same
+    # instant when a warm-start worker played it (`gameday.warm_start`): a moment's grace.
+    deadline = time.monotonic() + _GONE_GRACE_S
+    while status.get("alive") and time.monotonic() < deadline:
+        time.sleep(0.02)
+        status = run.status()
     if status.get("alive"):
         raise UserError(
             f"{run.path}: the run is still running (pid {status.get('pid')}) — "

@@ -344,6 +344,9 @@ def run_exercise(
 
     account: MockAccount | None = None
     watcher: ControlWatcher | None = None
+    # A process whose heap was frozen before the run (a warm-start worker, the server's heap:
+    # `gameday.warm_start`) ends with the run: it all stays frozen to the end.
+    thaw = gc.get_freeze_count() == 0
     web_console: ConsoleServer | None = None
     reason = "error"
     try:
@@ -546,7 +549,8 @@ def run_exercise(
             account.attach_journal(None)  # the shared mock outlives this run's journal
         journal.close()
         run.write_status(state="ended", reason=reason)
-        gc.unfreeze()  # what the run no longer needs can be collected again
+        if thaw:
+            gc.unfreeze()  # what the run no longer needs can be collected again
 
     if resume is not None:
         resume.finish()

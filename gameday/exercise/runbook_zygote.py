@@ -159,12 +159,12 @@ class Zygote:
     are made one at a time.
     """
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], *, fork: bool = False) -> None:
         self.env = dict(env)
         self.start_variables = start_variables(env)
         self.alive = True
         self.changed = threading.Condition()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ForkedZygote | None = None
         self._requests = threading.Lock()
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._children: dict[int, HostProcess] = {}
@@ -172,8 +172,12 @@ class Zygote:
         self._owner = os.getpid()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control = ours
+        if fork:
+            self.process = ForkedZygote.fork(theirs, ours)
+            theirs.close()
+            self._answered = True  # a copy of this process: nothing to import first
         self._reader = threading.Thread(
-            target=self._read, args=(theirs,), name="runbook-zygote", daemon=True
+            target=self._read, args=(None if fork else theirs,), name="runbook-zygote", daemon=True
         )
         self._reader.start()
 
@@ -203,8 +207,9 @@ class Zygote:
             self._answered = True
         if reply.get("op") != "spawned":
             raise ZygoteUnavailable(str(reply.get("message") or "the zygote refused"))
-        with self.changed:
-            child = self._children[int(reply["pid"])]
+        # the reader's own object: a child that is over already (a runbook refused at once)
+        # has its exit status in it
+        child: HostProcess = reply["child"]
         return child
 
     def stop(self) -> None:
@@ -224,20 +229,22 @@ class Zygote:
         with contextlib.suppress(OSError):
             self._control.close()
 
-    def _read(self, theirs: socket.socket) -> None:
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", MODULE, str(theirs.fileno()), str(self._owner)],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,
-            )
-        except OSError:
-            self._ended()
-            return
-        finally:
-            theirs.close()
+    def _read(self, theirs: socket.socket | None) -> None:
+        if theirs is not None:
+            try:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", MODULE, str(theirs.fileno()), str(self._owner)],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            except OSError:
+                self._ended()
+                return
+            finally:
+                theirs.close()
+        assert self.process is not None
         try:
             while True:
                 data = self._control.recv(_REPLY_SIZE)
@@ -261,9 +268,10 @@ class Zygote:
         op = message.get("op")
         if op == "spawned":
             pid = int(message["pid"])
+            spawned = HostProcess(pid, self)
             with self.changed:
-                self._children[pid] = HostProcess(pid, self)
-            self._replies.put(message)
+                self._children[pid] = spawned
+            self._replies.put({**message, "child": spawned})
         elif op == "refused":
             self._replies.put(message)
         elif op == "exited":
@@ -278,6 +286,66 @@ class Zygote:
             self.alive = False
             self.changed.notify_all()
         self._replies.put(None)
+
+
+class ForkedZygote:
+    """A zygote forked from this very process (what Popen gives the requester of one it
+    started: `pid`, `poll()`, `kill()`, `wait()`).
+
+    A process that is itself a warm copy (a warm-start server's child, `gameday.warm_start`)
+    has everything a zygote would import: while it still has a single thread it forks its
+    zygote at once rather than start one that imports it all again.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    @classmethod
+    def fork(cls, theirs: socket.socket, ours: socket.socket) -> ForkedZygote:
+        if threading.active_count() != 1:
+            raise ZygoteUnavailable("a process with threads does not fork its zygote")
+        parent = os.getpid()
+        _flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                _close_all_but({0, 1, 2, theirs.fileno()})
+                # as `python -m` would have it: the folder it starts in, first
+                if sys.path:
+                    sys.path[0] = os.getcwd()
+                code = serve(theirs.fileno(), parent)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        return cls(pid)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid == self.pid:
+                    self.returncode = _returncode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired([MODULE, str(self.pid)], timeout or 0.0)
+            time.sleep(0.005)
+        assert self.returncode is not None
+        return self.returncode
 
 
 class Zygotes:
@@ -299,6 +367,22 @@ class Zygotes:
     @property
     def current(self) -> Zygote | None:
         return self._zygote
+
+    def fork_now(self, env: Mapping[str, str]) -> None:
+        """Fork this process's zygote now, from this process as it is (which must have a
+        single thread), for run after run or a single one: a warm copy's runbooks start
+        as forks of it (`ForkedZygote`)."""
+        if not enabled():
+            return
+        with self._lock:
+            if self._zygote is not None:
+                return
+            try:
+                self._zygote = Zygote(env, fork=True)
+            except (ZygoteUnavailable, OSError):
+                self._failed = True
+                return
+        self.many_runs = True
 
     def get(self, env: Mapping[str, str]) -> Zygote | None:
         with self._lock:

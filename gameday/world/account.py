@@ -337,7 +337,6 @@ class MockAccount:
             return self
         prepare_moto()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
 
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         self._gateway = Gateway(
@@ -350,8 +349,17 @@ class MockAccount:
             journal=self.journal,
         )
         self._gateway.framework_credential = self.framework_credential
+        self._serve()
+        # The account is this object's: whatever an earlier mock left in it goes.
+        forget_account(self.account_id)
+        self.warm()
+        return self
+
+    def _serve(self) -> None:
+        from werkzeug.serving import make_server
+
         self._server = make_server(
-            LOOPBACK, 0, self._gateway, threaded=True, request_handler=_request_handler()
+            LOOPBACK, 0, self.gateway, threaded=True, request_handler=_request_handler()
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -360,10 +368,6 @@ class MockAccount:
             daemon=True,
         )
         self._thread.start()
-        # The account is this object's: whatever an earlier mock left in it goes.
-        forget_account(self.account_id)
-        self.warm()
-        return self
 
     def stop(self) -> None:
         if self._server is None:
@@ -375,6 +379,28 @@ class MockAccount:
         self._server = None
         self._thread = None
         self._forget_clients()
+
+    def park(self) -> None:
+        """Stop serving but keep everything warm: moto's backends, the gateway, the caches.
+
+        What a warm-start server does before it forks (`gameday.warm_start`): a process
+        with one thread forks safely, and each child serves the parked account again on a
+        port of its own (`unpark`), under a client token of its own.
+        """
+        self.stop()
+
+    @property
+    def parked(self) -> bool:
+        return self._server is None and self._gateway is not None
+
+    def unpark(self) -> None:
+        """Serve a parked account again, on a new port, under a new client token: a forked
+        copy shares nothing of its parent's secrets with the parent's other children."""
+        if not self.parked:
+            return
+        self.token = secrets.token_urlsafe(24)
+        self.gateway.token = self.token
+        self._serve()
 
     @property
     def running(self) -> bool:
@@ -705,6 +731,8 @@ def acquire_mock(
     global _kept
     with _kept_lock:
         account, _kept = _kept, None
+    if account is not None and account.parked:
+        account.unpark()
     if account is None:
         return MockAccount(
             account_id, clock, journal=journal, regions=regions, support_plan=support_plan,
@@ -715,6 +743,15 @@ def acquire_mock(
         support_plan=support_plan, seed=seed,
     )  # fmt: skip
     return account
+
+
+def park_mock(account: MockAccount) -> None:
+    """Park `account` (`MockAccount.park`) as the process's kept mock: the next run of this
+    process — or of a child forked from it — serves it again and empties it for itself."""
+    global _kept
+    account.park()
+    with _kept_lock:
+        _kept = account
 
 
 def release_mock(account: MockAccount) -> None:

@@ -1,0 +1,28 @@
+"""The `gameday` command's process: a run the warm start serves, or the command line here.
+
+Only the standard library is imported before a warm-start server is asked to play the run
+(`gameday.warm_start`); anything else, or a run no server takes, is the command line's
+(`gameday.cli`), in this process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def entry() -> None:
+    from gameday import warm_start
+
+    args = sys.argv[1:]
+    where = warm_start.place() if warm_start.eligible(args) else None
+    status = warm_start.play(args, where)
+    if status is not None:
+        warm_start.leave_as(status)
+    from gameday import cli
+
+    def after(status: object) -> None:
+        # a run played here, to its end: the next one may find a server warm for it
+        if where is not None and status in (None, 0, 1):
+            warm_start.spawn(where)
+
+    cli.entry(after)
