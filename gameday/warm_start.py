@@ -268,7 +268,9 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
         request = {
             "op": "run",
             "args": list(args),
-            "env": dict(os.environ),
+            # `gameday run` reads no facilitator token (it issues its own): one exported in
+            # the shell, another run's, never reaches the server's memory, nor its copies'
+            "env": {k: v for k, v in os.environ.items() if k != TOKEN_VARIABLE},
             "cwd": os.getcwd(),
             "umask": umask,
             "path0": sys.path[0] if sys.path else "",
@@ -641,7 +643,7 @@ class Server:
 
     def _fork(self, connection: socket.socket, fds: list[int], request: dict[str, Any]) -> bool:
         args = [str(a) for a in request["args"]]
-        env = {str(k): str(v) for k, v in dict(request["env"]).items()}
+        env = {str(k): str(v) for k, v in dict(request["env"]).items() if k != TOKEN_VARIABLE}
         if not eligible(args) or threading.active_count() != 1:
             _ask(connection, {"op": "refused", "message": "not a run this server plays"})
             return False
@@ -743,7 +745,7 @@ def _worker(connection: socket.socket, env: Mapping[str, str]) -> NoReturn:
     from gameday.exercise import runbook_zygote
 
     # the runbooks' zygote: forked now, while this process has its one thread
-    runbook_zygote.zygotes.fork_now({k: v for k, v in env.items() if k != TOKEN_VARIABLE})
+    runbook_zygote.zygotes.fork_now(env)
 
     def watch() -> None:
         """The client gone (killed), the run goes too: it never outlives its command."""
