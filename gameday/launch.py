@@ -22,7 +22,7 @@ def entry() -> None:
 
     def after(status: object) -> None:
         # a run played here, to its end: the next one may find a server warm for it
-        if where is not None and status in (None, 0, 1):
+        if where is not None and status in (None, 0, 1) and warm_start.automatic():
             warm_start.spawn(where)
 
     cli.entry(after)

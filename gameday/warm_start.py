@@ -31,7 +31,8 @@ after `GAMEDAY_WARM_START_IDLE` seconds (default 1,200) without a run, or with
 `gameday warm stop`.
 
 Who starts it: `gameday warm start`, or any `gameday run --clock virtual` that found none,
-once its own run is over (so a first run is not slowed by it). `GAMEDAY_WARM_START=off` (or
+once its own run is over (so a first run is not slowed by it) — but on a CI runner (`CI`
+set), whose job would leave it behind. `GAMEDAY_WARM_START=off` (or
 `GAMEDAY_CACHE_DIR=off`) turns it all off; so does anything but Linux. Wall-clock runs (a
 team at the keyboard, for hours) always run in their own process.
 
@@ -53,12 +54,10 @@ import signal
 import socket
 import stat
 import struct
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -160,11 +159,11 @@ def fingerprint(env: Mapping[str, str] | None = None, package: Path | None = Non
     return digest.hexdigest()[:20]
 
 
-@dataclass(frozen=True)
 class Place:
-    """One server's socket and lock."""
+    """One server's socket, lock and log."""
 
-    socket: Path
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
 
     @property
     def lock(self) -> Path:
@@ -275,6 +274,8 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
             "umask": umask,
             "path0": sys.path[0] if sys.path else "",
             "argv0": sys.argv[0] if sys.argv else "gameday",
+            # how click names the program: `gameday`, or `python -m gameday`
+            "main_package": getattr(sys.modules.get("__main__"), "__package__", None),
             "client": os.getpid(),
         }
         data = json.dumps(request).encode("utf-8")
@@ -332,6 +333,14 @@ def leave_as(status: int) -> NoReturn:
     os._exit(status & 0xFF)
 
 
+def automatic(env: Mapping[str, str] | None = None) -> bool:
+    """Whether a virtual run that found no server starts one: not on a CI runner (`CI` set,
+    as GitHub Actions, GitLab CI and most others set it), whose job would leave it behind —
+    `gameday warm start` still does there."""
+    env = os.environ if env is None else env
+    return env.get("CI", "").lower() in ("", "0", "false", "no")
+
+
 def spawn(where: Place | None, *, env: Mapping[str, str] | None = None) -> bool:
     """Start the server for `where` in the background (if none is there or starting)."""
     if where is None or not _private_folder(where.socket.parent, create=True):
@@ -341,6 +350,8 @@ def spawn(where: Place | None, *, env: Mapping[str, str] | None = None) -> bool:
         for name, value in (os.environ if env is None else env).items()
         if name != TOKEN_VARIABLE and not name.startswith("AWS_")
     }
+    import subprocess
+
     package_parent = Path(__file__).resolve().parent.parent
     with contextlib.suppress(OSError):
         if where.log.stat().st_size > _LOG_MAX:
@@ -691,6 +702,10 @@ class Server:
             if sys.path:
                 sys.path[0] = str(request.get("path0") or sys.path[0])
             sys.argv = [str(request.get("argv0") or "gameday"), *args]
+            main_package = request.get("main_package")
+            sys.modules["__main__"].__package__ = (
+                str(main_package) if isinstance(main_package, str) else None
+            )
             _fresh_streams()
             _worker(connection, env)
         except BaseException:

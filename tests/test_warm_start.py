@@ -132,6 +132,21 @@ def test_a_run_served_warm_is_the_run_a_fresh_process_plays(cache: Path, tmp_pat
     assert lines(both[0]) == lines(off)
 
 
+def test_a_mistake_reads_as_it_does_from_a_process_of_its_own(cache: Path, tmp_path: Path) -> None:
+    """Click's usage lines name the program as the command was typed (`python -m gameday`),
+    and a user error is exit 2 with the same message."""
+    for args, said in (
+        ((*RUN, "--responder", str(REFERENCE), "--bogus"), "Usage: python -m gameday run"),
+        ((*RUN, "--responder", str(tmp_path / "missing.py")), "missing.py"),
+    ):
+        off = _gameday(*args, cwd=tmp_path, env=_environment(cache, GAMEDAY_WARM_START="off"))
+        before = _served(cache)
+        warm = _gameday(*args, cwd=tmp_path, env=_environment(cache))
+        assert _served(cache) == before + 1
+        assert (warm.returncode, warm.stdout, warm.stderr) == (2, off.stdout, off.stderr)
+        assert said in warm.stderr
+
+
 def test_the_worker_is_a_run_of_its_own_and_keeps_no_token(cache: Path, tmp_path: Path) -> None:
     """The run's process is the worker, not the server; the runbook's process has no
     facilitator token, though the command had one in its environment."""
