@@ -277,6 +277,8 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
             # how click names the program: `gameday`, or `python -m gameday`
             "main_package": getattr(sys.modules.get("__main__"), "__package__", None),
             "client": os.getpid(),
+            "limits": _limits(),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
         }
         data = json.dumps(request).encode("utf-8")
         if len(data) > MAX_REQUEST:
@@ -299,7 +301,8 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
                 os.kill(worker, number)
 
         for number in FORWARDED:
-            signal.signal(number, forward)
+            if signal.getsignal(number) is not signal.SIG_IGN:  # `nohup gameday run …` stays so
+                signal.signal(number, forward)
         connection.settimeout(None)
         while True:
             try:
@@ -316,6 +319,53 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
             return 3
 
         return int(ended["returncode"])
+
+
+def _limits() -> dict[str, list[int]]:
+    """This process's resource limits (`ulimit`), soft and hard, by name."""
+    import resource
+
+    limits: dict[str, list[int]] = {}
+    for name in dir(resource):
+        if name.startswith("RLIMIT_"):
+            with contextlib.suppress(OSError, ValueError):
+                limits[name] = list(resource.getrlimit(getattr(resource, name)))
+    return limits
+
+
+def _not_above(wanted: int, allowed: int) -> bool:
+    """Whether a limit `wanted` is within `allowed` (either may be RLIM_INFINITY, -1)."""
+    if allowed < 0:
+        return True
+    return 0 <= wanted <= allowed
+
+
+def _limits_problem(wanted: Mapping[str, Sequence[int]], nice: int) -> str | None:
+    """Why a worker of this process could not be the client's process, or None.
+
+    A worker lowers its limits and priority to the client's; it cannot raise them above the
+    server's (an unprivileged process never can): such a client runs in its own process.
+    """
+    mine = _limits()
+    for name, (soft, hard) in wanted.items():
+        if name not in mine:
+            return f"{name} is not a limit here"
+        if not _not_above(int(hard), mine[name][1]) or not _not_above(int(soft), int(hard)):
+            return f"{name} {soft}/{hard} is above this server's {mine[name][1]}"
+    for name in mine:
+        if name not in wanted:
+            return f"the client did not say its {name}"
+    if nice < os.getpriority(os.PRIO_PROCESS, 0) and os.geteuid() != 0:
+        return f"priority {nice} is above this server's"
+    return None
+
+
+def _take_limits(wanted: Mapping[str, Sequence[int]], nice: int) -> None:
+    import resource
+
+    for name, (soft, hard) in wanted.items():
+        resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 def leave_as(status: int) -> NoReturn:
@@ -658,12 +708,18 @@ class Server:
         if not eligible(args) or threading.active_count() != 1:
             _ask(connection, {"op": "refused", "message": "not a run this server plays"})
             return False
+        limits = {str(k): [int(v[0]), int(v[1])] for k, v in dict(request["limits"]).items()}
+        nice = int(request["nice"])
+        problem = _limits_problem(limits, nice)
+        if problem is not None:
+            _ask(connection, {"op": "refused", "message": problem})
+            return False
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         pid = os.fork()
         if pid == 0:
-            self._become_worker(connection, fds, request, args, env)
+            self._become_worker(connection, fds, request, args, env, limits, nice)
         self.served += 1
         self.workers[pid] = connection
         _log(f"run {self.served} for process {request.get('client')}: worker {pid}")
@@ -677,6 +733,8 @@ class Server:
         request: dict[str, Any],
         args: list[str],
         env: dict[str, str],
+        limits: Mapping[str, Sequence[int]],
+        nice: int,
     ) -> NoReturn:
         """In the forked child: become the `gameday run` the client would have been."""
         try:
@@ -695,6 +753,7 @@ class Server:
                 if other is not None:
                     other.detach()
             _close_all_but({0, 1, 2, connection.fileno()})
+            _take_limits(limits, nice)
             os.umask(int(request["umask"]))
             os.chdir(str(request["cwd"]))
             os.environ.clear()
@@ -772,8 +831,19 @@ def _worker(connection: socket.socket, env: Mapping[str, str]) -> NoReturn:
     connection.settimeout(None)
     threading.Thread(target=watch, name="warm-start-client", daemon=True).start()
     cli.fresh_consoles()
-    cli.entry()
-    os._exit(0)  # entry() leaves by os._exit; this is for the type checker
+    try:
+        cli.entry()  # leaves by os._exit, unless a thread that is not a daemon still works
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+    # as the interpreter would: wait for those threads, run the exit handlers
+    runbook_zygote._finish_interpreter()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code & 0xFF)
 
 
 def main(argv: Sequence[str]) -> int:

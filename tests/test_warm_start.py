@@ -232,6 +232,60 @@ def test_a_killed_command_takes_its_run_along(cache: Path, tmp_path: Path) -> No
     assert RunDir(tmp_path / "run").status()["crashed"]  # `gameday recover` takes it from here
 
 
+def test_the_run_keeps_the_commands_limits_and_priority(cache: Path, tmp_path: Path) -> None:
+    """`ulimit` and `nice` apply to the run as they would to a process of its own."""
+    import resource
+
+    runbook = tmp_path / "slow.py"
+    runbook.write_text(SLOW_RUNBOOK, encoding="utf-8")
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (777, 800))
+        resource.setrlimit(resource.RLIMIT_CPU, (300, 301))
+        os.nice(3)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday", *RUN, "--responder", str(runbook), "--out", "run"],
+        cwd=tmp_path,
+        env=_environment(cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limited,
+    )
+    try:
+        worker = _started(process, tmp_path / "run")
+        assert worker != process.pid
+        limits = Path(f"/proc/{worker}/limits").read_text()
+        assert "Max open files            777                  800" in limits, limits
+        assert "Max cpu time              300                  301" in limits, limits
+        nice = int(Path(f"/proc/{worker}/stat").read_text().rpartition(")")[2].split()[16])
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0) + 3
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def test_limits_above_the_servers_are_not_served() -> None:
+    """A worker can only lower what the server has: such a command runs in its own process."""
+    import resource
+
+    limits = {
+        name: list(resource.getrlimit(getattr(resource, name)))
+        for name in dir(resource)
+        if name.startswith("RLIMIT_")
+    }
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    assert warm_start._limits_problem(limits, nice) is None
+    soft, hard = limits["RLIMIT_NOFILE"]
+    if hard >= 0:
+        above = {**limits, "RLIMIT_NOFILE": [soft, hard + 1]}
+        assert "RLIMIT_NOFILE" in str(warm_start._limits_problem(above, nice))
+    assert "RLIMIT_CORE" in str(
+        warm_start._limits_problem({k: v for k, v in limits.items() if k != "RLIMIT_CORE"}, nice)
+    )
+
+
 def test_ctrl_c_reaches_the_run(cache: Path, tmp_path: Path) -> None:
     runbook = tmp_path / "slow.py"
     runbook.write_text(SLOW_RUNBOOK, encoding="utf-8")
