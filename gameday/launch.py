@@ -15,7 +15,11 @@ def entry() -> None:
 
     args = sys.argv[1:]
     where = warm_start.place() if warm_start.eligible(args) else None
-    status = warm_start.play(args, where)
+    try:
+        status = warm_start.play(args, where)
+    except KeyboardInterrupt:  # Ctrl-C before the run had started: as the command line says it
+        print("aborted", file=sys.stderr)
+        warm_start.leave_as(130)
     if status is not None:
         warm_start.leave_as(status)
     from gameday import cli

@@ -304,12 +304,7 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
             if signal.getsignal(number) is not signal.SIG_IGN:  # `nohup gameday run …` stays so
                 signal.signal(number, forward)
         connection.settimeout(None)
-        while True:
-            try:
-                ended = _answer(connection)
-                break
-            except InterruptedError:
-                continue
+        ended = _answer(connection)  # a forwarded signal's handler returns: recv goes on
         if ended is None or ended.get("op") != "exited":
             print(
                 "gameday: the warm-start server ended before it could report how the run "
@@ -317,7 +312,6 @@ def play(args: Sequence[str], where: Place | None) -> int | None:
                 file=sys.stderr,
             )
             return 3
-
         return int(ended["returncode"])
 
 
