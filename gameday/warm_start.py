@@ -746,6 +746,8 @@ class Server:
             for other in [self.listener, *self.workers.values()]:
                 if other is not None:
                     other.detach()
+            from gameday.exercise.runbook_zygote import _close_all_but
+
             _close_all_but({0, 1, 2, connection.fileno()})
             _take_limits(limits, nice)
             os.umask(int(request["umask"]))
@@ -768,17 +770,6 @@ class Server:
                 traceback.print_exc()
             os._exit(3)
         os._exit(3)
-
-
-def _close_all_but(keep: set[int]) -> None:
-    try:
-        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        open_fds = list(range(3, 1024))
-    for fd in open_fds:
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def _fresh_streams() -> None:

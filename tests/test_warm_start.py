@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -210,17 +210,25 @@ SLOW_RUNBOOK = (
 )
 
 
-def test_a_killed_command_takes_its_run_along(cache: Path, tmp_path: Path) -> None:
-    runbook = tmp_path / "slow.py"
+def _slow_run(
+    cache: Path, folder: Path, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
+    """`gameday run` of the slow runbook, in `folder`, its run in `folder/run`."""
+    runbook = folder / "slow.py"
     runbook.write_text(SLOW_RUNBOOK, encoding="utf-8")
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "gameday", *RUN, "--responder", str(runbook), "--out", "run"],
-        cwd=tmp_path,
+        cwd=folder,
         env=_environment(cache),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,
     )
+
+
+def test_a_killed_command_takes_its_run_along(cache: Path, tmp_path: Path) -> None:
+    process = _slow_run(cache, tmp_path)
     worker = _started(process, tmp_path / "run")
     assert worker != process.pid
     process.kill()
@@ -236,23 +244,12 @@ def test_the_run_keeps_the_commands_limits_and_priority(cache: Path, tmp_path: P
     """`ulimit` and `nice` apply to the run as they would to a process of its own."""
     import resource
 
-    runbook = tmp_path / "slow.py"
-    runbook.write_text(SLOW_RUNBOOK, encoding="utf-8")
-
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (777, 800))
         resource.setrlimit(resource.RLIMIT_CPU, (300, 301))
         os.nice(3)
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameday", *RUN, "--responder", str(runbook), "--out", "run"],
-        cwd=tmp_path,
-        env=_environment(cache),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=limited,
-    )
+    process = _slow_run(cache, tmp_path, limited)
     try:
         worker = _started(process, tmp_path / "run")
         assert worker != process.pid
@@ -287,16 +284,7 @@ def test_limits_above_the_servers_are_not_served() -> None:
 
 
 def test_ctrl_c_reaches_the_run(cache: Path, tmp_path: Path) -> None:
-    runbook = tmp_path / "slow.py"
-    runbook.write_text(SLOW_RUNBOOK, encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameday", *RUN, "--responder", str(runbook), "--out", "run"],
-        cwd=tmp_path,
-        env=_environment(cache),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _slow_run(cache, tmp_path)
     _started(process, tmp_path / "run")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
