@@ -10,7 +10,9 @@ invoked in this process, a deep validation — takes the same mock instead of st
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +32,27 @@ SEED = 7
 # the first had started, in the user's cache, outliving the tests): tests/test_warm_start.py
 # turns it on, with servers of its own.
 os.environ["GAMEDAY_WARM_START"] = "off"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker, its tests done and reported
+        atexit.register(_exit_without_freeing_the_heap)
+
+
+def _exit_without_freeing_the_heap() -> None:
+    """End a test process as the interpreter would, but for its heap's teardown.
+
+    A worker that has played hundreds of tests holds millions of objects (moto's backends,
+    journals, scenarios); the interpreter's exit frees them one by one, seconds during which
+    `pytest -n` waits for the worker and the other core is idle. Registered last, this runs
+    first: it runs the other exit handlers (a zygote's stop, a kept mock's), flushes the
+    streams and ends the process as the heap stands.
+    """
+    atexit.unregister(_exit_without_freeing_the_heap)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @pytest.fixture(scope="session")
