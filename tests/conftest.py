@@ -13,10 +13,12 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.pathlib import LOCK_TIMEOUT, cleanup_numbered_dir
 
 from gameday.exercise import runbook_zygote
 from gameday.journal import FixedClock, Journal
@@ -32,6 +34,44 @@ SEED = 7
 # the first had started, in the user's cache, outliving the tests): tests/test_warm_start.py
 # turns it on, with servers of its own.
 os.environ["GAMEDAY_WARM_START"] = "off"
+
+
+_EARLY_CLEANUP = pytest.StashKey[threading.Thread]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remove the sessions' temporary folders pytest would remove once this one is over, now.
+
+    pytest keeps the last `tmp_path_retention_count` sessions' folders and removes the older
+    ones as the session ends: a whole suite's folder (tens of thousands of files: clones,
+    runs, reports) takes seconds of disk waits, with every test done and both cores idle.
+    The same cleanup (pytest's own, with its locks), in a thread while the tests run, finds
+    them gone by then.
+    """
+    config = session.config
+    if hasattr(config, "workerinput") or config.option.basetemp:
+        return  # a worker's folder is in the session's; a --basetemp is the user's to keep
+    basetemp = session.config._tmp_path_factory.getbasetemp()
+    keep = int(config.getini("tmp_path_retention_count"))
+    if config.getini("tmp_path_retention_policy") == "none":
+        keep = 0
+    stale_before = basetemp.stat().st_mtime - LOCK_TIMEOUT
+    cleanup = threading.Thread(
+        target=cleanup_numbered_dir,
+        args=(basetemp.parent, "pytest-", keep, stale_before),
+        name="old tmp_path folders",
+        daemon=True,
+    )
+    cleanup.start()
+    config.stash[_EARLY_CLEANUP] = cleanup
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    cleanup = session.config.stash.get(_EARLY_CLEANUP, None)
+    if cleanup is not None:
+        cleanup.join()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
