@@ -12,6 +12,7 @@ and the sections that tell cause and effect and guide the debrief.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -19,6 +20,9 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+
+from gameday.errors import UserError
+from gameday.report.pdf import find_browser
 
 from .runs import GoldenRuns, gameday
 
@@ -243,6 +247,17 @@ def _copy_run(golden_runs: GoldenRuns, team: str, root: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def printer() -> str:
+    """The Chromium `--pdf` prints with; CI installs it, elsewhere its absence skips."""
+    try:
+        return find_browser()
+    except UserError:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; CI must install the Debian package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
 def pdf_text(path: Path) -> str:
     assert path.read_bytes()[:5] == b"%PDF-"
     pages = PdfReader(path).pages
@@ -250,7 +265,7 @@ def pdf_text(path: Path) -> str:
 
 
 def test_the_run_report_prints_to_pdf_with_every_section(
-    golden_runs: GoldenRuns, tmp_path: Path
+    golden_runs: GoldenRuns, tmp_path: Path, printer: str
 ) -> None:
     run_dir = _copy_run(golden_runs, "hasty", tmp_path)
     done = gameday("report", str(run_dir), "--pdf")
@@ -273,7 +288,9 @@ def test_the_run_report_prints_to_pdf_with_every_section(
     assert "Every time in this report is T+ from the push" in text
 
 
-def test_the_training_report_prints_to_pdf(golden_runs: GoldenRuns, tmp_path: Path) -> None:
+def test_the_training_report_prints_to_pdf(
+    golden_runs: GoldenRuns, tmp_path: Path, printer: str
+) -> None:
     runs = [_copy_run(golden_runs, team, tmp_path / "runs") for team in ("hasty", "key-only")]
     out = tmp_path / "training"
     done = gameday("report", *map(str, runs), "--out", str(out), "--pdf")
