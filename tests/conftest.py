@@ -30,6 +30,13 @@ from gameday.world.estate import SeededEstate, seed_estate
 SEED_SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"
 SEED = 7
 
+# pytest rewrites each test module's asserts as it imports it, in every worker, and keeps the
+# result in __pycache__ (tagged "-pytest-") unless bytecode writing is off: where
+# PYTHONDONTWRITEBYTECODE is set, every worker of every run rewrote them all again (≈4 s of
+# processor time each). The suite's own processes keep them, as `make bytecode` keeps the
+# package's; the processes the tests start inherit the environment as it is.
+sys.dont_write_bytecode = False
+
 # No warm-start server for the suite's `gameday run`s (each would then be a worker of one
 # the first had started, in the user's cache, outliving the tests): tests/test_warm_start.py
 # turns it on, with servers of its own.
