@@ -352,7 +352,7 @@ def run(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="runs at once, one worker process and warm mock each  [default: one per core]",
+    help="runs at once, one worker process and warm mock each  [default: cores + 1]",
 )
 @click.option(
     "--shard",

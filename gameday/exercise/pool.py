@@ -44,10 +44,18 @@ _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
 def default_jobs() -> int:
-    """One worker per core this process may run on."""
+    """One worker per core this process may run on, and one more.
+
+    A run's process waits part of its time on its runbook's process and on the mock's
+    threads (each virtual-clock hand-off); with a worker per core those cores idle meanwhile.
+    The spare worker fills them: the library × the reference runbook on 2 cores took 25-26 s
+    with 3 workers against 26-29 s with 2, for the same processor time.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return max(1, cores) + 1
 
 
 @dataclass(frozen=True)
