@@ -1,14 +1,15 @@
 """The whole scenario library in virtual time: what CI pays to run every scenario twice.
 
 Every scenario of `scenarios/` is played by `runbooks/reference.py` and by
-`runbooks/careless.py` (18 runs today), the way tests/test_library.py does: each worker
-process starts one mock, warms it once and empties it between runs (`run_exercises`).
-Measured from process start to the last report, with two worker processes (one per core, as
-`pytest -n 2` has) and with one. The baseline is what one `gameday run` per run in a fresh
-process would cost, one after the other: measured for one scenario with each runbook and
-multiplied out to the library's size, since running it for real takes minutes. Processor time
-(user + system, git's included) is given too: on a shared machine wall times swing with the
-load, processor time does not.
+`runbooks/careless.py`, the way tests/test_library.py does: each worker process starts one
+mock, warms it once and empties it between runs (`run_exercises`). The nine scenarios the
+library held when its goal (≤ 15 s) was set are measured on their own as well.
+Measured from process start to the last report, with as many worker processes as
+`gameday run-many` starts (one per core and one more) and with one. The baseline is what
+one `gameday run` per run in a fresh process would cost, one after the other: measured for
+one scenario with each runbook and multiplied out to the library's size, since running it
+for real takes minutes. Processor time (user + system, git's included) is given too: on a
+shared machine wall times swing with the load, processor time does not.
 
 Each batch runs as `python -m bench.bench_library BATCH_DIR SCENARIO:RUNBOOK ...`, which
 prints one JSON line per run; the bench checks that every reference run passed and every
@@ -28,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.common import Figure
+from gameday.exercise.pool import default_jobs
 from gameday.paths import PROJECT_ROOT, SCENARIOS
 
 RUNBOOKS = {
@@ -36,6 +38,19 @@ RUNBOOKS = {
 }
 EXPECTED = {"reference": True, "careless": False}  # passes the run, or fails it
 BASELINE_SCENARIO = "exported-keys-in-script"
+# The library the speed goal (≤ 15 s for the library × both runbooks) was set on: the nine
+# scenarios it held then. The library has grown since; its whole is measured too.
+GOAL_LIBRARY = (
+    "cloudtrail-stopped",
+    "credentials-file-basic-support",
+    "crypto-mining-unused-regions",
+    "exported-keys-in-script",
+    "false-alarm-inactive-key",
+    "key-removed-next-commit",
+    "persistence-four-footholds",
+    "production-key-in-compose-file",
+    "secrets-and-data-theft",
+)
 SEED = 7
 
 
@@ -44,14 +59,21 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _library() -> list[str]:
-    """Every scenario with every runbook; the runbooks' order alternates from one scenario to
-    the next, so dealing the list round-robin gives each worker a fair share of both."""
+def _library(scenarios: Sequence[str] | None = None) -> list[str]:
+    """Every scenario (or those named) with every runbook; the runbooks' order alternates
+    from one scenario to the next, so dealing the list round-robin gives each worker a fair
+    share of both."""
+    names = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
+    if scenarios is not None:
+        missing = sorted(set(scenarios) - set(names))
+        if missing:
+            raise RuntimeError(f"not in the library: {', '.join(missing)}")
+        names = sorted(scenarios)
     runs: list[str] = []
-    for index, path in enumerate(sorted(SCENARIOS.glob("*.yaml"))):
-        names = list(RUNBOOKS)
-        turn = index % len(names)
-        runs += [f"{path.stem}:{runbook}" for runbook in names[turn:] + names[:turn]]
+    for index, name in enumerate(names):
+        order = list(RUNBOOKS)
+        turn = index % len(order)
+        runs += [f"{name}:{runbook}" for runbook in order[turn:] + order[:turn]]
     return runs
 
 
@@ -114,11 +136,22 @@ def figures() -> Iterator[Figure]:
         per_pair_wall = sum(wall for wall, _ in single.values())
         per_pair_cpu = sum(cpu for _, cpu in single.values())
         pairs = len(runs) / len(RUNBOOKS)
-        two_wall, two_cpu = _play(_batches(runs, 2), root / "two")
+        goal_runs = _library(GOAL_LIBRARY)
+        jobs = default_jobs()  # as `gameday run-many` has
+        goal_wall, _ = _play(_batches(goal_runs, jobs), root / "goal")
+        two_wall, two_cpu = _play(_batches(runs, jobs), root / "two")
         one_wall, one_cpu = _play(_batches(runs, 1), root / "one")
     baseline = "one `gameday run` process per run, one after another"
+    goal_pairs = len(goal_runs) / len(RUNBOOKS)
     yield Figure(
-        f"library: {len(runs)} virtual runs, 2 processes × one warm mock (s)",
+        f"library (the {len(GOAL_LIBRARY)} of the goal) × 2 runbooks, {jobs} processes (s)",
+        goal_wall,
+        "s",
+        per_pair_wall * goal_pairs,
+        baseline + f" (est. {goal_pairs:.0f} × a pair)",
+    )
+    yield Figure(
+        f"library: {len(runs)} virtual runs, {jobs} processes × one warm mock (s)",
         two_wall,
         "s",
         per_pair_wall * pairs,
@@ -132,7 +165,7 @@ def figures() -> Iterator[Figure]:
         baseline + f" (est. {pairs:.0f} × a pair)",
     )
     yield Figure(
-        "library, 2 processes: processor time, user + system (s)",
+        f"library, {jobs} processes: processor time, user + system (s)",
         two_cpu,
         "s",
         per_pair_cpu * pairs,
