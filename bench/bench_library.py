@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def _one_run(runbook: str, out: Path) -> tuple[float, float]:
          "--clock", "virtual", "--responder", str(RUNBOOKS[runbook]), "--seed", str(SEED),
          "--out", str(out), "--plain"],
         cwd=PROJECT_ROOT,
+        # a process per run: not a worker of a warm-start server (one the exercise bench or
+        # this baseline's first run started would otherwise play it, its processor time
+        # uncounted here)
+        env={**os.environ, "GAMEDAY_WARM_START": "off"},
         capture_output=True,
         text=True,
         check=False,
