@@ -39,7 +39,7 @@ demo: bytecode
 
 # One pytest worker per core and one more: a test that waits (a wall-clock run, a server
 # starting, a subprocess) leaves its core to the spare worker. Measured on 2 cores: 198-217 s
-# with 3 workers against 221-250 s with 2, run after run; 4 gained nothing more. Each worker
+# with 3 workers against 221-250 s with 2, run after run (4: no clear gain). Each worker
 # holds a warm mock (≈0.7 GB by the suite's end): at most 8 cores' worth.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 8 ] && n=8; echo $$((n + 1)))
 
