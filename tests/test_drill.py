@@ -4,12 +4,12 @@ and the table docs/leak-vectors.md shows is the one a fresh drill of the library
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from gameday_cli import gameday, gameday_here
+from needs import not_installed
 
 from gameday.drill import Findings, Reported, drill, notes_text, reported_in_lines
 from gameday.drill.docs import (
@@ -77,9 +77,7 @@ class _NotInstalled(GitSecrets):
 
 def git_secrets_or_skip() -> None:
     if shutil.which("git-secrets") is None:
-        if os.environ.get("CI"):
-            pytest.fail("git-secrets is missing: CI must install it (apt-get install git-secrets)")
-        pytest.skip("git-secrets is not installed")
+        not_installed("git-secrets", "apt-get install git-secrets")
 
 
 def test_git_secrets_at_each_stage_of_a_release_and_of_a_kubernetes_secret(

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from needs import not_installed
 
 from gameday.exercise.clock import WallClock
 from gameday.exercise.control import ControlWatcher
@@ -566,9 +567,7 @@ def test_the_call_is_recorded_as_a_wav_when_espeak_ng_is_installed(
 ) -> None:
     program = shutil.which("espeak-ng")
     if program is None:
-        if os.environ.get("CI"):
-            pytest.fail("espeak-ng is not installed; CI must install the Debian package")
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+        not_installed("espeak-ng", "apt-get install espeak-ng")
     target = tmp_path / "calls" / "001080-enterprise-call.wav"
     target.parent.mkdir()
     record_call(the_call_script(seed_scenario), target, program)
@@ -605,9 +604,9 @@ def webdriver_or_skip(profile: Path) -> Any:
         if found is None
     ]
     if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{', '.join(missing)} missing; CI must install them")
-        pytest.skip(f"{', '.join(missing)} not installed (chromium, chromium-driver, selenium)")
+        not_installed(
+            ", ".join(missing), "apt-get install chromium chromium-driver; pip install selenium"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = str(chromium)
     for argument in (

@@ -12,13 +12,13 @@ and the sections that tell cause and effect and guide the debrief.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from needs import not_installed
 from pypdf import PdfReader
 
 from gameday.errors import UserError
@@ -253,9 +253,7 @@ def printer() -> str:
     try:
         return find_browser()
     except UserError:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install the Debian package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        not_installed("chromium", "apt-get install chromium")
 
 
 def pdf_text(path: Path) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import not_installed
 
 from gameday.report import load_run, write_reports, write_training_report
 from gameday.report.drill import STAGES, CellOutcome, DrillCell, DrillReport, drill_file
@@ -45,9 +46,7 @@ def chromium_path() -> str | None:
 def browser() -> Callable[..., tuple[str, list[str]]]:
     binary = chromium_path()
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI must install the Debian package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        not_installed("chromium", "apt-get install chromium")
 
     def run(page: Path, profile: Path, *mode: str) -> tuple[str, list[str]]:
         """Load `page`; return what Chromium printed and the page's console lines."""
@@ -197,9 +196,10 @@ def webdriver_or_skip(profile: Path) -> Any:
     except ImportError:
         webdriver = None  # type: ignore[assignment]
     if binary is None or driver is None or webdriver is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium, chromium-driver and selenium must be installed in CI")
-        pytest.skip("chromium, chromium-driver or selenium is not installed")
+        not_installed(
+            "chromium, chromium-driver or selenium",
+            "apt-get install chromium chromium-driver; pip install selenium",
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for argument in (

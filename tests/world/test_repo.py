@@ -19,6 +19,7 @@ from typing import Any
 import git
 import pytest
 import yaml
+from needs import not_installed
 from pydantic import ValidationError
 
 from gameday.errors import UserError
@@ -720,9 +721,7 @@ GITLEAKS_KEY = re.compile(r"\b((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\
 def repo_git_secrets() -> str:
     found = shutil.which("git-secrets")
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("git-secrets is missing: CI must install it (apt-get install git-secrets)")
-        pytest.skip("git-secrets is not installed (apt-get install git-secrets)")
+        not_installed("git-secrets", "apt-get install git-secrets")
     return found
 
 
