@@ -144,7 +144,7 @@ def figures() -> Iterator[Figure]:
         goal_runs = _library(GOAL_LIBRARY)
         jobs = default_jobs()  # as `gameday run-many` has
         goal_wall, _ = _play(_batches(goal_runs, jobs), root / "goal")
-        two_wall, two_cpu = _play(_batches(runs, jobs), root / "two")
+        pool_wall, pool_cpu = _play(_batches(runs, jobs), root / "pool")
         one_wall, one_cpu = _play(_batches(runs, 1), root / "one")
     baseline = "one `gameday run` process per run, one after another"
     goal_pairs = len(goal_runs) / len(RUNBOOKS)
@@ -157,7 +157,7 @@ def figures() -> Iterator[Figure]:
     )
     yield Figure(
         f"library: {len(runs)} virtual runs, {jobs} processes × one warm mock (s)",
-        two_wall,
+        pool_wall,
         "s",
         per_pair_wall * pairs,
         baseline + f" (est. {pairs:.0f} × a pair)",
@@ -171,7 +171,7 @@ def figures() -> Iterator[Figure]:
     )
     yield Figure(
         f"library, {jobs} processes: processor time, user + system (s)",
-        two_cpu,
+        pool_cpu,
         "s",
         per_pair_cpu * pairs,
         "processor time of one process per run (est.)",
