@@ -28,10 +28,12 @@ timeline, as are CloudTrail events and support cases.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import random
 import secrets
+import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -80,13 +82,158 @@ class Principal:
 # ── moto, prepared once per process ────────────────────────────────────────────────────────
 
 
+# Largest request body a kept-alive connection reads past when the app left it unread; a
+# request with more unread is answered on a connection that then closes.
+_KEEP_ALIVE_DRAIN_MAX = 1 << 20
+# An idle kept-alive connection is closed after this long (a client reconnects by itself).
+KEEP_ALIVE_IDLE_S = 120.0
+# How long a stopping server waits for a thread still answering a request.
+_STOP_JOIN_S = 5.0
+
+
+class _BodyReader:
+    """A request's body, exactly `length` bytes of the connection and not one past it.
+
+    Werkzeug's development server closes every connection after one response, because
+    after a response it drains whatever the socket still holds, which on a kept-alive
+    connection would be the client's next request. Reading the body through this instead,
+    that drain finds the body's end (`b""`) and stops, and the connection can serve the
+    next request.
+    """
+
+    def __init__(self, raw: Any, length: int) -> None:
+        self._raw = raw
+        self.remaining = length
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        if size is None or size < 0 or size > self.remaining:
+            size = self.remaining
+        data: bytes = self._raw.read(size)
+        self.remaining -= len(data)
+        if not data:
+            self.remaining = 0
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        if size is None or size < 0 or size > self.remaining:
+            size = self.remaining
+        data: bytes = self._raw.readline(size)
+        self.remaining -= len(data)
+        if not data:
+            self.remaining = 0
+        return data
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return self.read().splitlines(keepends=True)
+
+    def __iter__(self) -> Any:
+        return iter(self.readlines())
+
+    def drain(self) -> bool:
+        """Read what the app left of the body; False when too much was left to bother."""
+        if self.remaining > _KEEP_ALIVE_DRAIN_MAX:
+            return False
+        while self.remaining > 0 and self.read(65536):
+            pass
+        return self.remaining == 0
+
+
+class _LiveConnections:
+    """The connections a server is serving, each with the thread that serves it: a server
+    stops only once they are closed and their threads gone (a parked account is forked)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[Any, threading.Thread] = {}
+
+    def add(self, connection: Any) -> None:
+        with self._lock:
+            self._live[connection] = threading.current_thread()
+
+    def discard(self, connection: Any) -> None:
+        with self._lock:
+            self._live.pop(connection, None)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def close_all(self) -> None:
+        with self._lock:
+            live = list(self._live.items())
+        for connection, _ in live:
+            # the thread's blocked read of the next request line ends with b""
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for _, thread in live:
+            if thread is not threading.current_thread():  # one still answering: not long
+                thread.join(timeout=_STOP_JOIN_S)
+
+
 def _request_handler() -> type:
-    """moto's request handler (it keeps S3 metadata headers intact), without an access log."""
+    """moto's request handler (it keeps S3 metadata headers intact), without an access log,
+    keeping HTTP/1.1 connections alive.
+
+    Every AWS call of a run would otherwise open a connection and a server thread of its
+    own; boto3 and the AWS CLI keep their connections, so a run's calls reuse a handful.
+    A request whose body's length is not known up front (chunked) is answered the old
+    way, on a connection that then closes.
+    """
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietRequestHandler(MotoRequestHandler):
+        timeout = KEEP_ALIVE_IDLE_S
+        # a response goes out in several writes (headers, body, a chunk's end); with Nagle's
+        # algorithm the second waits for the client's delayed ACK, 40 ms a call
+        disable_nagle_algorithm = True
+        _keep_alive = False
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             return None
+
+        def setup(self) -> None:
+            super().setup()
+            live: _LiveConnections | None = getattr(self.server, "live_connections", None)
+            if live is not None:
+                live.add(self.connection)
+
+        def finish(self) -> None:
+            live: _LiveConnections | None = getattr(self.server, "live_connections", None)
+            if live is not None:
+                live.discard(self.connection)
+            super().finish()
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length")
+            chunked = "Transfer-Encoding" in self.headers
+            if chunked or self.close_connection or (length is not None and not length.isdigit()):
+                self._keep_alive = False
+                super().run_wsgi()
+                self.close_connection = True
+                return
+            connection = self.rfile
+            body = _BodyReader(connection, int(length or 0))
+            self._keep_alive = True
+            self.rfile = body  # type: ignore[assignment]  # read by make_environ and the drain
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = connection
+            if not body.drain():
+                self.close_connection = True
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._keep_alive and keyword.lower() == "connection" and value == "close":
+                return
+            super().send_header(keyword, value)
 
     return QuietRequestHandler
 
@@ -361,6 +508,7 @@ class MockAccount:
         self._server = make_server(
             LOOPBACK, 0, self.gateway, threaded=True, request_handler=_request_handler()
         )
+        self._server.live_connections = _LiveConnections()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             args=(SHUTDOWN_POLL_S,),
@@ -376,6 +524,7 @@ class MockAccount:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        self._server.live_connections.close_all()
         self._server = None
         self._thread = None
         self._forget_clients()
