@@ -29,6 +29,7 @@ timeline, as are CloudTrail events and support cases.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import random
@@ -247,9 +248,22 @@ def prepare_moto() -> None:
     os.environ.pop("MOTO_ACCOUNT_ID", None)
     service_models.install()
     moto_time.install()
+    _cache_handler_lookup()
     with service_models.collector_paused():  # moto's modules and policies: none of it garbage
         _import_run_backends()
         _share_managed_policies()
+
+
+def _cache_handler_lookup() -> None:
+    """moto finds the method that answers a request by listing every function of the
+    service's response class (`inspect.getmembers`), on every request: a fifth of what an
+    STS call costs the server, more for EC2's hundreds of actions. The classes do not
+    change while the process lives, so each is listed once."""
+    import moto.core.responses as responses
+
+    listing = vars(responses)["method_names_from_class"]
+    if not hasattr(listing, "cache_info"):
+        responses.method_names_from_class = functools.cache(listing)  # type: ignore[attr-defined]
 
 
 # The moto services every run serves. Their models import one another (sts ↔ iam, ec2 ↔
