@@ -257,13 +257,21 @@ def prepare_moto() -> None:
 def _cache_handler_lookup() -> None:
     """moto finds the method that answers a request by listing every function of the
     service's response class (`inspect.getmembers`), on every request: a fifth of what an
-    STS call costs the server, more for EC2's hundreds of actions. The classes do not
-    change while the process lives, so each is listed once."""
+    STS call costs the server, more for EC2's hundreds of actions. Neither the classes nor
+    moto's folders change while the process lives: each is listed once."""
     import moto.core.responses as responses
 
     listing = vars(responses)["method_names_from_class"]
     if not hasattr(listing, "cache_info"):
         responses.method_names_from_class = functools.cache(listing)  # type: ignore[attr-defined]
+    # and moto's dispatcher, to tell a service's name from a host, lists moto's package
+    # folder (a stat of each of its two hundred entries) on every request
+    import moto.backends as backends
+
+    modules = backends.list_of_moto_modules
+    if not hasattr(modules, "cache_info"):
+        listed = functools.cache(lambda: tuple(modules()))
+        backends.list_of_moto_modules = functools.wraps(modules)(listed)
 
 
 # The moto services every run serves. Their models import one another (sts ↔ iam, ec2 ↔
