@@ -18,7 +18,6 @@ careless one failed, so a figure is never that of a broken library.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import resource
@@ -203,7 +202,7 @@ def batch(out: Path, runs: Sequence[str]) -> None:
             live=False,
         )
         planned.append((SCENARIOS / f"{scenario}.yaml", options))
-    results = run_exercises(planned, Console(file=io.StringIO()))
+    results = run_exercises(planned, Console(quiet=True))  # as a pool's worker has it
     for (path, options), result in zip(planned, results, strict=True):
         outcome = {
             "scenario": path.stem,

@@ -130,11 +130,14 @@ class FacilitatorView:
         lane, text = described
         with self._lock:
             self.lines.append((float(event["t"]), lane, text))
-        if not self.live_mode:
+        # a quiet console (a pool's worker, the pytest plugin) would render and drop each line
+        if not self.live_mode and not self.console.quiet:
             self._print(float(event["t"]), lane, text)
 
     def say(self, text: str, t: float | None = None) -> None:
         """A message for the facilitator only (console injects, call scripts)."""
+        if self.console.quiet:
+            return
         when = self.now() if t is None else t
         # scenario text: shown as it is, never as markup or bytes for the terminal to obey
         body = Text(printable(text, lines=True))
