@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,10 +54,29 @@ def test_a_boto3_client_makes_its_calls_over_one_connection(mock_account: MockAc
     live = mock_account._server.live_connections
     sts = mock_account.client("sts", region="eu-west-1")
     sts.get_caller_identity()
-    before = len(live)
+    before = live.connections()
     for _ in range(10):
         assert sts.get_caller_identity()["Account"] == mock_account.account_id
-    assert len(live) == before
+    # none opened (others, idle since earlier tests, may have timed out meanwhile)
+    assert live.connections() - before == set()
+
+
+def test_an_idle_connection_is_closed_quietly_and_the_client_opens_another(
+    mock_account: MockAccount, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = mock_account._server.live_connections
+    # the idle timeout applies to connections accepted from now on, in this test only
+    monkeypatch.setattr(mock_account._server.RequestHandlerClass, "timeout", 0.3)
+    before = live.connections()
+    sts = mock_account.client("sts", region="ap-southeast-2")  # a client of its own
+    sts.get_caller_identity()
+    (kept,) = live.connections() - before
+    deadline = time.monotonic() + 10
+    while kept in live.connections() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kept not in live.connections()  # the server hung up on it
+    assert sts.get_caller_identity()["Account"] == mock_account.account_id  # and it reconnects
+    assert "timed out" not in caplog.text  # nothing printed for the facilitator
 
 
 def test_a_chunked_request_is_answered_on_a_connection_that_then_closes(
