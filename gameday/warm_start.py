@@ -480,40 +480,12 @@ def _log(text: str) -> None:
 
 
 def _prepare() -> None:
-    """What a run pays before its clock starts, paid here once for every worker: the
-    imports, a runbook process's preparations, a mock account started, warmed and parked
-    (a worker's first run serves it again, `acquire_mock`)."""
-    import gc
-
+    """What a run pays before its clock starts, paid here once for every worker
+    (`warm_copies.prepare`), and the command line imported."""
     import gameday.cli  # noqa: F401  the command line, rich, click, the scenario model
-    from gameday.exercise import runbook_zygote
-    from gameday.exercise.clock import VirtualClock
-    from gameday.exercise.preflight import scenario_checks
-    from gameday.exercise.run import _regions
-    from gameday.paths import SCENARIOS
-    from gameday.scenario import load_scenario
-    from gameday.world.account import acquire_mock, park_mock
-    from gameday.world.repo import DEFAULT_T0
+    from gameday.exercise import warm_copies
 
-    # what a runbook's process imports and the clients it makes: in every worker's zygote
-    for preparation in runbook_zygote._preparations():
-        preparation()
-    seed = SCENARIOS / "exported-keys-in-script.yaml"
-    if seed.is_file():
-        # validated as a run validates it: the inject templates compiled in the renderer's
-        # shared environment, AWS's managed policies listed, for every worker
-        scenario = load_scenario(seed, checks=scenario_checks(None, seed))
-        account = acquire_mock(
-            scenario.account.id,
-            VirtualClock(DEFAULT_T0),
-            regions=_regions(scenario),
-            support_plan=scenario.account.support_plan,
-        )
-    else:
-        account = acquire_mock("111122223333", VirtualClock(DEFAULT_T0))
-    park_mock(account)
-    gc.collect()
-    gc.freeze()  # the workers leave the server's objects alone (and its pages shared)
+    warm_copies.prepare(None)
 
 
 def _peer_uid(connection: socket.socket) -> int:
@@ -801,10 +773,10 @@ def _fresh_streams() -> None:
 
 def _worker(connection: socket.socket, env: Mapping[str, str]) -> NoReturn:
     from gameday import cli
-    from gameday.exercise import runbook_zygote
+    from gameday.exercise import runbook_zygote, warm_copies
 
     # the runbooks' zygote: forked now, while this process has its one thread
-    runbook_zygote.zygotes.fork_now(env)
+    warm_copies.fork_zygote(env)
 
     def watch() -> None:
         """The client gone (killed), the run goes too: it never outlives its command."""

@@ -1,14 +1,17 @@
 """Many virtual-time runs at once: a scenario library over every core, or over many machines.
 
 `run_pool` plays a batch of runs in worker processes, one warm mock account each (moto's
-backends are process-wide, so one mock is all a process can hold): a worker starts its mock
-with its first run and empties it for each next one (`WarmMock`), so the mock's start-up and
-warm-up are paid once per worker, not once per run. The results come back in the order the
-runs were given, each as soon as it and those before it are done. Every run is played as a
-run alone is — its own run directory, its runbook in a process of its own, everything it
-writes its owner's only (`private_files`), no facilitator token in the environment its
-runbook inherits — so a run's journal is the same whichever worker played it, and whatever
-ran before it there (`tests/test_run_many.py` checks it against a run played alone).
+backends are process-wide, so one mock is all a process can hold): a worker empties its mock
+for each run (`WarmMock`). On Linux the workers are forks of this process, prepared first
+(`warm_copies.prepare`: the imports, the first scenario validated, a mock started, warmed and
+parked), so each worker's first run serves that mock again and its runbooks' zygote is a fork
+of the worker: start-up and warm-up are paid once per pool, not once per worker or run.
+The results come back in the order the runs were given, each as soon as it and those before
+it are done. Every run is played as a run alone is — its own run directory, its runbook in a
+process of its own, everything it writes its owner's only (`private_files`), no facilitator
+token in the environment its runbook inherits — so a run's journal is the same whichever
+worker played it, and whatever ran before it there (`tests/test_run_many.py` checks it
+against a run played alone).
 
 `Shard` splits a library between machines (a CI matrix): shard K of N takes every Nth run
 of the list, from the Kth. The split depends only on the list, so every machine given the
@@ -33,10 +36,10 @@ from typing import TypeVar
 from rich.console import Console
 
 from gameday.errors import UserError
+from gameday.exercise import warm_copies
 from gameday.exercise.facilitator import TOKEN_VARIABLE
 from gameday.exercise.run import RunOptions, RunResult, WarmMock, run_exercises
 from gameday.rundir import private_files
-from gameday.world.account import prepare_moto
 
 T = TypeVar("T")
 
@@ -99,10 +102,12 @@ def run_pool(
             yield from run_exercises(runs, console)
         return
     context = _start_method()
-    if context.get_start_method() == "fork":
-        prepare_moto()  # imported once here rather than once in each worker
+    forked = context.get_start_method() == "fork"
+    if forked:
+        # imported, validated, started and warmed once here rather than once in each worker
+        warm_copies.prepare(runs[0][0])
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(forked,)
     )
     try:
         futures: list[Future[RunResult]] = [
@@ -129,10 +134,12 @@ def _start_method() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
 
 
-def _start_worker() -> None:
+def _start_worker(forked: bool) -> None:
     global _worker_mock
     # a run's runbook must not inherit a facilitator token, whoever started the pool
     os.environ.pop(TOKEN_VARIABLE, None)
+    if forked:  # a copy of the prepared parent, with one thread yet
+        warm_copies.fork_zygote(os.environ)
     _worker_mock = WarmMock()
     # stopped as the worker leaves (multiprocessing runs its finalizers, not atexit's)
     multiprocessing.util.Finalize(_worker_mock, _worker_mock.stop, exitpriority=10)
