@@ -440,7 +440,11 @@ def run_exercise(
             aws=account,
             console=view.say,
             renderer=Renderer(template_folders(options.templates, scenario_path)),
-            options=InjectOptions(smtp=options.smtp, webhook_url=options.webhook_url),
+            options=InjectOptions(
+                smtp=options.smtp,
+                webhook_url=options.webhook_url,
+                record_calls=options.clock != "virtual",
+            ),
             case_desk=account.support,
         )
         live_state = LiveState(scenario, live_score.evaluator.state)

@@ -206,6 +206,9 @@ class InjectOptions:
     mail_from: str | None = None  # replaces AWS's sender, e.g. for a relay that checks it
     webhook_url: str | None = None
     webhook_timeout: float = 5.0
+    # a recording of each phone call (espeak-ng) beside its script, for a facilitator to
+    # play; a virtual-time run is played by a runbook in seconds, and nobody listens
+    record_calls: bool = True
 
 
 ConsoleSink = Callable[[str], None]

@@ -5,7 +5,9 @@ the call script (what the caller says, what they ask, what they never ask, the f
 can give) to `RUN_DIR/calls/<t>-<id>.md` and shows it on the facilitator's console. When
 `espeak-ng` is installed it also records the caller's lines — only what the caller says
 aloud, never the stage directions — as `RUN_DIR/calls/<t>-<id>.wav`, for the facilitator to
-play (the dashboard has a player); the recording opens by saying it is a simulation.
+play (the dashboard has a player); the recording opens by saying it is a simulation. A
+virtual-time run records nothing (`InjectOptions.record_calls`): a runbook plays it in
+seconds, nobody listens, and a recording costs a fifth of a second and 5 MB.
 Both files are dated at the call on the run clock.
 """
 
@@ -95,7 +97,7 @@ def send(inject: PhoneCallInject, draft: Draft[str], ctx: InjectContext) -> Outc
         "script": f"calls/{name}",
         "template": draft.delivered.data["template"],
     }
-    program = shutil.which(SPEECH_PROGRAM)
+    program = shutil.which(SPEECH_PROGRAM) if ctx.options.record_calls else None
     if program is not None:
         audio = calls / f"{Path(name).stem}.wav"
         try:

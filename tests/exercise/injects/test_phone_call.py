@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from gameday.exercise.injects import MARKER, deliver
+import shutil
+
+from needs import not_installed
+
+from gameday.exercise.injects import MARKER, InjectOptions, deliver
 
 from .harness import Harness, LeakedUser, scenario_for
 
@@ -57,3 +61,31 @@ def test_the_follow_up_call_goes_to_the_primary_when_no_such_contact(
     assert "Follow-up call" in delivered.body
     assert "five days" in delivered.body
     assert (harness.run_dir / "calls" / "086400-again.md").is_file()
+
+
+def test_a_call_is_recorded_for_the_facilitator_unless_the_run_records_none(
+    harness: Harness, leaked_user: LeakedUser
+) -> None:
+    scenario = scenario_for(
+        leaked_user.user_name,
+        [{"id": "call", "type": "phone-call", "at": "10m"}],
+    )  # fmt: skip
+    harness.clock.t = 600.0
+    calls = harness.run_dir / "calls"
+    # a virtual-time run's: the script, and no recording nobody would listen to
+    quiet = harness.context(
+        scenario, leaked_user.access_key_id, options=InjectOptions(record_calls=False)
+    )
+    deliver(scenario.timeline[0], quiet)
+    (event,) = harness.events()
+    assert "audio" not in event and "audio_error" not in event
+    assert sorted(p.name for p in calls.iterdir()) == ["000600-call.md"]
+    if shutil.which("espeak-ng") is None:
+        not_installed("espeak-ng", "apt-get install espeak-ng")
+    # a run a facilitator plays: the recording beside the script, dated at the call
+    deliver(scenario.timeline[0], harness.context(scenario, leaked_user.access_key_id))
+    recorded = harness.events()[-1]
+    assert recorded["audio"] == "calls/000600-call.wav"
+    audio = harness.run_dir / recorded["audio"]
+    assert audio.stat().st_size > 1000
+    assert audio.stat().st_mtime == (calls / "000600-call.md").stat().st_mtime
