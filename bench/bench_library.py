@@ -1,17 +1,18 @@
 """The whole scenario library in virtual time: what CI pays to run every scenario twice.
 
 Every scenario of `scenarios/` is played by `runbooks/reference.py` and by
-`runbooks/careless.py`, the way tests/test_library.py does: each worker process starts one
-mock, warms it once and empties it between runs (`run_exercises`). The nine scenarios the
-library held when its goal (≤ 15 s) was set are measured on their own as well.
-Measured from process start to the last report, with as many worker processes as
-`gameday run-many` starts (one per core and one more) and with one. The baseline is what
-one `gameday run` per run in a fresh process would cost, one after the other: measured for
-one scenario with each runbook and multiplied out to the library's size, since running it
-for real takes minutes. Processor time (user + system, git's included) is given too: on a
-shared machine wall times swing with the load, processor time does not.
+`runbooks/careless.py`, the way tests/test_library.py does, on the pool `gameday run-many`
+plays a library on (`run_pool`: worker processes forked from a prepared parent, each one warm
+mock emptied between runs), with as many workers as `run-many` starts (one per core and one
+more), and on one process. The nine scenarios the library held when its goal (≤ 15 s) was
+set are measured on their own as well. Measured from process start to the last report. The
+baseline is what one `gameday run` per run in a fresh process would cost, one after the
+other: measured for one scenario with each runbook and multiplied out to the library's size,
+since running it for real takes minutes. Processor time (user + system, the workers', the
+runbooks' and git's included) is given too: on a shared machine wall times swing with the
+load, processor time does not.
 
-Each batch runs as `python -m bench.bench_library BATCH_DIR SCENARIO:RUNBOOK ...`, which
+Each measurement runs as `python -m bench.bench_library JOBS OUT SCENARIO:RUNBOOK ...`, which
 prints one JSON line per run; the bench checks that every reference run passed and every
 careless one failed, so a figure is never that of a broken library.
 """
@@ -61,8 +62,7 @@ def _children_cpu() -> float:
 
 def _library(scenarios: Sequence[str] | None = None) -> list[str]:
     """Every scenario (or those named) with every runbook; the runbooks' order alternates
-    from one scenario to the next, so dealing the list round-robin gives each worker a fair
-    share of both."""
+    from one scenario to the next."""
     names = sorted(path.stem for path in SCENARIOS.glob("*.yaml"))
     if scenarios is not None:
         missing = sorted(set(scenarios) - set(names))
@@ -77,34 +77,26 @@ def _library(scenarios: Sequence[str] | None = None) -> list[str]:
     return runs
 
 
-def _batches(runs: Sequence[str], workers: int) -> list[list[str]]:
-    """Runs dealt round-robin, so each worker gets long and short scenarios alike."""
-    return [list(runs[index::workers]) for index in range(workers)]
-
-
-def _play(batches: Sequence[Sequence[str]], root: Path) -> tuple[float, float]:
-    """Run the batches in parallel processes: wall seconds and processor seconds."""
+def _play(runs: Sequence[str], jobs: int, out: Path) -> tuple[float, float]:
+    """Play the runs on a pool of `jobs` workers, in a process started for it: wall seconds
+    and processor seconds."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_library", str(root / f"batch-{index}"), *batch],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index, batch in enumerate(batches)
-    ]
-    outputs = [process.communicate() for process in processes]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_library", str(jobs), str(out), *runs],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
-    for process, (out, err) in zip(processes, outputs, strict=True):
-        if process.returncode != 0:
-            raise RuntimeError(f"a library batch failed ({process.returncode}):\n{out}{err}")
-        for line in out.splitlines():
-            outcome = json.loads(line)
-            if outcome["passed"] != EXPECTED[outcome["runbook"]]:
-                raise RuntimeError(f"unexpected outcome: {outcome}")
+    if done.returncode != 0:
+        failed = f"a library pool failed ({done.returncode}):\n"
+        raise RuntimeError(failed + done.stdout + done.stderr)
+    for line in done.stdout.splitlines():
+        outcome = json.loads(line)
+        if outcome["passed"] != EXPECTED[outcome["runbook"]]:
+            raise RuntimeError(f"unexpected outcome: {outcome}")
     return wall, _children_cpu() - cpu
 
 
@@ -142,9 +134,9 @@ def figures() -> Iterator[Figure]:
         pairs = len(runs) / len(RUNBOOKS)
         goal_runs = _library(GOAL_LIBRARY)
         jobs = default_jobs()  # as `gameday run-many` has
-        goal_wall, _ = _play(_batches(goal_runs, jobs), root / "goal")
-        pool_wall, pool_cpu = _play(_batches(runs, jobs), root / "pool")
-        one_wall, one_cpu = _play(_batches(runs, 1), root / "one")
+        goal_wall, _ = _play(goal_runs, jobs, root / "goal")
+        pool_wall, pool_cpu = _play(runs, jobs, root / "pool")
+        one_wall, one_cpu = _play(runs, 1, root / "one")
     baseline = "one `gameday run` process per run, one after another"
     goal_pairs = len(goal_runs) / len(RUNBOOKS)
     yield Figure(
@@ -184,11 +176,13 @@ def figures() -> Iterator[Figure]:
     )
 
 
-def batch(out: Path, runs: Sequence[str]) -> None:
-    """Play `SCENARIO:RUNBOOK` runs one after another on one warm mock; a JSON line each."""
+def pool(jobs: int, out: Path, runs: Sequence[str]) -> None:
+    """Play `SCENARIO:RUNBOOK` runs on a pool of `jobs` workers (`run_pool`, as `gameday
+    run-many` plays them); a JSON line each."""
     from rich.console import Console
 
-    from gameday.exercise.run import RunOptions, run_exercises
+    from gameday.exercise.pool import run_pool
+    from gameday.exercise.run import RunOptions
 
     planned = []
     for index, run in enumerate(runs):
@@ -202,7 +196,7 @@ def batch(out: Path, runs: Sequence[str]) -> None:
             live=False,
         )
         planned.append((SCENARIOS / f"{scenario}.yaml", options))
-    results = run_exercises(planned, Console(quiet=True))  # as a pool's worker has it
+    results = run_pool(planned, jobs, Console(quiet=True))
     for (path, options), result in zip(planned, results, strict=True):
         outcome = {
             "scenario": path.stem,
@@ -214,4 +208,4 @@ def batch(out: Path, runs: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    batch(Path(sys.argv[1]), sys.argv[2:])
+    pool(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])
