@@ -180,12 +180,13 @@ _loader_lock = threading.Lock()
 def bare_botocore_session() -> Any:
     """A botocore session that reads no configuration of the machine it runs on.
 
-    No profile (not even one named by AWS_PROFILE) and empty config files: nothing on this
-    machine can redirect a client to a real endpoint or break it. Every session shares one
+    No profile (not even one named by AWS_PROFILE), empty config files and no proxy: nothing
+    on this machine can redirect a client to a real endpoint or break it. Every session shares one
     model loader — reading botocore's service models is most of the cost of a new client,
     and they never change.
     """
     global _shared_loader
+    import botocore.config
     import botocore.loaders
     import botocore.session
 
@@ -193,6 +194,11 @@ def bare_botocore_session() -> Any:
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     for variable in ("config_file", "credentials_file"):
         session.set_config_variable(variable, os.devnull)
+    # The mock listens on loopback: never through a proxy. botocore would otherwise send
+    # its clients through the machine's HTTP_PROXY (a company's, a developer's debugging
+    # proxy), which cannot reach this machine's 127.0.0.1 — and reads the environment for
+    # it each time it makes a client. A client's own `config` keeps its other settings.
+    session.set_default_client_config(botocore.config.Config(proxies={}))
     with _loader_lock:
         if _shared_loader is None:
             _shared_loader = botocore.loaders.create_loader()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
 import boto3
 import botocore.session
-from botocore.exceptions import ClientError
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ProxyConnectionError
 
 from gameday.journal import read_journal
 from gameday.world.account import MockAccount
@@ -104,3 +107,32 @@ def test_a_runbooks_process_makes_its_clients_without_importing_the_mock() -> No
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout == "[]\n", done.stderr
+
+
+def test_clients_reach_the_mock_directly_whatever_proxy_the_machine_sets(
+    mock_account: MockAccount, estate: SeededEstate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a company's proxy (or a developer's debugging one) cannot reach this machine's
+    # loopback: through it, every call of a run failed with ProxyConnectionError
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"  # nothing listens there
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(variable, dead)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = mock_account.session(mock_account.responder.credential, framework_client=False)
+    sts = session.client("sts", region_name="eu-west-2")
+    assert sts.get_caller_identity()["Account"] == mock_account.account_id
+    # a client given settings of its own keeps them, and still goes direct
+    patient = session.client("iam", config=Config(retries={"max_attempts": 7}))
+    assert patient.meta.config.retries["total_max_attempts"] == 8  # 7 retries and the call
+    users = {user["UserName"] for user in patient.list_users()["Users"]}
+    assert mock_account.responder.user_name in users
+    # a botocore session of anyone else's still honours the machine's proxy
+    other = botocore.session.Session().create_client(
+        "sts", region_name="us-east-1", endpoint_url=mock_account.endpoint_url,
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE12", aws_secret_access_key="x" * 40,
+    )  # fmt: skip
+    with pytest.raises(ProxyConnectionError):
+        other.get_caller_identity()
