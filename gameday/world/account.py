@@ -107,15 +107,7 @@ class _BodyReader:
         self.remaining = length
 
     def read(self, size: int | None = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
-        data: bytes = self._raw.read(size)
-        self.remaining -= len(data)
-        if not data:
-            self.remaining = 0
-        return data
+        return self._take(self._raw.read, size)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -123,14 +115,15 @@ class _BodyReader:
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
+        return self._take(self._raw.readline, size)
+
+    def _take(self, reading: Any, size: int | None) -> bytes:
         if self.remaining <= 0:
             return b""
         if size is None or size < 0 or size > self.remaining:
             size = self.remaining
-        data: bytes = self._raw.readline(size)
-        self.remaining -= len(data)
-        if not data:
-            self.remaining = 0
+        data: bytes = reading(size)
+        self.remaining = self.remaining - len(data) if data else 0
         return data
 
     def readlines(self, hint: int = -1) -> list[bytes]:

@@ -95,8 +95,9 @@ def test_a_chunked_request_is_answered_on_a_connection_that_then_closes(
 
 
 @pytest.fixture
-def careless_server() -> Iterator[tuple[str, int]]:
-    """The mock's request handler in front of an app that never reads a request's body."""
+def careless_server() -> Iterator[http.client.HTTPConnection]:
+    """A connection to the mock's request handler in front of an app that never reads a
+    request's body."""
     from werkzeug.serving import make_server
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -107,44 +108,39 @@ def careless_server() -> Iterator[tuple[str, int]]:
     server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=_request_handler())
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
+    connection = http.client.HTTPConnection(LOOPBACK, server.server_port, timeout=30)
     try:
-        yield LOOPBACK, server.server_port
+        yield connection
     finally:
+        connection.close()
         server.shutdown()
         server.server_close()
 
 
 def test_a_body_the_app_left_unread_is_skipped_not_taken_for_the_next_request(
-    careless_server: tuple[str, int],
+    careless_server: http.client.HTTPConnection,
 ) -> None:
-    connection = http.client.HTTPConnection(*careless_server, timeout=30)
-    try:
-        # a body that looks like a request of its own: read as one, it would answer GET /evil
-        smuggled = b"GET /evil HTTP/1.1\r\nHost: x\r\n\r\n"
-        connection.request("POST", "/first", body=smuggled)
-        first = connection.getresponse()
-        assert first.read() == b"POST /first"
-        assert not first.will_close
-        connection.request("GET", "/second")
-        assert connection.getresponse().read() == b"GET /second"
-    finally:
-        connection.close()
+    connection = careless_server
+    # a body that looks like a request of its own: read as one, it would answer GET /evil
+    smuggled = b"GET /evil HTTP/1.1\r\nHost: x\r\n\r\n"
+    connection.request("POST", "/first", body=smuggled)
+    first = connection.getresponse()
+    assert first.read() == b"POST /first"
+    assert not first.will_close
+    connection.request("GET", "/second")
+    assert connection.getresponse().read() == b"GET /second"
 
 
 def test_a_large_body_left_unread_does_not_put_the_next_answer_out_of_step(
-    careless_server: tuple[str, int],
+    careless_server: http.client.HTTPConnection,
 ) -> None:
-    connection = http.client.HTTPConnection(*careless_server, timeout=30)
-    try:
-        connection.request("PUT", "/big", body=b"z" * (3 << 20))
-        big = connection.getresponse()
-        assert big.read() == b"PUT /big"
-        # skipped to its end, or the connection closed and the client reconnects: either way
-        # the next answer is the next request's
-        connection.request("GET", "/after")
-        assert connection.getresponse().read() == b"GET /after"
-    finally:
-        connection.close()
+    connection = careless_server
+    connection.request("PUT", "/big", body=b"z" * (3 << 20))
+    assert connection.getresponse().read() == b"PUT /big"
+    # skipped to its end, or the connection closed and the client reconnects: either way
+    # the next answer is the next request's
+    connection.request("GET", "/after")
+    assert connection.getresponse().read() == b"GET /after"
 
 
 def _serving_threads() -> list[threading.Thread]:
