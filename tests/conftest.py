@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +22,12 @@ from pathlib import Path
 import pytest
 from _pytest.pathlib import LOCK_TIMEOUT, cleanup_numbered_dir
 
+from gameday import warm_start
 from gameday.exercise import runbook_zygote
 from gameday.journal import FixedClock, Journal
 from gameday.paths import SCENARIOS
 from gameday.scenario import Scenario, load_scenario
+from gameday.world import service_models
 from gameday.world.account import MockAccount, acquire_mock, keep_warm, release_mock
 from gameday.world.estate import SeededEstate, seed_estate
 
@@ -37,10 +41,46 @@ SEED = 7
 # package's; the processes the tests start inherit the environment as it is.
 sys.dont_write_bytecode = False
 
-# No warm-start server for the suite's `gameday run`s (each would then be a worker of one
-# the first had started, in the user's cache, outliving the tests): tests/test_warm_start.py
-# turns it on, with servers of its own.
-os.environ["GAMEDAY_WARM_START"] = "off"
+
+# ── the suite's warm start ────────────────────────────────────────────────────────────────
+#
+# A `gameday run --clock virtual` the tests start as a subprocess is served as a user's is:
+# by a warm-start server (gameday/warm_start.py), forked ready to play rather than importing
+# and warming a mock of its own (≈2 s of processor time against ≈5 s for the seed scenario
+# with the reference runbook, measured on the machine as a whole). The server is the suite's, not the user's: the controller starts it in a cache
+# folder of the session's (sharing the user's service models, which it only reads), every
+# worker inherits that folder in its environment, and the controller stops the server and
+# removes the folder when the session ends. tests/test_warm_start.py holds a served run to
+# the run a fresh process plays, with servers of its own. `GAMEDAY_WARM_START=off` in the
+# caller's environment keeps every run in a process of its own.
+
+_SUITE_WARM = pytest.StashKey[Path]()
+_SUITE_IDLE_S = "300"  # a session killed before its end leaves servers that end by themselves
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # a pytest-xdist worker: its environment is the controller's, set below
+    started = _start_suite_warm_start()
+    if started is not None:
+        config.stash[_SUITE_WARM] = started
+
+
+def _start_suite_warm_start() -> Path | None:
+    if not warm_start.enabled():
+        return None
+    models = service_models.cache_folder()
+    root = Path(tempfile.mkdtemp(prefix="gdsuite-", dir="/tmp"))
+    if models is not None and models.parent.is_dir():
+        (root / "service-models").symlink_to(models.parent, target_is_directory=True)
+    os.environ[warm_start.CACHE_VARIABLE] = str(root)
+    os.environ[warm_start.IDLE_VARIABLE] = _SUITE_IDLE_S
+    if not warm_start.spawn(warm_start.place()):
+        os.environ[warm_start.SWITCH_VARIABLE] = "off"
+        shutil.rmtree(root, ignore_errors=True)
+        return None
+    return root
 
 
 _EARLY_CLEANUP = pytest.StashKey[threading.Thread]()
@@ -84,6 +124,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # a pytest-xdist worker, its tests done and reported
         atexit.register(_exit_without_freeing_the_heap)
+    root = config.stash.get(_SUITE_WARM, None)
+    if root is not None:
+        # the suite's server, and any a test's run started in the folder (another
+        # environment is another server: `HOME` or `PYTHON*` set for the test, say)
+        for where, _ in warm_start.servers():
+            warm_start.stop(where)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _exit_without_freeing_the_heap() -> None:

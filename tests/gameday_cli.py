@@ -38,6 +38,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What the CLI gets beside the caller's environment: wide enough that nothing wraps, no colour.
 CLI_ENVIRONMENT = {"COLUMNS": "240", "NO_COLOR": "1"}
+# In-process, a virtual run plays on this process's warm mock: a warm-start server (the
+# suite's, tests/conftest.py) would get this process's descriptors, not the captured streams.
+HERE_ENVIRONMENT = {"GAMEDAY_WARM_START": "off"}
 # A fresh interpreter's warning filters (no -W, no PYTHONWARNINGS), first match wins.
 FRESH_WARNING_FILTERS = (
     ("default", DeprecationWarning, r"__main__\Z"),
@@ -74,7 +77,7 @@ def gameday_here(
     stdout, stderr = _captured_stream("strict"), _captured_stream("backslashreplace")
     try:
         with (
-            _environment(CLI_ENVIRONMENT),
+            _environment({**CLI_ENVIRONMENT, **HERE_ENVIRONMENT}),
             _working_folder(cwd),
             _arguments(args),
             _streams(stdout, stderr),

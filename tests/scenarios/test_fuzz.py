@@ -133,14 +133,30 @@ def mutated_scenarios(draw: st.DrawFn) -> str:
     return "".join(lines)
 
 
-@settings(
-    max_examples=60,
+# The same files every run (derandomized): `make test` validates the first few dozen, the
+# sweep (`make test-sweeps`, which CI runs too) ten times as many.
+FUZZ = settings(
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@settings(FUZZ, max_examples=25)
 @given(mutated_scenarios())
 def test_validate_never_crashes_and_locates_every_problem(text: str) -> None:
+    validates_and_locates(text)
+
+
+@pytest.mark.sweep
+@settings(FUZZ, max_examples=250)
+@given(mutated_scenarios())
+def test_validate_never_crashes_and_locates_every_problem_of_many_more_files(text: str) -> None:
+    validates_and_locates(text)
+
+
+def validates_and_locates(text: str) -> None:
+    """Validation of `text` ends in time and memory, and every problem it finds is located."""
     started = time.monotonic()
     # What validating this file allocates at its peak — not the test process's own peak,
     # which reflects whatever else ran in the same worker before.
