@@ -47,12 +47,13 @@ sys.dont_write_bytecode = False
 # A `gameday run --clock virtual` the tests start as a subprocess is served as a user's is:
 # by a warm-start server (gameday/warm_start.py), forked ready to play rather than importing
 # and warming a mock of its own (≈2 s of processor time against ≈5 s for the seed scenario
-# with the reference runbook, measured on the machine as a whole). The server is the suite's, not the user's: the controller starts it in a cache
-# folder of the session's (sharing the user's service models, which it only reads), every
-# worker inherits that folder in its environment, and the controller stops the server and
-# removes the folder when the session ends. tests/test_warm_start.py holds a served run to
-# the run a fresh process plays, with servers of its own. `GAMEDAY_WARM_START=off` in the
-# caller's environment keeps every run in a process of its own.
+# with the reference runbook, measured on the machine as a whole). The server is the
+# suite's, not the user's: the controller starts it in a cache folder of the session's
+# (sharing the user's service models, which it only reads), every worker inherits that
+# folder in its environment, and the controller stops the servers in it and removes it when
+# the session ends. tests/test_warm_start.py holds a served run to the run a fresh process
+# plays, with servers of its own. `GAMEDAY_WARM_START=off` in the caller's environment keeps
+# every run in a process of its own.
 
 _SUITE_WARM = pytest.StashKey[Path]()
 _SUITE_IDLE_S = "300"  # a session killed before its end leaves servers that end by themselves
