@@ -35,12 +35,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from gameday import warm_start
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What the CLI gets beside the caller's environment: wide enough that nothing wraps, no colour.
 CLI_ENVIRONMENT = {"COLUMNS": "240", "NO_COLOR": "1"}
 # In-process, a virtual run plays on this process's warm mock: a warm-start server (the
 # suite's, tests/conftest.py) would get this process's descriptors, not the captured streams.
-HERE_ENVIRONMENT = {"GAMEDAY_WARM_START": "off"}
+HERE_ENVIRONMENT = {warm_start.SWITCH_VARIABLE: "off"}
 # A fresh interpreter's warning filters (no -W, no PYTHONWARNINGS), first match wins.
 FRESH_WARNING_FILTERS = (
     ("default", DeprecationWarning, r"__main__\Z"),
