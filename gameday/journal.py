@@ -59,9 +59,7 @@ class FixedClock:
 
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and a `Z`, as AWS writes times."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def time_at(clock: RunClock, t: float) -> datetime:

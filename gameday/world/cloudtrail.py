@@ -209,9 +209,13 @@ class CloudTrailEvents:
         self._lock = threading.Lock()
         self._events: list[TrailEvent] = []
         self._index: dict[tuple[str, str], list[int]] = defaultdict(list)
+        # Events recorded but not yet indexed: a call only queues its event, and the first
+        # lookup after it does the indexing, so serving a call costs an append.
+        self._pending: list[Event] = []
 
     def clear(self) -> None:
         with self._lock:
+            self._pending.clear()
             self._events.clear()
             self._index.clear()
 
@@ -221,7 +225,23 @@ class CloudTrailEvents:
             self.record(event)
 
     def record(self, event: Event) -> None:
-        """Journal listener: add an `api.call` event if CloudTrail would show it."""
+        """Journal listener: add an `api.call` event if CloudTrail would show it.
+
+        The event is queued and indexed by the next lookup, in the order recorded. Journal
+        events are not changed once written, so what a lookup shows is what was recorded.
+        """
+        if event.get("kind") != "api.call":
+            return
+        with self._lock:
+            self._pending.append(event)
+
+    def _index_pending(self) -> None:
+        """Index every queued event (the caller holds the lock)."""
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._add(event)
+
+    def _add(self, event: Event) -> None:
         record = record_of(event, self.account_id)
         if record is None:
             return
@@ -259,15 +279,16 @@ class CloudTrailEvents:
             attributes=attributes,
             summary=summary,
         )
-        with self._lock:
-            position = len(self._events)
-            self._events.append(trail_event)
-            for key, values in attributes.items():
-                for value in set(values) - {""}:
-                    self._index[(key, value)].append(position)
+        position = len(self._events)
+        self._events.append(trail_event)
+        for key, values in attributes.items():
+            for value in set(values) - {""}:
+                self._index[(key, value)].append(position)
 
     def __len__(self) -> int:
-        return len(self._events)
+        with self._lock:
+            self._index_pending()
+            return len(self._events)
 
     def lookup_events(
         self, request: Mapping[str, Any], region: str, now: datetime
@@ -294,6 +315,7 @@ class CloudTrailEvents:
         before = _decode_token(request["NextToken"]) if request.get("NextToken") else None
 
         with self._lock:
+            self._index_pending()
             if attributes:
                 key = str(attributes[0].get("AttributeKey", ""))
                 if key not in LOOKUP_ATTRIBUTES:

@@ -51,6 +51,7 @@ framework's clients may set the source IP and user agent recorded for their call
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import io
 import json
@@ -203,6 +204,9 @@ _RESOURCE_PARAMETER_SERVICES = {"Name": "cloudtrail"}
 READS_STILL_SERVED_S = 15.0
 # AWS answers these whatever the caller's policies say.
 NEVER_DENIED = frozenset({"sts:GetCallerIdentity"})
+
+# How many request shapes the REST operation matcher remembers before it starts afresh.
+_MATCHED_SHAPES = 4096
 
 Protocol = Literal["query", "ec2", "json", "rest-json", "rest-xml", "s3"]
 
@@ -422,6 +426,7 @@ class Gateway:
         self._propagation: dict[str, float] = {}
         self._reads_propagation: dict[str, float] = {}
         self._routers: dict[str, Any] = {}
+        self._matched: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
         self.routes = Routes(app)
         self.verifier = Verifier()
         self._subscribed: weakref.WeakSet[Journal] = weakref.WeakSet()
@@ -630,7 +635,6 @@ class Gateway:
 
     def _route(self, signing_name: str, environ: WSGIEnvironment) -> tuple[str, dict[str, Any]]:
         """The operation of a REST request, matched on botocore's model by moto's router."""
-        from moto.core.request import Request
         from moto.core.routing import get_service_router
 
         router: Any = self._routers.get(signing_name)
@@ -642,6 +646,30 @@ class Gateway:
             self._routers[signing_name] = router
         if router is False:
             return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}", {}
+        # An operation is matched on the method, host, path, query, content type and which
+        # headers are present (botocore's model requires some): requests alike in those
+        # match alike.
+        shape = (
+            signing_name,
+            str(environ.get("REQUEST_METHOD", "")),
+            str(environ.get("HTTP_HOST", "")),
+            str(environ.get("PATH_INFO", "")),
+            str(environ.get("QUERY_STRING", "")),
+            str(environ.get("CONTENT_TYPE", "")),
+            str(environ.get("HTTP_SMITHY_PROTOCOL", "")),
+            frozenset(str(k) for k in environ if str(k).startswith("HTTP_")),
+        )
+        known = self._matched.get(shape)
+        if known is None:
+            known = self._match(router, environ)
+            if len(self._matched) >= _MATCHED_SHAPES:
+                self._matched.clear()
+            self._matched[shape] = known
+        return known[0], dict(known[1])
+
+    def _match(self, router: Any, environ: WSGIEnvironment) -> tuple[str, dict[str, Any]]:
+        from moto.core.request import Request
+
         # A copy of the environ without the body stream, so matching never consumes it.
         probe = {k: v for k, v in environ.items() if k != "wsgi.input"}
         probe["wsgi.input"] = io.BytesIO(b"")
@@ -1093,6 +1121,7 @@ def _request_id() -> str:
 _UA_FEATURES = re.compile(r"(?<=\bm/)[A-Za-z0-9,]+")
 
 
+@functools.lru_cache(maxsize=512)
 def canonical_user_agent(user_agent: str) -> str:
     """The user agent with botocore's feature list (`m/…`) sorted.
 

@@ -46,6 +46,7 @@ class Routes:
         self.dispatcher = dispatcher
         self._lock = threading.Lock()
         self._backends: dict[str, str | None] = {}
+        self._signed: dict[tuple[str, ...], str | None] = {}
 
     def backend(self, environ: Mapping[str, Any], body: bytes) -> str | None:
         """The moto backend that serves the request as it stands (None: no backend would)."""
@@ -54,13 +55,25 @@ class Routes:
             return MOTO_API
         if path.startswith(("/latest/meta-data/", "/latest/api/")):
             return INSTANCE_METADATA
+        shape = _signed_shape(environ, path)
+        if shape is not None:
+            with self._lock:
+                known = self._signed.get(shape, _UNKNOWN)
+            if known is not _UNKNOWN:
+                return known  # type: ignore[return-value]
         probe = {k: v for k, v in environ.items() if k != "wsgi.input"}
         probe["wsgi.input"] = io.BytesIO(body)
         try:
             host = self.dispatcher.infer_service_region_host(probe, path)
         except (KeyError, IndexError, ValueError):
             return None
-        return self._backend_for_host(host or DEFAULT_HOST)
+        backend = self._backend_for_host(host or DEFAULT_HOST)
+        if shape is not None:
+            with self._lock:
+                if len(self._signed) >= _SIGNED_SHAPES:
+                    self._signed.clear()
+                self._signed[shape] = backend
+        return backend
 
     def backend_for_scope(
         self, environ: Mapping[str, Any], service: str, region: str
@@ -95,6 +108,35 @@ class Routes:
                 app = dispatcher.create_app(backend)
                 dispatcher.app_instances[backend] = app
         return app  # type: ignore[no-any-return]
+
+
+_UNKNOWN = object()
+# How many signed-request shapes `Routes.backend` remembers before it starts afresh.
+_SIGNED_SHAPES = 4096
+
+
+def _signed_shape(environ: Mapping[str, Any], path: str) -> tuple[str, ...] | None:
+    """What moto's dispatcher reads of a SigV4-signed request, or None for any other.
+
+    For a request with an `Authorization` header the dispatcher looks only at the region
+    and service of its credential scope, the path, the `X-Amz-Target` header and the host
+    (never the body), so requests alike in these go to the same backend.
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if not isinstance(authorization, str):
+        return None
+    words = authorization.split(",")[0].split()
+    scope = words[1].split("/") if len(words) > 1 else []
+    if len(scope) != 5:
+        return None
+    return (
+        scope[2],
+        scope[3],
+        path,
+        str(environ.get("PATH_INFO", "")),
+        str(environ.get("HTTP_X_AMZ_TARGET", "")),
+        str(environ.get("HTTP_HOST", "")),
+    )
 
 
 def service_of(backend: str) -> str:
