@@ -348,6 +348,7 @@ def run_exercise(
     # `gameday.warm_start`) ends with the run: it all stays frozen to the end.
     thaw = gc.get_freeze_count() == 0
     web_console: ConsoleServer | None = None
+    probe: WorkloadProbe | None = None
     reason = "error"
     try:
         credentials = estate_credentials(scenario, options.seed)
@@ -541,6 +542,8 @@ def run_exercise(
         clock.close()
         if "responder" in locals():
             responder.join(10.0)
+        if probe is not None:
+            probe.close()
         journal.append("run.ended", t=ended_at, reason=reason)
         view.stop()
         if dashboard is not None:

@@ -2,7 +2,8 @@
 
 Every probe does what the service does on each request: read its key from the secret
 (in-process, as the service's own runtime would — it is not part of the incident's API
-traffic) and call AWS with it. When that key stops working the service is down, and the
+traffic) and call AWS with it: a signed GetCallerIdentity to the account, journaled and in
+CloudTrail as any other call. When that key stops working the service is down, and the
 probe says so in the journal (`workload.probe`); outage time is scored from those events.
 The right rotation — create a new key, store it in the secret, then disable the old one —
 keeps every probe green.
@@ -11,14 +12,19 @@ keeps every probe green.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gameday.journal import Journal
 from gameday.scenario.model import Workload
 from gameday.world.decoys import Credential
 from gameday.world.secret_values import credential_in
+
+if TYPE_CHECKING:
+    from gameday.world.clients import QueryCaller
+
+
+# STS's API version: the query protocol names it in every request.
+STS_API_VERSION = "2011-06-15"
 
 
 class WorkloadWorld(Protocol):
@@ -28,7 +34,16 @@ class WorkloadWorld(Protocol):
 
     def register_key(self, access_key_id: str, actor: Any) -> None: ...
 
-    def client(self, service: str, credential: Credential | None = None, **options: Any) -> Any: ...
+    def query_caller(
+        self,
+        service: str,
+        api_version: str,
+        credential: Credential,
+        *,
+        region: str | None = None,
+        user_agent: str,
+        actor: Any,
+    ) -> QueryCaller: ...
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,8 @@ class WorkloadProbe:
         self.world = world
         self.journal = journal
         self.region = region
-        # One client per key the service has run with: a probe need not build a new one.
-        self._clients: dict[Credential, Any] = {}
+        # One caller per key the service has run with: a probe need not build a new one.
+        self._callers: dict[Credential, QueryCaller] = {}
 
     def probe(self) -> Probe:
         result = self._attempt()
@@ -81,18 +96,23 @@ class WorkloadProbe:
         if credential is None:
             return Probe(False, None, "MalformedSecret")
         self.world.register_key(credential.access_key_id, "workload")
-        client = self._clients.get(credential)
-        if client is None:
-            client = self._clients[credential] = self.world.client(
+        caller = self._callers.get(credential)
+        if caller is None:
+            caller = self._callers[credential] = self.world.query_caller(
                 "sts",
+                STS_API_VERSION,
                 credential,
                 region=self.region,
                 user_agent=f"{self.spec.name}/2.4.1",
                 actor="workload",
             )
-        try:
-            client.get_caller_identity()
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", "ClientError"))
-            return Probe(False, credential.access_key_id, code)
+        status, code = caller.call("GetCallerIdentity")
+        if status >= 400:
+            return Probe(False, credential.access_key_id, code or f"HTTP{status}")
         return Probe(True, credential.access_key_id, None)
+
+    def close(self) -> None:
+        """Close the connections the probe kept to the account."""
+        for caller in self._callers.values():
+            caller.close()
+        self._callers.clear()

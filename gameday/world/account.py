@@ -46,7 +46,7 @@ from typing import Any
 
 from gameday.journal import Journal, RunClock, time_at
 from gameday.world import service_models
-from gameday.world.clients import MockSession
+from gameday.world.clients import MockSession, QueryCaller
 from gameday.world.cloudtrail import CloudTrailEvents
 from gameday.world.decoys import BASE32, SECRET_ALPHABET, SECRET_LENGTH, Credential
 from gameday.world.gateway import (
@@ -772,6 +772,29 @@ class MockAccount:
         client = session.new_client(service, headers=headers, region_name=region or self.region)
         with self._clients_lock:
             return self._clients.setdefault(key, client)
+
+    def query_caller(
+        self,
+        service: str,
+        api_version: str,
+        credential: Credential,
+        *,
+        region: str | None = None,
+        user_agent: str,
+        actor: Actor,
+    ) -> QueryCaller:
+        """A lean signed caller of one query-protocol service, as the framework's client
+        for `actor` (see `QueryCaller`: for a call made again and again all run long)."""
+        return QueryCaller(
+            self.endpoint_url,
+            service,
+            api_version,
+            credential,
+            region=region or self.region,
+            headers=self._marking(True, None, user_agent, actor),
+            user_agent=user_agent,
+            now=self.now,
+        )
 
     def _forget_clients(self) -> None:
         with self._clients_lock:

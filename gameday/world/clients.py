@@ -10,11 +10,14 @@ these, and pays for no mock it does not run.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import boto3
 
@@ -143,17 +146,107 @@ class SigningClock:
         self.install()
         signer = client._request_signer
         original = signer.sign
-        local = self._local
 
         def sign(*args: Any, **kwargs: Any) -> Any:
-            previous = getattr(local, "now", None)
-            local.now = now
-            try:
+            with self.at(now):
                 return original(*args, **kwargs)
-            finally:
-                local.now = previous
 
         signer.sign = sign
+
+    @contextmanager
+    def at(self, now: Callable[[], datetime]) -> Iterator[None]:
+        """botocore signs at `now()` in this thread for the duration."""
+        self.install()
+        local = self._local
+        previous = getattr(local, "now", None)
+        local.now = now
+        try:
+            yield
+        finally:
+            local.now = previous
+
+
+class QueryCaller:
+    """One signed AWS query-protocol call after another, with none of a client's machinery.
+
+    For the framework's own callers that make the same small call all run long (the
+    workload's probe calls GetCallerIdentity every minute of the run): botocore's client
+    pipeline — its events, its request and response models, its retry handler — is most of
+    the cost of such a call, and none of it changes what reaches the account. The request
+    is the one a botocore client sends (the form body, its content type), signed by
+    botocore's own SigV4 signer at the run clock's time (`now`), with the framework's
+    marking headers, over a kept-alive connection to the mock. A connection the mock
+    closed while idle is opened again; an answer is its status and, for a refusal, AWS's
+    error code.
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        service: str,
+        api_version: str,
+        credential: Any,
+        *,
+        region: str,
+        headers: Mapping[str, str],
+        user_agent: str,
+        now: Callable[[], datetime],
+    ) -> None:
+        import urllib3
+        from botocore.auth import SigV4Auth
+        from botocore.credentials import Credentials
+
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.api_version = api_version
+        self._headers = {"User-Agent": user_agent, **headers}
+        self._now = now
+        self._signer = SigV4Auth(
+            Credentials(
+                credential.access_key_id,
+                credential.secret_access_key,
+                credential.session_token,
+            ),
+            service,
+            region,
+        )
+        parts = urlsplit(self.endpoint_url)
+        # Only a connection that failed before the request went out is tried again: a
+        # request the mock may have served is never sent twice.
+        retry = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
+        self._pool = urllib3.HTTPConnectionPool(
+            parts.hostname or "127.0.0.1", parts.port, maxsize=1, retries=retry
+        )
+
+    def call(self, action: str, **params: str) -> tuple[int, str | None]:
+        """Call `action`; its HTTP status, and AWS's error code when refused."""
+        from botocore.awsrequest import AWSRequest
+
+        body = urlencode({"Action": action, "Version": self.api_version, **params})
+        request = AWSRequest(
+            method="POST",
+            url=self.endpoint_url + "/",
+            data=body.encode("utf-8"),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                **self._headers,
+            },
+        )
+        with signing_clock.at(self._now):
+            self._signer.add_auth(request)
+        prepared = request.prepare()
+        answer = self._pool.urlopen(
+            "POST", "/", body=prepared.body, headers=dict(prepared.headers), preload_content=True
+        )
+        if answer.status < 400:
+            return answer.status, None
+        code = _ERROR_CODE.search(answer.data or b"")
+        return answer.status, code.group(1).decode("utf-8", "replace") if code else None
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+_ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 
 
 class _SigningTime:

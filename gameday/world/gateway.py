@@ -880,7 +880,7 @@ class Gateway:
         if call.service == "sts" and call.action == "GetSessionToken" and call.key is not None:
             return self._get_session_token(call)
         whoami = call.service == "sts" and call.action == "GetCallerIdentity"
-        if whoami and is_user_session(call.key):
+        if whoami and self._answers_whoami(call):
             principal = call.principal
             return Outcome(
                 200,
@@ -907,6 +907,35 @@ class Gateway:
                 return _error(call, 400, error.code, error.message)
             return _json_answer(call, answer)
         return self._forward(call, environ)
+
+    def _answers_whoami(self, call: Call) -> bool:
+        """Whether the gateway answers this GetCallerIdentity itself, as moto would.
+
+        A user's session: moto does not know its key. A user's own key: the gateway knows
+        the user already, and moto's answer would only cost a trip through its
+        dispatcher; its one side effect, the key's last use, is recorded here as moto
+        records it. An assumed role's key goes to moto, which holds its session.
+        """
+        key = call.key
+        if is_user_session(key):
+            return True
+        principal = call.principal
+        if (
+            key is None
+            or getattr(key, "role_arn", None)
+            or principal.get("type") != "IAMUser"
+            or not principal.get("principal_id")
+        ):
+            return False
+        from moto.iam.models import mark_account_as_visited
+
+        mark_account_as_visited(
+            account_id=str(principal["account_id"]),
+            access_key=str(call.access_key_id),
+            service="sts",
+            region=call.region,
+        )
+        return True
 
     def _get_session_token(self, call: Call) -> Outcome:
         """A real session of the calling user, where moto hands out AWS's example key."""

@@ -113,8 +113,8 @@ def session_response(session: UserSession, request_id: str) -> bytes:
 
 
 def caller_identity_response(user_id: str, account_id: str, arn: str, request_id: str) -> bytes:
-    """STS's XML answer to GetCallerIdentity for a user's session (moto knows only keys a
-    user lists, which a session's is not)."""
+    """STS's XML answer to GetCallerIdentity for a user's key or session (moto knows only
+    keys a user lists, which a session's is not)."""
     return (
         '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
         f"<GetCallerIdentityResult><Arn>{escape(arn)}</Arn><UserId>{user_id}</UserId>"

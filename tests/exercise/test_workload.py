@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from gameday.exercise.workload import Probe, WorkloadProbe
+from gameday.exercise.workload import STS_API_VERSION, Probe, WorkloadProbe
 from gameday.journal import FixedClock, Journal, read_journal
 from gameday.scenario import Scenario
 from gameday.scoring.model import Score
 from gameday.scoring.score import score_journal
 from gameday.world.account import MockAccount
+from gameday.world.decoys import Credential
 from gameday.world.estate import SeededEstate, seeded_event
 
 PROBE_EVERY = 60.0
@@ -184,3 +185,54 @@ def test_a_deleted_or_unreadable_secret_is_an_outage_too(
         (False, "MalformedSecret"),
         (False, "ResourceNotFoundException"),
     ]
+
+
+def test_a_probe_is_a_signed_call_of_the_service_that_leaves_the_keys_last_use(
+    probe: WorkloadProbe,
+    mock_account: MockAccount,
+    estate: SeededEstate,
+    run_clock: FixedClock,
+    journal: Journal,
+) -> None:
+    """The probe's lean caller reaches the account as the service would: signed at the run
+    clock's time (a virtual hour away from the machine's), in the journal and CloudTrail as
+    the workload's, with the service's user agent, and the key's last use is the probe's."""
+    assert estate.workload is not None
+    user, key = estate.workload.user_name, estate.workload.credential.access_key_id
+    run_clock.t = 3600.0
+
+    assert probe.probe() == Probe(True, key, None)
+
+    call = [e for e in read_journal(journal.path) if e["kind"] == "api.call"][-1]
+    assert (call["actor"], call["service"], call["action"], call["status"]) == (
+        "workload", "sts", "GetCallerIdentity", 200,
+    )  # fmt: skip
+    assert call["principal"]["user_name"] == user
+    assert call["user_agent"] == f"{probe.spec.name}/2.4.1"
+    last = responder(mock_account, "iam").get_access_key_last_used(AccessKeyId=key)
+    assert last["AccessKeyLastUsed"]["ServiceName"] == "sts"
+    assert last["AccessKeyLastUsed"]["LastUsedDate"] == mock_account.now().replace(microsecond=0)
+    events = responder(mock_account, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key}]
+    )["Events"]
+    assert [e["EventName"] for e in events] == ["GetCallerIdentity"]
+
+
+def test_a_probe_signed_with_a_wrong_secret_is_refused_as_aws_refuses_it(
+    probe: WorkloadProbe, mock_account: MockAccount, estate: SeededEstate, journal: Journal
+) -> None:
+    """The gateway checks the probe's signature as any other: its caller really signs."""
+    assert estate.workload is not None
+    key = estate.workload.credential.access_key_id
+    forged = Credential(key, "x" * 40)
+    caller = mock_account.query_caller(
+        "sts", STS_API_VERSION, forged, user_agent="billing-api/2.4.1", actor="workload"
+    )
+    try:
+        assert caller.call("GetCallerIdentity") == (403, "SignatureDoesNotMatch")
+    finally:
+        caller.close()
+    refused = [e for e in read_journal(journal.path) if e["kind"] == "api.call"][-1]
+    assert (refused["action"], refused["error_code"]) == (
+        "GetCallerIdentity", "SignatureDoesNotMatch",
+    )  # fmt: skip
