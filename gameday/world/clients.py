@@ -303,11 +303,13 @@ def bare_botocore_session() -> Any:
 # Marks the event emitter of a session made by `bare_botocore_session`.
 _SHARES_CLIENT_CLASSES = "_gameday_shares_client_classes"
 _client_classes: dict[tuple[Any, ...], type] = {}
+_service_models: dict[tuple[Any, ...], Any] = {}
 _client_classes_lock = threading.Lock()
 
 
 def _share_client_classes(session: Any) -> None:
-    """Clients of `session` reuse the client class an earlier one of the same kind built.
+    """Clients of `session` reuse the client class (and service model) an earlier one of
+    the same kind built.
 
     botocore builds a new Python class for every client — a method per operation, EC2's
     are 700 — which is nine tenths of the cost of a client once its model is loaded. The
@@ -346,3 +348,21 @@ def _share_client_classes(session: Any) -> None:
 
         setattr(create_client_class, _SHARES_CLIENT_CLASSES, True)
         creator._create_client_class = create_client_class
+
+        load = creator._load_service_model
+
+        def load_service_model(self: Any, service_name: str, api_version: Any = None) -> Any:
+            # A service's model, made once: its caches (operations, shapes, the error
+            # codes a client looks up on every refusal) fill once, not once per client.
+            if not getattr(self._event_emitter, _SHARES_CLIENT_CLASSES, False):
+                return load(self, service_name, api_version)
+            key = (service_name, api_version, self._loader)
+            with _client_classes_lock:
+                known = _service_models.get(key)
+            if known is not None:
+                return known
+            made = load(self, service_name, api_version)
+            with _client_classes_lock:
+                return _service_models.setdefault(key, made)
+
+        creator._load_service_model = load_service_model

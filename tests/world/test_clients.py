@@ -88,6 +88,10 @@ def test_sessions_of_others_build_their_client_classes_as_botocore_does() -> Non
     )
     assert type(ours.client("sts")) is type(ours.client("sts", region_name="eu-west-1"))
     assert type(theirs.client("sts")) is not type(theirs.client("sts"))
+    # and the service's model: its caches (the error codes a refusal is read with) fill once
+    model = ours.client("iam").meta.service_model
+    assert ours.client("iam", region_name="eu-west-1").meta.service_model is model
+    assert theirs.client("iam").meta.service_model is not theirs.client("iam").meta.service_model
     # boto3's own methods injected for S3 are there on the shared class
     assert hasattr(ours.client("s3"), "upload_file")
     assert hasattr(ours.client("s3", region_name="eu-west-1"), "download_file")
