@@ -12,9 +12,11 @@ each managed policy up — and report what fails at the scenario field that caus
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.util
 import json
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +24,13 @@ from types import ModuleType
 from gameday.errors import UserError
 from gameday.exercise.injects import REGISTRY, sample_facts
 from gameday.exercise.injects.base import nominal_times
-from gameday.exercise.injects.rendering import Renderer, RenderError, Scene, template_folders
+from gameday.exercise.injects.rendering import (
+    Renderer,
+    RenderError,
+    Scene,
+    project_templates,
+    template_folders,
+)
 from gameday.exercise.injects.sandbox import shared_budget
 from gameday.scenario.limits import RENDER_SECONDS, RENDER_STEPS
 from gameday.scenario.loader import Loc, ScenarioCheck, character_problem
@@ -44,6 +52,27 @@ def scenario_checks(
         return check_injects(scenario, Renderer(template_folders(templates, scenario_path)))
 
     return (injects_render, check_managed_policies)
+
+
+def checks_key(templates: Path | None = None, scenario_path: Path | None = None) -> Hashable:
+    """What the outcome of `scenario_checks(templates, scenario_path)` depends on beside the
+    scenario's text: every file of the template folders they render with (its name and a
+    digest of its bytes). A process that plays a scenario again loads it without rendering
+    its injects again unless a template changed (`load_scenario`'s `checks_key`)."""
+    folders = (*template_folders(templates, scenario_path), project_templates())
+    return tuple((str(folder), _files_of(folder)) for folder in folders)
+
+
+def _files_of(folder: Path) -> tuple[tuple[str, bytes], ...]:
+    if not folder.is_dir():
+        return ()
+    found = []
+    for path in sorted(folder.rglob("*")):
+        with suppress(OSError):
+            if path.is_file():
+                digest = hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+                found.append((path.relative_to(folder).as_posix(), digest))
+    return tuple(found)
 
 
 def check_injects(scenario: Scenario, renderer: Renderer) -> Iterator[tuple[Loc, str]]:

@@ -45,7 +45,7 @@ from gameday.exercise.injects import (
     deliver,
 )
 from gameday.exercise.injects.rendering import SCENARIO_TEMPLATES, template_folders
-from gameday.exercise.preflight import scenario_checks
+from gameday.exercise.preflight import checks_key, scenario_checks
 from gameday.exercise.responders import (
     InjectBus,
     Responder,
@@ -279,7 +279,9 @@ def run_exercise(
 ) -> RunResult:
     # refused now, before the room starts, rather than in the middle of the run
     scenario = load_scenario(
-        scenario_path, checks=scenario_checks(options.templates, scenario_path)
+        scenario_path,
+        checks=scenario_checks(options.templates, scenario_path),
+        checks_key=checks_key(options.templates, scenario_path),
     )
     responder = responder_from_spec(options.responder)
     if options.clock == "virtual" and not responder.automated:

@@ -31,7 +31,7 @@ def prepare(scenario_path: Path | None) -> None:
     """
     from gameday.exercise import runbook_zygote
     from gameday.exercise.clock import VirtualClock
-    from gameday.exercise.preflight import scenario_checks
+    from gameday.exercise.preflight import checks_key, scenario_checks
     from gameday.exercise.run import _regions
     from gameday.paths import SCENARIOS
     from gameday.scenario import load_scenario
@@ -46,7 +46,9 @@ def prepare(scenario_path: Path | None) -> None:
     account = None
     for path in candidates:
         try:
-            scenario = load_scenario(path, checks=scenario_checks(None, path))
+            scenario = load_scenario(
+                path, checks=scenario_checks(None, path), checks_key=checks_key(None, path)
+            )
         except UserError:
             continue
         account = acquire_mock(

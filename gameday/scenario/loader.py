@@ -14,7 +14,7 @@ import re
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -611,22 +611,29 @@ class Validated:
     warnings: tuple[Problem, ...] = ()
 
 
-def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> Scenario:
+def load_scenario(
+    path: Path | str,
+    *,
+    checks: Sequence[ScenarioCheck] = (),
+    checks_key: Hashable | None = None,
+) -> Scenario:
     """Read and validate a scenario file; raise `ScenarioError` with every problem found.
 
     A process that plays a scenario many times (a batch, a test session) reads the file each
     time but validates a text it has validated before only once: the model is frozen, and
-    the same text at the same path gives the same scenario.
+    the same text at the same path gives the same scenario. With `checks`, only when the
+    caller gives `checks_key`: what else than the text the checks' outcome depends on (the
+    template files they render), so that a text that passed them with the same key passes.
     """
-    if checks:
+    if checks and checks_key is None:
         return validate_scenario(path, checks=checks, warn=False).scenario
     text = _read_scenario(Path(path))
-    key = (str(path), text)
+    key = (str(path), text, checks_key)
     with _loaded_lock:
         known = _loaded.get(key)
     if known is not None:
         return known
-    scenario = validate_scenario_text(text, str(path), warn=False).scenario
+    scenario = validate_scenario_text(text, str(path), checks=checks, warn=False).scenario
     with _loaded_lock:
         if len(_loaded) >= _LOADED_KEPT:
             del _loaded[next(iter(_loaded))]
@@ -635,7 +642,7 @@ def load_scenario(path: Path | str, *, checks: Sequence[ScenarioCheck] = ()) -> 
 
 
 _LOADED_KEPT = 64
-_loaded: dict[tuple[str, str], Scenario] = {}
+_loaded: dict[tuple[str, str, Hashable | None], Scenario] = {}
 _loaded_lock = threading.Lock()
 
 

@@ -195,3 +195,35 @@ def test_template_base_resolves_short_names() -> None:
     assert template_base("follow-up", "emails", "emails/case-opened") == "emails/follow-up"
     assert template_base("emails/follow-up.txt.j2", "emails", "x") == "emails/follow-up"
     assert template_base("org/notice", "emails", "x") == "org/notice"
+
+
+def test_a_scenario_played_again_is_checked_again_once_a_template_changes(tmp_path: Path) -> None:
+    """A process loads a scenario it has checked before without rendering its injects again
+    (a run's load), but a template that changed since — even to the same size, within the
+    same clock tick — is rendered again, and a broken one refused."""
+    from gameday.errors import ScenarioError
+    from gameday.exercise.preflight import checks_key, scenario_checks
+    from gameday.paths import SCENARIOS
+    from gameday.scenario import load_scenario
+
+    scenario = tmp_path / "seed.yaml"
+    scenario.write_text((SCENARIOS / "exported-keys-in-script.yaml").read_text())
+    ours = tmp_path / "templates" / "emails" / "case-opened.txt.j2"
+    ours.parent.mkdir(parents=True)
+    good = "{% set subject = 'Case opened' %}" + MARKER + " {{ 1 }}"
+    ours.write_text(good)
+
+    def load() -> object:
+        return load_scenario(
+            scenario,
+            checks=scenario_checks(None, scenario),
+            checks_key=checks_key(None, scenario),
+        )
+
+    first = load()
+    assert load() is first
+    broken = good.replace("{{ 1 }}", "{% 1 %}")
+    assert len(broken) == len(good)
+    ours.write_text(broken)  # the same size, and written at once
+    with pytest.raises(ScenarioError, match="case-opened"):
+        load()
