@@ -10,7 +10,6 @@ moment to `run.ended` in a `try/finally`, so whatever happens the record is comp
 
 from __future__ import annotations
 
-import gc
 import mailbox
 import os
 import random
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from moto.moto_api._internal import mock_random
 from rich.console import Console
 
+from gameday import heap
 from gameday.errors import UserError, did_you_mean
 from gameday.exercise.attacker import Attacker, AttackerContext
 from gameday.exercise.attacker.base import attacker_clients
@@ -348,7 +348,7 @@ def run_exercise(
     watcher: ControlWatcher | None = None
     # A process whose heap was frozen before the run (a warm-start worker, the server's heap:
     # `gameday.warm_start`) ends with the run: it all stays frozen to the end.
-    thaw = gc.get_freeze_count() == 0
+    thaw = not heap.frozen()
     web_console: ConsoleServer | None = None
     probe: WorkloadProbe | None = None
     reason = "error"
@@ -390,7 +390,7 @@ def run_exercise(
         # Everything built so far (moto, botocore's models, the seeded account) lives as long
         # as the run: kept out of the cycle collector's full passes, which would otherwise
         # walk it again and again while the run plays (a tenth of a run's processor time).
-        gc.freeze()
+        heap.freeze()
         if resume is not None:
             resume.rebuild(account, journal, live_score.evaluator, responder)
         account.attach_journal(journal)
@@ -559,7 +559,7 @@ def run_exercise(
         journal.close()
         run.write_status(state="ended", reason=reason)
         if thaw:
-            gc.unfreeze()  # what the run no longer needs can be collected again
+            heap.unfreeze()  # what the run no longer needs can be collected again
 
     if resume is not None:
         resume.finish()

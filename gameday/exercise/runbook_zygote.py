@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import json
 import os
 import queue
@@ -49,6 +48,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from gameday import heap
 from gameday.rundir import process_alive
 
 SWITCH_VARIABLE = "GAMEDAY_RUNBOOK_ZYGOTE"
@@ -551,7 +551,7 @@ def serve(descriptor: int, parent: int) -> int:
             _send(control, {"op": "refused", "message": "the zygote has threads"})
             continue
         _flush()
-        gc.freeze()  # the children leave the zygote's objects alone (and its pages shared)
+        heap.freeze()  # the children leave the zygote's objects alone (and its pages shared)
         pid = os.fork()
         if pid == 0:
             _become_host(

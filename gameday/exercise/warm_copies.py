@@ -16,6 +16,7 @@ import gc
 from collections.abc import Mapping
 from pathlib import Path
 
+from gameday import heap
 from gameday.errors import UserError
 
 # An account for the parked mock when no scenario can be read: each run resets it to its own.
@@ -62,7 +63,7 @@ def prepare(scenario_path: Path | None) -> None:
         account = acquire_mock(_ANY_ACCOUNT, VirtualClock(DEFAULT_T0))
     park_mock(account)
     gc.collect()
-    gc.freeze()  # the workers leave these objects alone (and their pages shared)
+    heap.freeze()  # the workers leave these objects alone (and their pages shared)
 
 
 def fork_zygote(env: Mapping[str, str]) -> None:

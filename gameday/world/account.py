@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import os
 import random
 import secrets
@@ -44,9 +43,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from gameday import heap
 from gameday.journal import Journal, RunClock, time_at
 from gameday.world import service_models
-from gameday.world.clients import MockSession, QueryCaller
+from gameday.world.clients import HeaderValue, MockSession, QueryCaller
 from gameday.world.cloudtrail import CloudTrailEvents
 from gameday.world.decoys import BASE32, SECRET_ALPHABET, SECRET_LENGTH, Credential
 from gameday.world.gateway import (
@@ -306,7 +306,7 @@ def _import_run_backends() -> None:
         importlib.import_module(module)
     # moto's modules and data live as long as the process: kept out of the cycle
     # collector's full passes, which would walk them again at every one
-    gc.freeze()
+    heap.freeze()
     _backends_imported = True
 
 
@@ -497,6 +497,7 @@ class MockAccount:
         # client costs milliseconds to build and nothing to reuse.
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._sessions: dict[Credential, MockSession] = {}
+        self._signers_session: MockSession | None = None  # every other signer's
         self._clients_lock = threading.Lock()
 
     # ── lifecycle ─────────────────────────────────────────────────────────────────────────
@@ -712,7 +713,7 @@ class MockAccount:
         *,
         region: str | None = None,
         framework_client: bool = True,
-        source_ip: str | None = None,
+        source_ip: HeaderValue | None = None,
         user_agent: str | None = None,
         actor: Actor | None = None,
     ) -> MockSession:
@@ -735,12 +736,13 @@ class MockAccount:
     def _marking(
         self,
         framework_client: bool = True,
-        source_ip: str | None = None,
+        source_ip: HeaderValue | None = None,
         user_agent: str | None = None,
         actor: Actor | None = None,
-    ) -> dict[str, str]:
-        """The headers that mark a request as the framework's client for an actor."""
-        headers: dict[str, str] = {}
+    ) -> dict[str, HeaderValue]:
+        """The headers that mark a request as the framework's client for an actor; a
+        `source_ip` that is a function gives each request its own address."""
+        headers: dict[str, HeaderValue] = {}
         if framework_client:
             headers[CLIENT_HEADER] = self.token
             if source_ip:
@@ -762,14 +764,30 @@ class MockAccount:
             return client
         region = options.pop("region", None)
         headers = self._marking(**options)
-        # one session per signer: its clients differ only in region and marking (the
-        # attacker's change source address from call to call), and a session costs more
-        # to make than a client
+        # A session costs more to make than a client. The framework's key has a session of
+        # its own (its clients outlive a run: `_keep_framework_clients`); every other
+        # signer's clients (the attacker's, a run's) are made by one shared session, each
+        # with its signer's key.
+        explicit: dict[str, str | None] = {}
         with self._clients_lock:
-            session = self._sessions.get(signer)
-            if session is None:
-                session = self._sessions[signer] = self.session(signer, framework_client=False)
-        client = session.new_client(service, headers=headers, region_name=region or self.region)
+            if signer == self.framework_credential:
+                session = self._sessions.get(signer)
+                if session is None:
+                    session = self._sessions[signer] = self.session(signer, framework_client=False)
+            else:
+                session = self._signers_session
+                if session is None:
+                    session = self._signers_session = self.session(
+                        self.framework_credential, framework_client=False
+                    )
+                explicit = {
+                    "aws_access_key_id": signer.access_key_id,
+                    "aws_secret_access_key": signer.secret_access_key,
+                    "aws_session_token": signer.session_token,
+                }
+        client = session.new_client(
+            service, headers=headers, region_name=region or self.region, **explicit
+        )
         with self._clients_lock:
             return self._clients.setdefault(key, client)
 
@@ -785,13 +803,14 @@ class MockAccount:
     ) -> QueryCaller:
         """A lean signed caller of one query-protocol service, as the framework's client
         for `actor` (see `QueryCaller`: for a call made again and again all run long)."""
+        marking = self._marking(True, None, user_agent, actor)  # fixed: no address drawn
         return QueryCaller(
             self.endpoint_url,
             service,
             api_version,
             credential,
             region=region or self.region,
-            headers=self._marking(True, None, user_agent, actor),
+            headers={name: value for name, value in marking.items() if isinstance(value, str)},
             user_agent=user_agent,
             now=self.now,
         )
@@ -800,6 +819,7 @@ class MockAccount:
         with self._clients_lock:
             self._clients.clear()
             self._sessions.clear()
+            self._signers_session = None
 
     def _keep_framework_clients(self, previous: Credential, current: Credential) -> None:
         """The framework's own clients outlive a reset, signing with its key for the next run.

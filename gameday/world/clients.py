@@ -23,6 +23,9 @@ import boto3
 
 from gameday.world import service_models
 
+# A header the framework adds to a request: fixed, or asked for each request as it is signed.
+HeaderValue = str | Callable[[], str]
+
 
 class MockSession(boto3.Session):  # type: ignore[misc]
     """A boto3 Session whose clients point at the mock and carry the framework's headers.
@@ -43,7 +46,7 @@ class MockSession(boto3.Session):  # type: ignore[misc]
     def __init__(
         self,
         endpoint_url: str,
-        headers: Mapping[str, str],
+        headers: Mapping[str, HeaderValue],
         *,
         now: Callable[[], datetime] | None = None,
         **kwargs: Any,
@@ -59,7 +62,7 @@ class MockSession(boto3.Session):  # type: ignore[misc]
 
     def _add_headers(self, request: Any, **_: Any) -> None:
         for name, value in self._headers.items():
-            request.headers[name] = value
+            request.headers[name] = value if isinstance(value, str) else value()
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
@@ -80,9 +83,10 @@ class MockSession(boto3.Session):  # type: ignore[misc]
             return self._clients.setdefault(key, client)
 
     def new_client(
-        self, *args: Any, headers: Mapping[str, str] | None = None, **kwargs: Any
+        self, *args: Any, headers: Mapping[str, HeaderValue] | None = None, **kwargs: Any
     ) -> Any:
-        """A client of its own (never one made before), whose requests also carry `headers`."""
+        """A client of its own (never one made before), whose requests also carry `headers`:
+        a value that is a function is asked again for each request (as it is signed)."""
         kwargs.setdefault("endpoint_url", self.endpoint_url)
         client = super().client(*args, **kwargs)
         if self._now is not None:
@@ -92,7 +96,7 @@ class MockSession(boto3.Session):  # type: ignore[misc]
 
             def add_marking(request: Any, **_: Any) -> None:
                 for name, value in marking.items():
-                    request.headers[name] = value
+                    request.headers[name] = value if isinstance(value, str) else value()
 
             client.meta.events.register("before-sign", add_marking)
         return client

@@ -694,9 +694,12 @@ def test_the_attacker_clients_are_reused_and_come_from_a_new_address_each_call(
     assert all(a != b for a, b in itertools.pairwise(addresses))
     assert len(set(addresses)) > 1
     assert all(not a.startswith(("10.", "192.168.", "172.", "127.")) for a in addresses)
-    # One client per address at most, and one tool per key.
-    assert len(made) == len(set(addresses)) <= len(ATTACKER_SOURCE_IPS)
+    # One client for the key, service and region, its address drawn per request; one tool
+    # per key.
+    assert len(made) == 1
+    assert set(addresses) <= set(ATTACKER_SOURCE_IPS)
     assert len({agent for _, _, agent in made}) == 1
+    assert {c["user_agent"] for c in calls} == {made[0][2]}
     assert {(c["actor"], c["key_actor"]) for c in calls} == {("attacker", "attacker")}
 
 

@@ -111,31 +111,36 @@ def attacker_clients(
 ) -> ClientFactory:
     """The attacker's `client_factory`: clients of the mock account marked as the attacker's.
 
-    Each call comes from another address of a small pool (never the same one twice in a
+    Each request comes from another address of a small pool (never the same one twice in a
     row), so CloudTrail shows what real intrusions show: a different source IP per request.
     Each credential is driven by one tool, whose user agent its calls carry. Clients are kept
-    per credential, service, region and source IP, so a call does not build a new boto3
-    client. `source_ips` and `user_agents` replace the pools (a scenario's `attacker` section).
+    per credential, service and region, so a call does not build a new boto3 client: the
+    address is drawn as each request is signed. `source_ips` and `user_agents` replace the
+    pools (a scenario's `attacker` section).
     """
     ips = tuple(source_ips) or ATTACKER_SOURCE_IPS
     agents = tuple(user_agents) or ATTACKER_USER_AGENTS
-    clients: dict[tuple[Credential, str, str, str], Any] = {}
+    clients: dict[tuple[Credential, str, str], Any] = {}
     tools: dict[Credential, str] = {}
     previous: list[str] = []
 
-    def client_for(credential: Credential, service: str, region: str) -> Any:
+    def next_address() -> str:
         source_ip = rng.choice([ip for ip in ips if ip not in previous] or list(ips))
         previous[:] = [source_ip]
-        cache_key = (credential, service, region, source_ip)
+        return source_ip
+
+    def client_for(credential: Credential, service: str, region: str) -> Any:
+        cache_key = (credential, service, region)
         client = clients.get(cache_key)
         if client is None:
-            user_agent = tools.setdefault(credential, rng.choice(agents))
+            if credential not in tools:
+                tools[credential] = rng.choice(agents)
             client = clients[cache_key] = account.client(
                 service,
                 credential,
                 region=region,
-                source_ip=source_ip,
-                user_agent=user_agent,
+                source_ip=next_address,
+                user_agent=tools[credential],
                 actor="attacker",
             )
         return client
