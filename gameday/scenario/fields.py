@@ -256,12 +256,22 @@ TagKey = Annotated[str, AfterValidator(_tag_key)]
 TagValue = Annotated[str, AfterValidator(_tag_value)]
 Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_ITEMS["tags"])]
 
-IAM_PATH_PATTERN = r"^/([\w+=,.@-]+/)*$"
+# IAM's names and paths are ASCII: letters, digits and _+=,.@- (IAM's own `[\w+=,.@-]`, whose
+# \w is ASCII there, as in the JSON schema's regular expressions; a Unicode \w would also let
+# through names IAM refuses, and repeated 128 times costs the validator tens of milliseconds
+# to compile in every process).
+_IAM_CHAR = "[A-Za-z0-9_+=,.@-]"
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+IAM_PATH_PATTERN = rf"^/({_IAM_CHAR}+/)*$"
 IamPath = Annotated[str, Field(pattern=IAM_PATH_PATTERN, max_length=512)]
-POLICY_ARN_PATTERN = r"^arn:aws:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$"
+POLICY_ARN_PATTERN = (
+    rf"^arn:aws:iam::(aws|[0-9]{{12}}):policy/({_IAM_CHAR}+/)*{_IAM_CHAR}{{1,128}}$"
+)
 PolicyArn = Annotated[str, Field(pattern=POLICY_ARN_PATTERN)]
 # a managed policy ARN, or the name of one of the estate's own policies
-POLICY_REF_PATTERN = r"^(arn:aws:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*)?[\w+=,.@-]{1,128}$"
+POLICY_REF_PATTERN = (
+    rf"^(arn:aws:iam::(aws|[0-9]{{12}}):policy/({_IAM_CHAR}+/)*)?{_IAM_CHAR}{{1,128}}$"
+)
 PolicyRef = Annotated[str, Field(pattern=POLICY_REF_PATTERN)]
 ServicePrincipal = Annotated[
     str, Field(pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$", max_length=128)

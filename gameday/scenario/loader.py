@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 
 from gameday.errors import Problem, ScenarioError, did_you_mean, printable
 from gameday.scenario.fields import (
+    ACCOUNT_ID_PATTERN,
     ACTION_PATTERN,
     EMAIL_PATTERN,
     IAM_PATH_PATTERN,
@@ -539,6 +540,9 @@ _UNION_NAMES = {"timeline": "inject", "check": "check", "techniques": "technique
 
 # keyed by the model's pattern: the same field name (`id`, `name`) means different things
 _PATTERN_HINTS = {
+    ACCOUNT_ID_PATTERN: (
+        "an AWS account ID is exactly 12 digits; quote it so YAML keeps leading zeros"
+    ),
     IAM_PATH_PATTERN: "an IAM path starts and ends with '/', like /engineering/ or /",
     TRAIL_PATTERN: (
         "3 to 128 letters, digits, '.', '_' and '-', starting and ending with a letter or "
@@ -578,8 +582,6 @@ _PATTERN_HINTS = {
 def _pattern_hint(name: str, pattern: str) -> str:
     if pattern in _PATTERN_HINTS:
         return _PATTERN_HINTS[pattern]
-    if "\\d{12}" in pattern and not pattern.startswith("^(arn"):
-        return "an AWS account ID is exactly 12 digits; quote it so YAML keeps leading zeros"
     if pattern == EMAIL_PATTERN:
         return "write an email address like security@example.com"
     if "[wdhms]" in pattern:

@@ -25,6 +25,7 @@ from pydantic import (
 from gameday.errors import did_you_mean, printable
 from gameday.scenario.durations import DURATION_PATTERN, parse_duration
 from gameday.scenario.fields import (
+    ACCOUNT_ID_PATTERN,
     ACTION_PATTERN,
     Age,
     BranchName,
@@ -72,7 +73,7 @@ Duration = Annotated[
 ]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 IamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=,.@-]+$", min_length=1, max_length=64)]
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN)]
 
 REGIONS = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2",

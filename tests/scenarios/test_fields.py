@@ -17,7 +17,10 @@ from gameday.scenario.fields import (
     Age,
     BranchName,
     Email,
+    IamPath,
     PersonName,
+    PolicyArn,
+    PolicyRef,
     ProbeInterval,
     RunLength,
     RunTime,
@@ -126,6 +129,31 @@ def test_iam_tags_follow_iam() -> None:
     ):
         with pytest.raises(ValidationError, match=re.escape(reason)):
             TypeAdapter(Tags).validate_python(tags)
+
+
+def test_iam_names_paths_and_account_ids_are_ascii_as_iam_has_them() -> None:
+    from gameday.scenario.model import AccountId
+
+    allowed = [
+        (PolicyRef, "Break_Glass+ops=1,v.2@x-y"),
+        (PolicyRef, "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        (PolicyArn, "arn:aws:iam::123456789012:policy/team/ops/" + "p" * 128),
+        (IamPath, "/engineering/on-call/"),
+        (AccountId, "123456789012"),
+    ]
+    for field, value in allowed:
+        assert TypeAdapter(field).validate_python(value) == value
+    refused = [
+        (PolicyRef, "Ünïcode"),
+        (PolicyRef, "p" * 129),
+        (PolicyArn, "arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:policy/x"),  # Arabic-Indic digits
+        (IamPath, "/équipe/"),
+        (AccountId, "١٢٣٤٥٦٧٨٩٠١٢"),
+        (AccountId, "123456789012\n"),
+    ]
+    for field, value in refused:
+        with pytest.raises(ValidationError, match="String should match pattern"):
+            TypeAdapter(field).validate_python(value)
 
 
 @pytest.mark.parametrize(
