@@ -288,7 +288,11 @@ def bare_botocore_session() -> Any:
     import botocore.session
 
     service_models.install(moto=False)
-    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    session = botocore.session.Session(
+        session_vars={"profile": (None, None, None, None)},
+        event_hooks=_builtin_handlers(),
+        include_builtin_handlers=False,
+    )
     for variable in ("config_file", "credentials_file"):
         session.set_config_variable(variable, os.devnull)
     # The mock listens on loopback: never through a proxy. botocore would otherwise send
@@ -302,6 +306,31 @@ def bare_botocore_session() -> Any:
         session.register_component("data_loader", _shared_loader)
     _share_client_classes(session)
     return session
+
+
+_builtin_emitter: Any = None
+
+
+def _builtin_handlers() -> Any:
+    """A copy of an event emitter holding botocore's built-in handlers.
+
+    A new botocore session registers its 300 built-in handlers one by one, working out each
+    event's alias as it goes: most of the cost of a session. They are the same for every
+    session, so they are registered once, and each session starts from a copy — the copy
+    botocore itself gives each client of a session.
+    """
+    global _builtin_emitter
+    import copy
+
+    import botocore.hooks
+    import botocore.session
+
+    with _loader_lock:
+        if _builtin_emitter is None:
+            emitter = botocore.hooks.HierarchicalEmitter()
+            botocore.session.Session(event_hooks=emitter)
+            _builtin_emitter = emitter
+        return copy.copy(_builtin_emitter)
 
 
 # Marks the event emitter of a session made by `bare_botocore_session`.
