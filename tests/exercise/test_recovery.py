@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -213,21 +212,27 @@ def test_a_run_killed_half_way_and_recovered_scores_as_if_nothing_happened(
     plan = write_replay(tmp_path)
     options = ("--clock", "virtual", "--responder", f"replay:{plan}", "--seed", "3")
 
-    def uninterrupted() -> dict[str, Any]:
-        """The run left alone, played meanwhile in this process on its warm mock (a virtual
-        run journals the same from a fresh process or a warm mock: test_run_e2e's demo)."""
-        alone = RunOptions(
-            out=tmp_path / "whole", clock="virtual", responder=f"replay:{plan}", seed=3,
-            live=False, account=mock_server,
-        )  # fmt: skip
-        run_exercise(SEED_SCENARIO, alone, Console(file=io.StringIO()))
-        return dict(json.loads((tmp_path / "whole" / "score.json").read_text()))
-
-    with ThreadPoolExecutor(1) as pool:
-        whole = pool.submit(uninterrupted)
-        with LiveRun(SEED_SCENARIO, tmp_path / "crashed", *options) as live:
-            stopped_at = kill_half_way(live)
-        expected = whole.result()
+    # The run left alone, played in this process on its warm mock (a virtual run journals
+    # the same from a fresh process or a warm mock: test_run_e2e's demo); the same run is
+    # then killed by its own hook at the first event past half-way — a kill on sight of the
+    # journal would land wherever the run had got to by then.
+    alone = RunOptions(
+        out=tmp_path / "whole", clock="virtual", responder=f"replay:{plan}", seed=3,
+        live=False, account=mock_server,
+    )  # fmt: skip
+    run_exercise(SEED_SCENARIO, alone, Console(file=io.StringIO()))
+    expected = json.loads((tmp_path / "whole" / "score.json").read_text())
+    whole = read_journal(RunDir(tmp_path / "whole").journal)
+    half_way = next(e for e in whole if float(e["t"]) >= HALF_WAY)
+    killed = play(
+        "run", SEED_SCENARIO, "--out", tmp_path / "crashed", "--plain", *options,
+        cwd=tmp_path, kill_after=int(half_way["seq"]),
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    left = read_journal(RunDir(tmp_path / "crashed").journal)
+    assert not any(e["kind"] == "run.ended" for e in left), "the run ended before the kill"
+    stopped_at = max(float(e["t"]) for e in left)
+    assert stopped_at == float(half_way["t"])
     # `gameday recover` in this process, on the warm mock the run left alone is done with
     recovered = gameday_here("recover", tmp_path / "crashed", "--plain", cwd=tmp_path)
     assert recovered.returncode in (0, 1), recovered.stdout + recovered.stderr
