@@ -33,6 +33,24 @@ def responder(account: MockAccount, service: str, region: str | None = None) -> 
     return session.client(service)
 
 
+def test_moto_finds_a_key_s_account_without_creating_backends(
+    mock_account: MockAccount, estate: SeededEstate
+) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import get_account_id_from, iam_backends
+
+    def partitions() -> dict[str, set[str]]:
+        return {account: set(dict.keys(held)) for account, held in list(iam_backends.items())}
+
+    key = mock_account.responder.credential.access_key_id
+    before = partitions()
+    assert get_account_id_from(key) == mock_account.account_id
+    assert get_account_id_from("AKIA" + "Z" * 16) == DEFAULT_ACCOUNT_ID  # nobody's key
+    assert partitions() == before  # no partition's backend made by looking
+    backend("iam", mock_account.account_id).delete_access_key(key, mock_account.responder.user_name)
+    assert get_account_id_from(key) == DEFAULT_ACCOUNT_ID
+
+
 def test_the_server_listens_on_127_0_0_1_only(mock_account: MockAccount) -> None:
     host, port = mock_account.address
     assert host == "127.0.0.1"
