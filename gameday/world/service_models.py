@@ -41,7 +41,9 @@ _MAGIC = b"gameday-service-model-1\n"
 _DIGEST_SIZE = 32
 
 _lock = threading.Lock()
-_memory: dict[tuple[str, int, int], bytes] = {}
+# a source file's path, size and modification time (and the name of a view of its data)
+_Key = tuple[str, int, int] | tuple[str, int, int, str]
+_memory: dict[_Key, bytes] = {}
 _installed = False
 _moto_installed = False
 
@@ -151,13 +153,19 @@ def load_model_file(file_path: str, parse: Callable[[str], Any]) -> Any:
     return load_data_file(source, lambda: parse(file_path))
 
 
-def load_data_file(source: str, parse: Callable[[], Any]) -> Any:
-    """The JSON data of the file `source` (parsed by `parse`), a fresh copy each time."""
+def load_data_file(source: str, parse: Callable[[], Any], *, view: str = "") -> Any:
+    """The JSON data of the file `source` (parsed by `parse`), a fresh copy each time.
+
+    A `view` names data derived from the file rather than all of it (the ARNs of the
+    policies a data module lists): kept apart from the file's whole data, and from other views.
+    """
     try:
         stat = os.stat(source)
     except OSError:
         return parse()
-    key = (os.path.abspath(source), stat.st_size, stat.st_mtime_ns)
+    key: _Key = (os.path.abspath(source), stat.st_size, stat.st_mtime_ns)
+    if view:
+        key = (*key, view)
     with _lock:
         payload = _memory.get(key)
     if payload is None:
@@ -222,15 +230,15 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
-def _entry_path(folder: Path, key: tuple[str, int, int]) -> Path:
+def _entry_path(folder: Path, key: _Key) -> Path:
     return folder / (hashlib.sha256(repr(key).encode("utf-8")).hexdigest() + ".marshal")
 
 
-def _header(key: tuple[str, int, int]) -> bytes:
+def _header(key: _Key) -> bytes:
     return _MAGIC + repr(key).encode("utf-8") + b"\n"
 
 
-def _read_entry(key: tuple[str, int, int]) -> bytes | None:
+def _read_entry(key: _Key) -> bytes | None:
     folder = cache_folder()
     if folder is None:
         return None
@@ -248,7 +256,7 @@ def _read_entry(key: tuple[str, int, int]) -> bytes | None:
     return payload
 
 
-def _write_entry(key: tuple[str, int, int], payload: bytes) -> None:
+def _write_entry(key: _Key, payload: bytes) -> None:
     folder = cache_folder()
     if folder is None:
         return
@@ -299,10 +307,12 @@ def prepare() -> int:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from gameday.exercise.preflight import aws_managed_policies
     from gameday.journal import FixedClock
     from gameday.world.account import MockAccount
     from gameday.world.clients import bare_botocore_session
 
+    aws_managed_policies()  # what checking a scenario reads of moto's data
     regions = bare_botocore_session().get_available_regions("ec2")
     with MockAccount("000000000000", FixedClock(datetime.now(UTC)), regions=regions) as account:
         for service, operation in PREPARED_CALLS:

@@ -54,6 +54,29 @@ def test_a_model_is_parsed_once_then_copied_from_memory(cache: Path, tmp_path: P
     assert "B" not in load_model_file(stem, _counting(parses))["shapes"]
 
 
+def test_a_view_of_a_file_is_kept_apart_from_its_data_and_read_from_disk_next_time(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _model_file(tmp_path / "svc") + ".json"
+    parses: list[str] = []
+
+    def whole() -> Any:
+        parses.append("whole")
+        return json.loads(Path(source).read_text(encoding="utf-8"))
+
+    def names() -> Any:
+        parses.append("names")
+        return sorted(MODEL["shapes"])
+
+    assert service_models.load_data_file(source, whole) == MODEL
+    assert service_models.load_data_file(source, names, view="shape-names") == ["A"]
+    monkeypatch.setattr(service_models, "_memory", {})  # as the next process finds it
+    assert service_models.load_data_file(source, names, view="shape-names") == ["A"]
+    assert service_models.load_data_file(source, whole) == MODEL
+    assert parses == ["whole", "names"]
+    assert len(list(cache.rglob("*.marshal"))) == 2
+
+
 def test_the_next_process_reads_the_disk_and_parses_nothing(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
