@@ -55,7 +55,8 @@ from gameday.exercise.run import CODE_HOST_POLL_S, RunOptions, run_exercise
 from gameday.journal import Event, read_journal
 from gameday.paths import PROJECT_ROOT, SCENARIOS
 from gameday.scenario import load_scenario
-from gameday.world.repo import CodeHost, build_repository, run_git
+from gameday.world.git import run_git
+from gameday.world.repo import CodeHost, build_repository
 from gameday.world.service_models import CACHE_VARIABLE
 
 SCENARIO = SCENARIOS / "exported-keys-in-script.yaml"

@@ -98,7 +98,7 @@ def _bare_server(app: Any) -> tuple[Any, str]:
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_request_handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}"
+    return server, f"http://{host!s}:{port}"
 
 
 def _round(clients: dict[str, Any]) -> Callable[[], None]:
@@ -128,13 +128,13 @@ def figures() -> Iterable[Figure]:
     )
 
     for durable in (False, True):
-        ours, theirs = _call_latency(durable=durable)
+        gateway, moto = _call_latency(durable=durable)
         journal = "fsync'd journal" if durable else "journal, no fsync"
         yield Figure(
             f"6-call IAM/STS/EC2/S3 round, gateway + {journal} (ms)",
-            ours * 1000,
+            gateway * 1000,
             "ms",
-            theirs * 1000,
+            moto * 1000,
             "bare moto",
         )
 

@@ -21,6 +21,7 @@ import yaml
 
 from bench.common import Figure, interleaved
 from gameday.scenario.model import Scenario
+from gameday.world.git import run_git
 from gameday.world.repo import (
     DEFAULT_T0,
     CodeHost,
@@ -28,7 +29,6 @@ from gameday.world.repo import (
     _Project,
     _team,
     build_repository,
-    run_git,
 )
 
 COMMITS = 500
