@@ -132,17 +132,18 @@ def aws_managed_policies() -> frozenset[str]:
     """
     from gameday.world import service_models
 
-    path = _moto_file("iam/aws_managed_policies.py")
+    data_module = "iam/aws_managed_policies.py"
 
     def arns() -> list[str]:
-        module = _moto_module("iam/aws_managed_policies.py")
+        module = _moto_module(data_module)
         policies = json.loads(module.aws_managed_policies_data)
         return sorted(
             f"arn:aws:iam::aws:policy{entry.get('Path', '/')}{name}"
             for name, entry in policies.items()
         )
 
-    listed = service_models.load_data_file(str(path), arns, view="aws-managed-policy-arns")
+    source = str(_moto_file(data_module))
+    listed = service_models.load_data_file(source, arns, view="aws-managed-policy-arns")
     return frozenset(listed)
 
 

@@ -262,6 +262,7 @@ Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_ITEMS["tags"])]
 # to compile in every process).
 _IAM_CHAR = "[A-Za-z0-9_+=,.@-]"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+IAM_NAME_PATTERN = rf"^{_IAM_CHAR}+$"
 IAM_PATH_PATTERN = rf"^/({_IAM_CHAR}+/)*$"
 IamPath = Annotated[str, Field(pattern=IAM_PATH_PATTERN, max_length=512)]
 POLICY_ARN_PATTERN = (

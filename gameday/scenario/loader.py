@@ -29,6 +29,7 @@ from gameday.scenario.fields import (
     ACCOUNT_ID_PATTERN,
     ACTION_PATTERN,
     EMAIL_PATTERN,
+    IAM_NAME_PATTERN,
     IAM_PATH_PATTERN,
     POLICY_ARN_PATTERN,
     POLICY_REF_PATTERN,
@@ -556,7 +557,7 @@ _PATTERN_HINTS = {
     r"^[a-z0-9][a-z0-9-]*$": (
         "use lower-case letters, digits and dashes, like 'exported-keys-in-script'"
     ),
-    r"^[A-Za-z0-9_+=,.@-]+$": "use letters, digits and + = , . @ _ -",
+    IAM_NAME_PATTERN: "use letters, digits and + = , . @ _ -",
     r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": (
         "a bucket name is 3 to 63 lower-case letters, digits, dots and dashes"
     ),

@@ -27,6 +27,7 @@ from gameday.scenario.durations import DURATION_PATTERN, parse_duration
 from gameday.scenario.fields import (
     ACCOUNT_ID_PATTERN,
     ACTION_PATTERN,
+    IAM_NAME_PATTERN,
     Age,
     BranchName,
     BucketName,
@@ -72,7 +73,7 @@ Duration = Annotated[
     ),
 ]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-IamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=,.@-]+$", min_length=1, max_length=64)]
+IamName = Annotated[str, Field(pattern=IAM_NAME_PATTERN, min_length=1, max_length=64)]
 AccountId = Annotated[str, Field(pattern=ACCOUNT_ID_PATTERN)]
 
 REGIONS = (

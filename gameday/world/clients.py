@@ -9,6 +9,7 @@ these, and pays for no mock it does not run.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -308,9 +309,6 @@ def bare_botocore_session() -> Any:
     return session
 
 
-_builtin_emitter: Any = None
-
-
 def _builtin_handlers() -> Any:
     """A copy of an event emitter holding botocore's built-in handlers.
 
@@ -319,18 +317,19 @@ def _builtin_handlers() -> Any:
     session, so they are registered once, and each session starts from a copy — the copy
     botocore itself gives each client of a session.
     """
-    global _builtin_emitter
     import copy
 
+    return copy.copy(_builtin_emitter())
+
+
+@functools.cache
+def _builtin_emitter() -> Any:
     import botocore.hooks
     import botocore.session
 
-    with _loader_lock:
-        if _builtin_emitter is None:
-            emitter = botocore.hooks.HierarchicalEmitter()
-            botocore.session.Session(event_hooks=emitter)
-            _builtin_emitter = emitter
-        return copy.copy(_builtin_emitter)
+    emitter = botocore.hooks.HierarchicalEmitter()
+    botocore.session.Session(event_hooks=emitter)  # registers botocore's handlers in it
+    return emitter
 
 
 # Marks the event emitter of a session made by `bare_botocore_session`.
