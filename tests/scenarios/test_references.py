@@ -668,9 +668,24 @@ JSON = st.recursive(
 SECTIONS = ("account", "leak", "timeline", "attacker", "workload", "steps", "penalties")
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from((*SECTIONS, "duration")), JSON))
+MALFORMED = st.dictionaries(st.sampled_from((*SECTIONS, "duration")), JSON)
+
+
+# `make test` tries a couple of dozen; the sweep (`make test-sweeps`, in CI too) a hundred
+@settings(max_examples=25, deadline=None)
+@given(MALFORMED)
 def test_malformed_sections_never_crash_the_checks(data: dict[str, Any]) -> None:
+    checks_locate_malformed_sections(data)
+
+
+@pytest.mark.sweep
+@settings(max_examples=100, deadline=None)
+@given(MALFORMED)
+def test_many_more_malformed_sections_never_crash_the_checks(data: dict[str, Any]) -> None:
+    checks_locate_malformed_sections(data)
+
+
+def checks_locate_malformed_sections(data: dict[str, Any]) -> None:
     for loc, message in check_references(data):
         assert isinstance(loc, tuple)
         assert " — " in message
