@@ -352,6 +352,7 @@ def run_exercise(
     web_console: ConsoleServer | None = None
     probe: WorkloadProbe | None = None
     reason = "error"
+    started = False  # past this run's `run.started`
     try:
         credentials = estate_credentials(scenario, options.seed)
         leaked = credentials[leaked_key_ref(scenario)]
@@ -417,6 +418,7 @@ def run_exercise(
                 repository=f"{scenario.leak.repository.owner}/{scenario.leak.repository.name}",
             )
             journal.append("world.seeded", t=0.0, **seeded_event(scenario, estate, account))
+        started = True
 
         code_host = CodeHost(run.remote, journal, watch_key=leaked.access_key_id)
         code_host.poll()  # the first poll takes the snapshot later pushes are compared with
@@ -532,11 +534,15 @@ def run_exercise(
         clock.start()
         if not clock.virtual:
             run.write_clock(clock.now(), speed=options.speed, paused=clock.paused)
-        try:
-            timeline.run()
-            reason = "end" if timeline.stopped else "duration"
-        except KeyboardInterrupt:
-            reason = "interrupt"
+        timeline.run()
+        reason = "end" if timeline.stopped else "duration"
+    except KeyboardInterrupt:
+        # Ctrl-C once the run has started (its journal says so) ends it as an interrupted
+        # run, scored and reported, wherever it lands: in the set-up still going on after
+        # `run.started` as well as in the timeline. Before that there is no run to score.
+        if not started:
+            raise
+        reason = "interrupt"
     finally:
         if watcher is not None:
             watcher.stop()
