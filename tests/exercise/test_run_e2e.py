@@ -502,34 +502,35 @@ def test_a_runbook_that_raises_is_journaled_and_the_run_completes(tmp_path: Path
     assert not score["passed"] and score["score"] < score["pass_mark"]
 
 
-@pytest.mark.parametrize(
-    ("where", "reason"),
-    [
-        # after `run.started`, before the timeline: a run that has begun, scored as interrupted
-        ("gameday.exercise.clock.VirtualClock.start", "interrupt"),
-        # before it: nothing to score yet, the command is aborted
-        ("gameday.exercise.run.build_repository", None),
-    ],
-)
-def test_ctrl_c_in_the_set_up_ends_the_run_by_what_it_had_begun(
-    tmp_path: Path, where: str, reason: str | None
-) -> None:
+def interrupted_at(where: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`gameday run` of the short scenario, with Ctrl-C landing in `where` (a dotted name)."""
     scenario = write_scenario(tmp_path)
     with mock.patch(where, side_effect=KeyboardInterrupt):
-        result = gameday_here(
+        return gameday_here(
             "run", scenario, "--clock", "virtual", "--responder", REFERENCE_RUNBOOK,
             "--out", tmp_path / "run", "--plain", cwd=tmp_path,
         )  # fmt: skip
+
+
+def test_ctrl_c_after_the_start_ends_the_run_interrupted_scored_and_reported(
+    tmp_path: Path,
+) -> None:
+    # after `run.started`, before the timeline: a run that has begun
+    result = interrupted_at("gameday.exercise.clock.VirtualClock.start", tmp_path)
     out = result.stdout + result.stderr
-    journal = tmp_path / "run" / "journal.jsonl"
-    if reason is None:
-        assert result.returncode == 130 and "aborted" in result.stderr, out
-        begun = journal.exists() and any(e["kind"] == "run.started" for e in read_journal(journal))
-        assert not begun, out
-        return
-    events = read_journal(journal)
-    assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == reason, out
+    events = read_journal(tmp_path / "run" / "journal.jsonl")
+    assert events[-1]["kind"] == "run.ended" and events[-1]["reason"] == "interrupt", out
     assert result.returncode in (0, 1), out
     assert "reports:" in result.stdout
     for name in REPORTS:
         assert (tmp_path / "run" / name).is_file(), name
+
+
+def test_ctrl_c_before_the_start_aborts_the_command(tmp_path: Path) -> None:
+    # before `run.started`: nothing to score yet
+    result = interrupted_at("gameday.exercise.run.build_repository", tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 130 and "aborted" in result.stderr, out
+    journal = tmp_path / "run" / "journal.jsonl"
+    begun = journal.exists() and any(e["kind"] == "run.started" for e in read_journal(journal))
+    assert not begun, out
